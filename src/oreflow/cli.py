@@ -1,0 +1,334 @@
+"""The ``oreflow`` command line: a thin shell over the library (Typer + Rich).
+
+Every command prints a Rich table by default, or machine-readable ``--json`` / ``--csv``.
+User errors (bad files, unknown names) print one line per problem and exit non-zero (2 for
+bad input); a traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oreflow import __version__
+from oreflow.errors import InputError, OreflowError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from oreflow.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+def _fail(lines: Sequence[str], exit_code: int) -> typer.Exit:
+    """Print ``lines`` as ``error: …`` on stderr and return the Exit to raise."""
+    for line in lines:
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(code=exit_code)
+
+
+def _guard(fn: F) -> F:
+    """Turn library errors into one-line CLI errors (tracebacks only with ``--debug``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except OreflowError as exc:
+            if _state["debug"]:
+                raise
+            raise _fail(exc.lines(), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise _fail(["interrupted"], 130) from None
+        except Exception as exc:
+            if _state["debug"]:
+                raise
+            msg = f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)"
+            raise _fail([msg], 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class App(typer.Typer):
+    """Typer app whose commands are wrapped by :func:`_guard`."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """Register a command, guarding it against tracebacks."""
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn: F) -> F:
+            register(_guard(fn))
+            return fn
+
+        return decorator
+
+
+app = App(
+    name="oreflow",
+    help="Model and stress-test the global rare-earth supply chain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = App(help="Browse, trace, query, import and compare the sourced dataset.",
+               no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(data_app, name="data")
+
+
+class Format(StrEnum):
+    """Output format."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV (for scripts).")]
+
+
+def _fmt(as_json: bool, as_csv: bool) -> Format:
+    if as_json and as_csv:
+        raise InputError("choose one of --json and --csv")
+    return Format.json if as_json else Format.csv if as_csv else Format.table
+
+
+def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = json.loads(df.to_json(orient="records", date_format="iso"))
+    return out
+
+
+def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None,
+         caption: str | None = None, meta: dict[str, Any] | None = None,
+         floatfmt: str = "{:,.4g}") -> None:
+    """Print ``df`` as a Rich table, JSON (records, with ``meta`` if given) or CSV."""
+    import pandas as pd
+
+    if fmt is Format.json:
+        payload: Any = _jsonable(df)
+        if meta is not None:
+            payload = {**meta, "rows": payload}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return
+    if fmt is Format.csv:
+        df.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return
+    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for col in df.columns:
+        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(
+            df[col]
+        )
+        table.add_column(str(col), justify="right" if numeric else "left",
+                         overflow="fold")
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+                cells.append("")
+            elif isinstance(v, float):
+                cells.append(floatfmt.format(v))
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _store() -> Store:
+    from oreflow.store import Store
+
+    return Store.default()
+
+
+def _parse_filters(filters: Sequence[str]) -> dict[str, str]:
+    where: dict[str, str] = {}
+    for item in filters:
+        if "=" not in item:
+            raise InputError(f"filter '{item}' must look like column=value")
+        col, val = item.split("=", 1)
+        where[col.strip()] = val.strip()
+    return where
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    """oreflow: who controls each stage of the rare-earth supply chain, and what if they stop."""
+    _state["debug"] = debug
+    if version:
+        from oreflow.store import Store
+
+        console.print(f"oreflow {__version__} (dataset {Store.default().version})")
+        raise typer.Exit()
+
+
+# ---------------------------------------------------------------------------- data verbs ---
+@data_app.command("list")
+def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """List the tables with their row counts and vintages."""
+    import pandas as pd
+
+    store = _store()
+    rows = []
+    for name in store.tables():
+        info = store.info(name)
+        df = store.table(name)
+        user_path = store.user_file(name)
+        user_rows = 0
+        if user_path.exists():
+            user_rows = sum(1 for _ in user_path.open(encoding="utf-8")) - 1
+        rows.append({
+            "table": name,
+            "rows": len(df),
+            "user_rows": user_rows,
+            "key": "/".join(info.primary_key),
+            "vintages": ", ".join(store.vintages(name)),
+            "description": info.description,
+        })
+    emit(pd.DataFrame(rows), _fmt(as_json, as_csv),
+         title=f"oreflow dataset {store.version}",
+         caption="oreflow data show TABLE · oreflow data sources TABLE KEY")
+
+
+@data_app.command("show")
+def data_show(
+    table: Annotated[str, typer.Argument(help="Table name (see `oreflow data list`).")],
+    filters: Annotated[list[str] | None, typer.Argument(
+        help="Filters as column=value, e.g. iso3=CHN stage=mine.")] = None,
+    vintage: Annotated[str | None, typer.Option(help="Only this edition.")] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Newest edition of each figure.")]
+    = False,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to show.")]
+    = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Show the rows of a table, optionally filtered."""
+    store = _store()
+    df = store.table(table, vintage=vintage, latest=latest)
+    df = store.filter(table, df, _parse_filters(filters or []))
+    if columns:
+        cols = [c.strip() for c in columns.split(",") if c.strip()]
+        info = store.info(table)
+        for c in cols:
+            if c not in df.columns:
+                from oreflow.errors import unknown
+
+                raise unknown(f"column of {table}", c, info.columns)
+        df = df[cols]
+    elif _fmt(as_json, as_csv) is Format.table:
+        drop = [c for c in ("note", "other_source_ids", "method", "detail", "capacity_note",
+                            "start_year_note", "approval_note", "description")
+                if c in df.columns]
+        df = df.drop(columns=drop)
+    if limit:
+        df = df.head(limit)
+    emit(df, _fmt(as_json, as_csv), title=f"{table} ({len(df)} rows)")
+
+
+@data_app.command("sources")
+def data_sources(
+    table: Annotated[str | None, typer.Argument(help="Table whose figure to trace.")] = None,
+    key: Annotated[str | None, typer.Argument(
+        help="Leading key values joined by '/', e.g. 2024/mine/REO/CHN.")] = None,
+    where: Annotated[list[str] | None, typer.Option(
+        "--where", help="Extra filter column=value (repeatable).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Trace figures to their publication, edition and URL (all sources without a table)."""
+    store = _store()
+    fmt = _fmt(as_json, as_csv)
+    if table is None:
+        df = store.table("sources")
+        if fmt is Format.table:
+            df = df[["source_id", "publisher", "title", "edition", "licence"]]
+        emit(df, fmt, title=f"{len(df)} sources")
+        return
+    if table == "sources" and key:
+        df = store.filter("sources", store.table("sources"), {"source_id": key})
+        emit(df, fmt, title=f"source {key}")
+        return
+    parts = [p for p in (key or "").split("/") if p != ""]
+    df = store.sources_for(table, parts, _parse_filters(where or []))
+    emit(df, fmt, title=f"sources of {table} {key or ''}".strip())
+
+
+@data_app.command("query")
+def data_query(
+    sql: Annotated[str, typer.Argument(help="One SELECT statement; tables are named as in "
+                                            "`oreflow data list`.")],
+    timeout: Annotated[float, typer.Option(help="Time limit [s].")] = 10.0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Run a read-only SQL query (DuckDB; no file access) over the tables."""
+    df = _store().query(sql, timeout_s=timeout)
+    emit(df, _fmt(as_json, as_csv), title=f"{len(df)} rows")
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="CSV file with the table's columns.")],
+    table: Annotated[str, typer.Option("--table", "-t", help="Target table.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]
+    = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Validate a file and add its rows to your data layer (the embedded data never change)."""
+    import pandas as pd
+
+    report = _store().import_file(file, table, dry_run=dry_run)
+    fmt = _fmt(as_json, as_csv)
+    if fmt is Format.table:
+        verb = "would import" if dry_run else "imported"
+        console.print(
+            f"{verb} {report.rows} rows into '{table}' ({report.added} new, "
+            f"{report.replaced} replacing existing keys)"
+            + ("" if dry_run else f" → {report.target}")
+        )
+    else:
+        emit(pd.DataFrame([report.as_dict()]), fmt)
+
+
+@data_app.command("diff")
+def data_diff(
+    table: Annotated[str, typer.Argument(help="Table with editions (vintages).")],
+    from_: Annotated[str, typer.Option("--from", help="Older edition.")],
+    to: Annotated[str, typer.Option("--to", help="Newer edition.")],
+    all_rows: Annotated[bool, typer.Option("--all", help="Include unchanged figures.")]
+    = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Show what changed between two editions of a table (revisions, additions, removals)."""
+    df = _store().diff(table, from_, to, changed_only=not all_rows)
+    emit(df, _fmt(as_json, as_csv), title=f"{table}: {from_} → {to} ({len(df)} rows)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="oreflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,217 @@
+"""Validation of tables: a pandera schema per table, plus small ``check_*`` functions.
+
+The pandera schemas are built from ``datapackage.json`` (the single source of truth for
+column types, required fields, ranges, enumerations and primary keys), so the embedded data
+and a user's import pass through the same rules. The ``check_*`` functions cover the rules
+that need other tables (known countries and materials, resolvable sources) or whole groups of
+rows (shares per stage summing to at most 1). Each returns a list of
+:class:`~oreflow.errors.Problem` naming file, line and column.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from oreflow.errors import Problem
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+    from oreflow.store import TableInfo
+
+#: Tolerance on sums of shares (the sources round to whole percent).
+SHARE_SUM_TOLERANCE = 0.011
+#: Codes in share tables that are not single countries (combined top-N etc.); skipped in sums.
+_COMBINED = {"TOP3", "TOP10", "SEL18", "WLD", "MMR+CHN"}
+
+
+@functools.cache
+def _pandera_schema(info: TableInfo) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
+    columns: dict[str, pa.Column] = {}
+    for f in info.fields:
+        name = f["name"]
+        cons: dict[str, Any] = f.get("constraints", {})
+        checks: list[pa.Check] = []
+        if "minimum" in cons:
+            checks.append(pa.Check.ge(cons["minimum"], error=f"must be >= {cons['minimum']}"))
+        if "maximum" in cons:
+            checks.append(pa.Check.le(cons["maximum"], error=f"must be <= {cons['maximum']}"))
+        if "enum" in cons:
+            allowed = ", ".join(map(str, cons["enum"]))
+            checks.append(pa.Check.isin(cons["enum"], error=f"must be one of {allowed}"))
+        if "pattern" in cons:
+            checks.append(pa.Check.str_matches(cons["pattern"],
+                                               error=f"must match {cons['pattern']}"))
+        required = bool(cons.get("required")) or name in info.primary_key
+        columns[name] = pa.Column(
+            checks=checks or None, nullable=not required, required=True, coerce=False
+        )
+    unique = list(info.primary_key) or None
+    return pa.DataFrameSchema(columns, unique=unique, report_duplicates="all", strict=False)
+
+
+def validate_frame(info: TableInfo, df: pd.DataFrame, *, label: str,
+                   first_line: int = 2) -> list[Problem]:
+    """Check typed frame ``df`` against the pandera schema of its table.
+
+    Returns one :class:`Problem` per failing cell (line = ``first_line`` + row position).
+    """
+    import pandera.errors as pae
+
+    schema = _pandera_schema(info)
+    frame = df.reset_index(drop=True)
+    try:
+        schema.validate(frame, lazy=True)
+    except pae.SchemaErrors as exc:
+        return _problems_from_failures(exc.failure_cases, info, label, first_line)
+    return []
+
+
+def _problems_from_failures(fc: pd.DataFrame, info: TableInfo, label: str,
+                            first_line: int) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[int | None, str | None, str]] = set()
+    for rec in fc.to_dict("records"):
+        idx = rec.get("index")
+        line = int(idx) + first_line if idx is not None and pd.notna(idx) else None
+        column = rec.get("column")
+        column = str(column) if column is not None and pd.notna(column) else None
+        check = str(rec.get("check", ""))
+        case = rec.get("failure_case")
+        if check == "not_nullable":
+            rule = "a value is required"
+        elif "field_uniqueness" in check or check.startswith("multiple_fields_uniqueness"):
+            key = "/".join(info.primary_key)
+            rule = f"duplicate primary key ({key})"
+            column = None
+        elif check == "column_in_dataframe":
+            rule, column, line = "required column is missing", str(case), 1
+        else:
+            rule = f"{check}; got '{case}'"
+        tag = (line, column, rule)
+        if tag not in seen:
+            seen.add(tag)
+            problems.append(Problem(label, line, column, rule))
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or ""))
+
+
+def _rows(df: pd.DataFrame, mask: pd.Series, column: str, rule: str, label: str,
+          first_line: int) -> list[Problem]:
+    positions = [i for i, bad in enumerate(mask.to_numpy()) if bad]
+    return [
+        Problem(label, first_line + i, column, rule.format(value=df[column].iloc[i]))
+        for i in positions
+    ]
+
+
+def check_source_ids(df: pd.DataFrame, sources: set[str], *, label: str,
+                     first_line: int = 2) -> list[Problem]:
+    """Every ``source_id`` (and each id in ``other_source_ids``) must name a known source."""
+    problems: list[Problem] = []
+    if "source_id" in df.columns:
+        col = df["source_id"]
+        problems += _rows(df, col.notna() & ~col.isin(sources), "source_id",
+                          "unknown source '{value}' (add it to the sources table first)",
+                          label, first_line)
+    if "other_source_ids" in df.columns:
+        for i, cell in enumerate(df["other_source_ids"]):
+            if cell is None or (isinstance(cell, float) and pd.isna(cell)):
+                continue
+            for sid in (s.strip() for s in str(cell).split(";")):
+                if sid and sid not in sources:
+                    problems.append(Problem(label, first_line + i, "other_source_ids",
+                                            f"unknown source '{sid}'"))
+    return problems
+
+
+def check_iso3(df: pd.DataFrame, countries: set[str], *, label: str,
+               first_line: int = 2) -> list[Problem]:
+    """Country columns must hold codes of the ``countries`` table (ISO 3166 alpha-3)."""
+    from oreflow.errors import did_you_mean
+    from oreflow.store import ISO3_COLUMNS
+
+    problems: list[Problem] = []
+    for column in sorted(ISO3_COLUMNS & set(df.columns)):
+        col = df[column]
+        bad = col.notna() & ~col.isin(countries)
+        for i in (j for j, b in enumerate(bad.to_numpy()) if b):
+            value = str(col.iloc[i])
+            problems.append(Problem(label, first_line + i, column,
+                                    f"unknown country code '{value}'"
+                                    + did_you_mean(value.upper(), countries)))
+    return problems
+
+
+def check_known(df: pd.DataFrame, column: str, known: Iterable[str], kind: str, *,
+                label: str, first_line: int = 2) -> list[Problem]:
+    """Values of ``column`` must be in ``known`` (materials, elements)."""
+    from oreflow.errors import did_you_mean
+
+    if column not in df.columns:
+        return []
+    names = set(known)
+    col = df[column]
+    bad = col.notna() & ~col.isin(names)
+    return [
+        Problem(label, first_line + i, column,
+                f"unknown {kind} '{col.iloc[i]}'" + did_you_mean(str(col.iloc[i]), names))
+        for i in (j for j, b in enumerate(bad.to_numpy()) if b)
+    ]
+
+
+def check_nonnegative(df: pd.DataFrame, columns: Iterable[str], *, label: str,
+                      first_line: int = 2) -> list[Problem]:
+    """Tonnage-like columns must not be negative."""
+    problems: list[Problem] = []
+    for column in columns:
+        if column in df.columns:
+            col = pd.to_numeric(df[column], errors="coerce")
+            problems += _rows(df, col < 0, column, "must not be negative; got {value}",
+                              label, first_line)
+    return problems
+
+
+def check_shares(df: pd.DataFrame, columns: Iterable[str], *, label: str,
+                 first_line: int = 2) -> list[Problem]:
+    """Share columns must lie in [0, 1] (fractions, not percent)."""
+    problems: list[Problem] = []
+    for column in columns:
+        if column in df.columns:
+            col = pd.to_numeric(df[column], errors="coerce")
+            problems += _rows(df, (col < 0) | (col > 1), column,
+                              "share must be a fraction in [0, 1]; got {value}",
+                              label, first_line)
+    return problems
+
+
+def check_stage_share_sums(df: pd.DataFrame, *, label: str,
+                           first_line: int = 2) -> list[Problem]:
+    """Country shares of one (year, stage, material, source) must sum to at most 1.
+
+    Combined codes (``TOP3``, ``WLD`` …) and rows with a ``>``/``<`` qualifier are left out
+    of the sum; a tolerance of ``SHARE_SUM_TOLERANCE`` absorbs rounding to whole percent.
+    """
+    need = {"year", "stage", "material", "iso3", "share", "source_id"}
+    if not need <= set(df.columns):
+        return []
+    d = df.reset_index(drop=True)
+    qual = d["qualifier"] if "qualifier" in d.columns else pd.Series([None] * len(d))
+    keep = d["iso3"].notna() & ~d["iso3"].isin(_COMBINED) & qual.isna()
+    sub = d[keep]
+    problems: list[Problem] = []
+    for (year, stage, material, source), grp in sub.groupby(
+        ["year", "stage", "material", "source_id"], dropna=False
+    ):
+        total = float(pd.to_numeric(grp["share"], errors="coerce").sum())
+        if total > 1 + SHARE_SUM_TOLERANCE:
+            problems.append(Problem(
+                label, first_line + int(grp.index[0]), "share",
+                f"shares of {stage}/{material}/{year} from {source} sum to {total:.3f} > 1",
+            ))
+    return problems

@@ -1,0 +1,665 @@
+"""The data store: embedded sourced tables, user layers, validation, SQL, vintage diffs.
+
+The embedded dataset (``oreflow/data/*.csv`` described by ``datapackage.json``) is read-only
+package data. Users add or correct rows with :meth:`Store.import_file`, which validates the whole
+file and then writes it atomically into a per-user data directory (``platformdirs``; override
+with the ``OREFLOW_DATA_DIR`` environment variable). Reading a table layers the user rows over
+the embedded rows: a user row replaces the embedded row with the same primary key.
+
+The store is deliberately IO-only: no modelling happens here. Tables come back as pandas
+DataFrames typed from the data package (``integer`` → ``Int64``, ``number`` → ``float64``,
+``boolean`` → ``boolean``, everything else ``object`` strings with ``NaN`` for empty cells).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from oreflow.errors import InputError, Problem, ValidationError, unknown
+
+#: Columns holding country codes, checked against the ``countries`` table.
+ISO3_COLUMNS = frozenset(
+    {"iso3", "exporter", "importer", "partner_iso3", "importer_iso3", "supplier_iso3"}
+)
+#: Columns holding fractions that must lie in [0, 1].
+SHARE_COLUMNS = frozenset(
+    {"share", "share_low", "share_high", "wt_frac", "wt_frac_low", "wt_frac_high",
+     "de_minimis_share"}
+)
+#: Tonnage and capacity columns that must not be negative.
+NONNEGATIVE_COLUMNS = frozenset(
+    {"tonnes", "tonnes_low", "tonnes_high", "capacity", "capacity_low", "capacity_high",
+     "quantity", "usd_per_kg"}
+)
+#: Columns naming the edition a figure comes from, in the order they are looked for.
+VINTAGE_COLUMNS = ("vintage", "edition")
+#: Columns holding the figure a vintage diff compares, in the order they are looked for.
+VALUE_COLUMNS = ("tonnes", "value", "share", "usd_per_kg")
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def embedded_dir() -> Path:
+    """Return the directory of the embedded dataset shipped inside the package."""
+    return Path(str(resources.files("oreflow") / "data"))
+
+
+def default_user_dir() -> Path:
+    """Return the per-user data directory (``$OREFLOW_DATA_DIR`` or the platform default)."""
+    env = os.environ.get("OREFLOW_DATA_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("oreflow", appauthor=False))
+
+
+@dataclass(frozen=True, eq=False)
+class TableInfo:
+    """Schema of one table as declared in ``datapackage.json``."""
+
+    name: str
+    path: str
+    fields: tuple[dict[str, Any], ...]
+    primary_key: tuple[str, ...]
+    description: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in declared order."""
+        return [f["name"] for f in self.fields]
+
+    def field(self, name: str) -> dict[str, Any]:
+        """Return the field descriptor named ``name``."""
+        for f in self.fields:
+            if f["name"] == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def vintage_column(self) -> str | None:
+        """The column naming the edition of each figure, if the table has one."""
+        return next((c for c in VINTAGE_COLUMNS if c in self.columns), None)
+
+    @property
+    def value_column(self) -> str | None:
+        """The main numeric column (compared by :meth:`Store.diff`)."""
+        return next((c for c in VALUE_COLUMNS if c in self.columns), None)
+
+
+@dataclass
+class ImportReport:
+    """What :meth:`Store.import_file` did (or would do with ``dry_run``)."""
+
+    table: str
+    file: str
+    rows: int
+    added: int
+    replaced: int
+    dry_run: bool
+    target: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "table": self.table,
+            "file": self.file,
+            "rows": self.rows,
+            "added": self.added,
+            "replaced": self.replaced,
+            "dry_run": self.dry_run,
+            "target": str(self.target) if self.target else None,
+            "warnings": self.warnings,
+        }
+
+
+class Store:
+    """Embedded tables layered with user tables; see the module docstring.
+
+    Parameters
+    ----------
+    embedded : pathlib.Path, optional
+        Directory with ``datapackage.json`` and the CSV files (default: the package data).
+    user : pathlib.Path, optional
+        Per-user directory for imported rows (default: :func:`default_user_dir`).
+    """
+
+    def __init__(self, embedded: Path | None = None, user: Path | None = None) -> None:
+        self.embedded = embedded or embedded_dir()
+        self.user = user or default_user_dir()
+        self._cache: dict[str, pd.DataFrame] = {}
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> Store:
+        """The store over the embedded data and the current user's directory (cached)."""
+        return cls()
+
+    # -- schema ---------------------------------------------------------------------------
+    @functools.cached_property
+    def package(self) -> dict[str, Any]:
+        """The parsed ``datapackage.json`` of the embedded dataset."""
+        path = self.embedded / "datapackage.json"
+        if not path.exists():
+            raise InputError(f"{path}: the embedded data package is missing (broken install?)")
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    @functools.cached_property
+    def infos(self) -> dict[str, TableInfo]:
+        """Table schemas by name, in the data package's order."""
+        out: dict[str, TableInfo] = {}
+        for res in self.package["resources"]:
+            schema = res.get("schema", {})
+            pk = schema.get("primaryKey", [])
+            out[res["name"]] = TableInfo(
+                name=res["name"],
+                path=res["path"],
+                fields=tuple(schema.get("fields", [])),
+                primary_key=tuple([pk] if isinstance(pk, str) else pk),
+                description=res.get("description", res.get("title", "")),
+            )
+        return out
+
+    @property
+    def version(self) -> str:
+        """Dataset version from the data package."""
+        return str(self.package.get("version", "unknown"))
+
+    def info(self, table: str) -> TableInfo:
+        """Return the schema of ``table``; unknown names get a did-you-mean error."""
+        try:
+            return self.infos[table]
+        except KeyError:
+            raise unknown("table", table, self.infos) from None
+
+    def tables(self) -> list[str]:
+        """Names of all tables."""
+        return list(self.infos)
+
+    def user_file(self, table: str) -> Path:
+        """Where user rows of ``table`` live."""
+        return self.user / "tables" / f"{table}.csv"
+
+    # -- reading --------------------------------------------------------------------------
+    def table(self, name: str, *, vintage: str | None = None, latest: bool = False) -> pd.DataFrame:
+        """Return table ``name`` (embedded rows layered with user rows) as a typed DataFrame.
+
+        Parameters
+        ----------
+        name : str
+            Table name (``oreflow data list`` shows them).
+        vintage : str, optional
+            Keep only rows of this edition (tables with a ``vintage``/``edition`` column).
+        latest : bool, default False
+            Keep, for each key, only the row of the newest vintage (ranked by ``vintages``).
+        """
+        info = self.info(name)
+        if name not in self._cache:
+            frames = [self._read_embedded(info)]
+            user_path = self.user_file(name)
+            if user_path.exists():
+                frames.append(self._read_user(info, user_path))
+            df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            if len(frames) > 1 and info.primary_key:
+                df = df.drop_duplicates(list(info.primary_key), keep="last").reset_index(
+                    drop=True
+                )
+            self._cache[name] = df
+        df = self._cache[name]
+        vcol = info.vintage_column
+        if vintage is not None:
+            if vcol is None:
+                raise InputError(f"table '{name}' has no vintage column")
+            known = df[vcol].dropna().unique().tolist()
+            if vintage not in known:
+                raise unknown(f"vintage of {name}", vintage, known)
+            df = df[df[vcol] == vintage]
+        elif latest and vcol is not None:
+            df = self.latest(name, df)
+        return df.copy()
+
+    def latest(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
+        """Keep, per key (primary key less the vintage), only the newest vintage's row."""
+        info = self.info(name)
+        vcol = info.vintage_column
+        if vcol is None:
+            return df
+        rank = self.vintage_rank()
+        key = [k for k in info.primary_key if k != vcol]
+        order = df[vcol].map(rank).fillna(-1)
+        df = df.assign(_rank=order).sort_values("_rank", kind="stable")
+        if key:
+            df = df.drop_duplicates(key, keep="last")
+        return df.drop(columns="_rank").sort_index()
+
+    def vintage_rank(self) -> dict[str, float]:
+        """Map vintage label → rank (higher = newer), from the ``vintages`` table."""
+        if "vintages" not in self.infos:
+            return {}
+        v = self.table("vintages")
+        return {str(k): float(r) for k, r in zip(v["vintage"], v["rank"], strict=True)}
+
+    def _read_embedded(self, info: TableInfo) -> pd.DataFrame:
+        raw = _read_csv_strings(self.embedded / info.path)
+        df, problems = coerce(info, raw, info.path)
+        if problems:  # the shipped data are validated by the test suite; this is a safeguard
+            raise ValidationError(problems)
+        return df
+
+    def _read_user(self, info: TableInfo, path: Path) -> pd.DataFrame:
+        try:
+            raw = _read_csv_strings(path)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: unreadable user table ({exc})") from exc
+        df, problems = coerce(info, raw, str(path))
+        if problems:
+            raise ValidationError(problems)
+        return df
+
+    # -- validation -----------------------------------------------------------------------
+    def validate(self, name: str, df: pd.DataFrame, *, label: str | None = None,
+                 first_line: int = 2, extra_sources: Iterable[str] = ()) -> list[Problem]:
+        """Return every problem of typed frame ``df`` as rows of table ``name``.
+
+        Runs the pandera schema built from the data package (types, required fields, ranges,
+        enums, unique keys) and the cross-table ``check_*`` functions (known countries and
+        materials, resolvable sources, shares per stage summing to at most 1).
+        ``first_line`` is the file line of ``df``'s first row (2 for a CSV with a header).
+        """
+        from oreflow import schemas
+
+        info = self.info(name)
+        label = label or info.path
+        problems = schemas.validate_frame(info, df, label=label, first_line=first_line)
+        sources = set(self.table("sources")["source_id"]) if name != "sources" else set()
+        if name == "sources":
+            sources = set(df["source_id"].dropna())
+        sources |= set(extra_sources)
+        countries = set(self.table("countries")["iso3"]) if name != "countries" else set(
+            df["iso3"].dropna()
+        )
+        materials = set(self.table("materials")["material"]) if name != "materials" else set(
+            df["material"].dropna()
+        )
+        problems += schemas.check_nonnegative(df, NONNEGATIVE_COLUMNS, label=label,
+                                              first_line=first_line)
+        problems += schemas.check_shares(df, SHARE_COLUMNS, label=label, first_line=first_line)
+        problems += schemas.check_source_ids(df, sources, label=label, first_line=first_line)
+        problems += schemas.check_iso3(df, countries, label=label, first_line=first_line)
+        if name in {"stage_output", "flows"}:
+            problems += schemas.check_known(
+                df, "material", materials, "material", label=label, first_line=first_line
+            )
+        if name in {"composition", "recipes"}:
+            problems += schemas.check_known(
+                df, "element", materials | {"Fe", "B", "Co", "Nb", "Al", "Cu", "Ga", "RE"},
+                "element", label=label, first_line=first_line,
+            )
+        if name == "stage_shares":
+            problems += schemas.check_stage_share_sums(df, label=label, first_line=first_line)
+        return problems
+
+    def validate_all(self) -> list[Problem]:
+        """Validate every table as stored (embedded + user rows)."""
+        problems: list[Problem] = []
+        for name in self.tables():
+            problems += self.validate(name, self.table(name), first_line=2)
+        return problems
+
+    # -- import ---------------------------------------------------------------------------
+    def import_file(self, path: Path, table: str, *, dry_run: bool = False) -> ImportReport:
+        """Validate ``path`` as rows of ``table`` and merge them into the user layer.
+
+        The file is rejected whole on any problem (:class:`~oreflow.errors.ValidationError`,
+        one :class:`~oreflow.errors.Problem` per broken rule); otherwise the user table is
+        rewritten atomically (temporary file, ``fsync``, rename), so an interrupted import
+        leaves the previous state intact. Rows whose primary key already exists replace the
+        old row. ``dry_run`` validates and reports without writing.
+        """
+        info = self.info(table)
+        label = str(path)
+        try:
+            raw = _read_csv_strings(path)
+        except FileNotFoundError:
+            raise InputError(f"{label}: no such file") from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            problem = Problem(label, None, None, f"not a readable CSV ({exc})")
+            raise ValidationError([problem]) from None
+        problems = check_columns(info, raw, label)
+        if problems:
+            raise ValidationError(problems)
+        if raw.empty:
+            raise ValidationError([Problem(label, None, None, "no data rows")])
+        df, problems = coerce(info, raw, label)
+        if not problems:
+            problems = self.validate(table, df, label=label)
+        if problems:
+            raise ValidationError(problems)
+
+        current_user = (
+            self._read_user(info, self.user_file(table))
+            if self.user_file(table).exists()
+            else df.iloc[0:0]
+        )
+        key = list(info.primary_key)
+        existing = self.table(table)
+        replaced = 0
+        if key:
+            old_keys = set(map(tuple, existing[key].astype(str).to_numpy().tolist()))
+            new_keys = list(map(tuple, df[key].astype(str).to_numpy().tolist()))
+            replaced = sum(k in old_keys for k in new_keys)
+        report = ImportReport(
+            table=table, file=label, rows=len(df), added=len(df) - replaced,
+            replaced=replaced, dry_run=dry_run, target=self.user_file(table),
+        )
+        if dry_run:
+            return report
+        merged = pd.concat([current_user, df], ignore_index=True)
+        if key:
+            merged = merged.drop_duplicates(key, keep="last")
+        _atomic_write_csv(merged[info.columns], self.user_file(table))
+        self._cache.pop(table, None)
+        return report
+
+    def reset_user(self, table: str) -> bool:
+        """Remove the user layer of ``table``; return whether there was one."""
+        path = self.user_file(self.info(table).name)
+        if path.exists():
+            path.unlink()
+            self._cache.pop(table, None)
+            return True
+        return False
+
+    # -- provenance -----------------------------------------------------------------------
+    def sources_for(self, table: str, key: Sequence[str] = (),
+                    where: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Trace rows of ``table`` to their publications.
+
+        Parameters
+        ----------
+        table : str
+            Table name.
+        key : sequence of str
+            Leading primary-key values (e.g. ``["2024", "mine", "REO", "CHN"]`` for
+            ``stage_output``); omitted trailing parts match any value. Without a vintage
+            in the key, only the newest vintage of each figure is returned.
+        where : mapping, optional
+            Further ``column → value`` filters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (figure, source): the figure's key and value columns, then the
+            source's publisher, title, edition, url, licence.
+        """
+        info = self.info(table)
+        df = self.filter(table, self.table(table), where or {})
+        pk = list(info.primary_key)
+        if len(key) > len(pk):
+            raise InputError(
+                f"table '{table}' has a key of {len(pk)} parts ({'/'.join(pk)}), "
+                f"got {len(key)}"
+            )
+        for col, val in zip(pk, key, strict=False):
+            df = df[df[col].astype(str) == str(val)]
+        vcol = info.vintage_column
+        if vcol is not None and vcol not in pk[: len(key)]:
+            df = self.latest(table, df)
+        if df.empty:
+            raise InputError(
+                f"no row of '{table}' matches key {'/'.join(key) or '(any)'}"
+                + (f" and {dict(where)}" if where else "")
+                + f"; key columns are {'/'.join(pk)}"
+            )
+        if "source_id" not in df.columns:
+            raise InputError(f"table '{table}' carries no source_id")
+        keep = pk + [c for c in (info.value_column, "unit", "estimate", "method", "flag")
+                     if c and c in df.columns and c not in pk]
+        rows = df[keep + ["source_id"] + (["other_source_ids"]
+                                           if "other_source_ids" in df.columns else [])]
+        others = (rows["other_source_ids"] if "other_source_ids" in rows
+                  else pd.Series([None] * len(rows), index=rows.index))
+        all_ids: list[list[str]] = [
+            [str(s), *(_split_ids(o) if pd.notna(o) else [])]
+            for s, o in zip(rows["source_id"], others, strict=True)
+        ]
+        long = rows.assign(source_id=pd.Series(all_ids, index=rows.index, dtype=object)).explode("source_id")
+        long = long.drop(columns=[c for c in ("other_source_ids",) if c in long.columns])
+        src = self.table("sources")[["source_id", "publisher", "title", "edition", "url",
+                                     "licence"]]
+        return long.merge(src, on="source_id", how="left").reset_index(drop=True)
+
+    def filter(self, table: str, df: pd.DataFrame, where: Mapping[str, str]) -> pd.DataFrame:
+        """Apply ``column=value`` filters with helpful errors for unknown columns."""
+        info = self.info(table)
+        for col, val in where.items():
+            if col not in df.columns:
+                raise unknown(f"column of {table}", col, info.columns)
+            series = df[col]
+            if info.field(col).get("type") in {"integer", "number"}:
+                try:
+                    df = df[series == float(val)]
+                except ValueError:
+                    raise InputError(f"column '{col}' of {table} is numeric, got '{val}'") from None
+            else:
+                mask = series.astype(str) == val
+                if not mask.any() and col in ISO3_COLUMNS:
+                    codes = self.table("countries")["iso3"].tolist()
+                    if val not in codes:
+                        raise unknown("country", val, codes)
+                if not mask.any() and col in {"material", "element"}:
+                    values = series.dropna().astype(str).unique().tolist()
+                    raise unknown(f"{col} in {table}", val, values)
+                df = df[mask]
+        return df
+
+    # -- vintages -------------------------------------------------------------------------
+    def vintages(self, table: str) -> list[str]:
+        """Vintages present in ``table``, oldest first."""
+        info = self.info(table)
+        vcol = info.vintage_column
+        if vcol is None:
+            return []
+        rank = self.vintage_rank()
+        found = self.table(table)[vcol].dropna().unique().tolist()
+        return sorted(found, key=lambda v: (rank.get(v, -1.0), v))
+
+    def diff(self, table: str, from_vintage: str, to_vintage: str, *,
+             changed_only: bool = True) -> pd.DataFrame:
+        """Compare two editions of ``table`` figure by figure.
+
+        Returns one row per key present in either edition: the key columns, the value in
+        each edition, the absolute and relative change and a ``status`` of ``changed``,
+        ``unchanged``, ``added`` (only in ``to``) or ``removed`` (only in ``from``).
+        """
+        info = self.info(table)
+        vcol, value = info.vintage_column, info.value_column
+        if vcol is None or value is None:
+            raise InputError(f"table '{table}' has no vintages to compare")
+        a = self.table(table, vintage=from_vintage)
+        b = self.table(table, vintage=to_vintage)
+        key = [k for k in info.primary_key if k != vcol]
+        if not key:  # tables keyed by row_id: compare on the descriptive columns
+            key = [c for c in info.columns if c not in {vcol, value, "row_id", "source_id",
+                   "other_source_ids", "flag", "note", "value_low", "value_high",
+                   "qualifier", "tonnes_low", "tonnes_high", "year_status"}]
+        m = a[[*key, value]].merge(b[[*key, value]], on=key, how="outer",
+                                   suffixes=("_from", "_to"), indicator=True)
+        vf, vt = m[f"{value}_from"], m[f"{value}_to"]
+        status = pd.Series("unchanged", index=m.index, dtype=object)
+        status[m["_merge"] == "left_only"] = "removed"
+        status[m["_merge"] == "right_only"] = "added"
+        both = m["_merge"] == "both"
+        diff_mask = both & ~((vf == vt) | (vf.isna() & vt.isna()))
+        status[diff_mask] = "changed"
+        out = m.drop(columns="_merge").assign(
+            change=vt - vf,
+            change_pct=((vt - vf) / vf.where(vf != 0)) * 100.0,
+            status=status,
+        )
+        if changed_only:
+            out = out[out["status"] != "unchanged"]
+        return out.sort_values(key).reset_index(drop=True)
+
+    # -- SQL ------------------------------------------------------------------------------
+    def query(self, sql: str, *, timeout_s: float = 10.0, max_rows: int = 100_000) -> pd.DataFrame:
+        """Run a read-only SQL query (DuckDB dialect) over the tables.
+
+        Only ``SELECT`` statements (and ``WITH … SELECT``) run; the connection has file
+        access disabled and its configuration locked, so a query cannot read or write files,
+        and it is interrupted after ``timeout_s`` seconds.
+        """
+        import duckdb
+
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise InputError(f"SQL: {_first_line(exc)}") from None
+        if len(statements) != 1:
+            raise InputError(f"SQL: expected one statement, got {len(statements)}")
+        if statements[0].type != duckdb.StatementType.SELECT:
+            raise InputError(
+                f"SQL: only SELECT queries are allowed (got {statements[0].type.name})"
+            )
+        lowered = sql.lower()
+        con = duckdb.connect(":memory:")
+        try:
+            for name in self.tables():
+                if name in lowered:
+                    frame = self.table(name)
+                    con.register("_src", frame)
+                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _src')
+                    con.unregister("_src")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            timer = threading.Timer(timeout_s, con.interrupt)
+            timer.start()
+            try:
+                result = con.execute(sql).fetch_df()
+            except duckdb.InterruptException:
+                raise InputError(f"SQL: query stopped after the {timeout_s:g} s limit") from None
+            except duckdb.Error as exc:
+                raise InputError(f"SQL: {_first_line(exc)}") from None
+            finally:
+                timer.cancel()
+        finally:
+            con.close()
+        if len(result) > max_rows:
+            raise InputError(f"SQL: result has {len(result)} rows, more than {max_rows}")
+        return result
+
+    def fingerprint(self) -> str:
+        """SHA-256 (first 16 hex digits) over the embedded files and the user layer."""
+        h = hashlib.sha256()
+        for p in sorted(self.embedded.glob("*")):
+            if p.suffix in {".csv", ".json"}:
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+        if (self.user / "tables").exists():
+            for p in sorted((self.user / "tables").glob("*.csv")):
+                h.update(b"user:" + p.name.encode())
+                h.update(p.read_bytes())
+        return h.hexdigest()[:16]
+
+
+# -- helpers shared by reading and importing -------------------------------------------------
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _split_ids(cell: object) -> list[str]:
+    return [x.strip() for x in str(cell).split(";") if x.strip()]
+
+
+def _read_csv_strings(path: Path) -> pd.DataFrame:
+    """Read a CSV with every cell as a string and empty cells as ``None``."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    df.columns = [str(c).strip() for c in df.columns]
+    out: pd.DataFrame = df.apply(lambda s: s.str.strip()).replace({"": None})
+    return out
+
+
+def check_columns(info: TableInfo, raw: pd.DataFrame, label: str) -> list[Problem]:
+    """File-level problems: missing required columns, unknown columns."""
+    problems: list[Problem] = []
+    cols = list(raw.columns)
+    for f in info.fields:
+        required = f.get("constraints", {}).get("required", False) or f["name"] in info.primary_key
+        if f["name"] not in cols and required:
+            problems.append(Problem(label, 1, f["name"], "required column is missing"))
+    for c in cols:
+        if c not in info.columns:
+            from oreflow.errors import did_you_mean
+
+            problems.append(
+                Problem(label, 1, c, f"unknown column for table '{info.name}'"
+                        + did_you_mean(c, info.columns))
+            )
+    return problems
+
+
+def coerce(info: TableInfo, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Convert a frame of strings to the declared types; report cells that do not convert.
+
+    Missing optional columns are added empty. Line numbers assume a header on line 1.
+    """
+    problems: list[Problem] = []
+    out: dict[str, pd.Series] = {}
+    n = len(raw)
+    for f in info.fields:
+        name, kind = f["name"], f.get("type", "string")
+        col = raw[name] if name in raw.columns else pd.Series([None] * n, index=raw.index)
+        if kind in {"integer", "number"}:
+            num = pd.to_numeric(col, errors="coerce")
+            bad = col.notna() & num.isna()
+            if kind == "integer":
+                frac = num.notna() & (num % 1 != 0)
+                bad |= frac
+            for i in bad[bad].index:
+                word = "an integer" if kind == "integer" else "a number"
+                problems.append(Problem(label, int(i) + 2, name, f"'{col[i]}' is not {word}"))
+            out[name] = num.round().astype("Int64") if kind == "integer" else num.astype(float)
+        elif kind == "boolean":
+            low = col.str.lower()
+            bad = col.notna() & ~low.isin(_TRUE | _FALSE)
+            for i in bad[bad].index:
+                problems.append(Problem(label, int(i) + 2, name,
+                                        f"'{col[i]}' is not a boolean (true/false)"))
+            out[name] = low.map(lambda v: None if v is None else v in _TRUE).astype("boolean")
+        else:
+            out[name] = col.astype(object)
+    return pd.DataFrame(out, index=raw.index).reset_index(drop=True), problems
+
+
+def _atomic_write_csv(df: pd.DataFrame, target: Path) -> None:
+    """Write ``df`` to ``target`` via a temporary file in the same directory and a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            df.to_csv(fh, index=False, lineterminator="\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
+        raise
