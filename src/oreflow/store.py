@@ -440,7 +440,8 @@ class Store:
             [str(s), *(_split_ids(o) if pd.notna(o) else [])]
             for s, o in zip(rows["source_id"], others, strict=True)
         ]
-        long = rows.assign(source_id=pd.Series(all_ids, index=rows.index, dtype=object)).explode("source_id")
+        ids = pd.Series(all_ids, index=rows.index, dtype=object)
+        long = rows.assign(source_id=ids).explode("source_id")
         long = long.drop(columns=[c for c in ("other_source_ids",) if c in long.columns])
         src = self.table("sources")[["source_id", "publisher", "title", "edition", "url",
                                      "licence"]]
