@@ -115,8 +115,7 @@ def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None,
-         caption: str | None = None, meta: dict[str, Any] | None = None,
-         floatfmt: str = "{:,.4g}") -> None:
+         caption: str | None = None, meta: dict[str, Any] | None = None) -> None:
     """Print ``df`` as a Rich table, JSON (records, with ``meta`` if given) or CSV."""
     import pandas as pd
 
@@ -142,11 +141,21 @@ def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None,
             if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
                 cells.append("")
             elif isinstance(v, float):
-                cells.append(floatfmt.format(v))
+                cells.append(format_number(v))
             else:
                 cells.append(str(v))
         table.add_row(*cells)
     console.print(table)
+
+
+def format_number(v: float) -> str:
+    """Human format: thousands separators for large or whole numbers, 4 significant digits
+    for small ones (``270,000``; ``0.9123``; ``1,234.5``)."""
+    if v == int(v) and abs(v) < 1e15:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:,.1f}"
+    return f"{v:.4g}"
 
 
 def _store() -> Store:
