@@ -149,15 +149,23 @@ def check_iso3(df: pd.DataFrame, countries: set[str], *, label: str,
 
 
 def check_known(df: pd.DataFrame, column: str, known: Iterable[str], kind: str, *,
-                label: str, first_line: int = 2) -> list[Problem]:
-    """Values of ``column`` must be in ``known`` (materials, elements)."""
+                label: str, first_line: int = 2, combos: bool = False) -> list[Problem]:
+    """Values of ``column`` must be in ``known`` (materials, elements).
+
+    With ``combos``, a sum of known names written ``A+B`` (e.g. ``Dy+Tb``) is accepted too.
+    """
     from oreflow.errors import did_you_mean
 
     if column not in df.columns:
         return []
     names = set(known)
     col = df[column]
-    bad = col.notna() & ~col.isin(names)
+
+    def ok(value: str) -> bool:
+        return value in names or (combos and all(p in names for p in value.split("+")))
+
+    bad = col.notna() & ~col.map(lambda v: v is None or (isinstance(v, float) and pd.isna(v))
+                                 or ok(str(v)))
     return [
         Problem(label, first_line + i, column,
                 f"unknown {kind} '{col.iloc[i]}'" + did_you_mean(str(col.iloc[i]), names))
@@ -192,7 +200,7 @@ def check_shares(df: pd.DataFrame, columns: Iterable[str], *, label: str,
 
 def check_stage_share_sums(df: pd.DataFrame, *, label: str,
                            first_line: int = 2) -> list[Problem]:
-    """Country shares of one (year, stage, material, source) must sum to at most 1.
+    """Country shares of one (year, stage, material, source, wording) must sum to at most 1.
 
     Combined codes (``TOP3``, ``WLD`` …) and rows with a ``>``/``<`` qualifier are left out
     of the sum; a tolerance of ``SHARE_SUM_TOLERANCE`` absorbs rounding to whole percent.
@@ -205,9 +213,10 @@ def check_stage_share_sums(df: pd.DataFrame, *, label: str,
     keep = d["iso3"].notna() & ~d["iso3"].isin(_COMBINED) & qual.isna()
     sub = d[keep]
     problems: list[Problem] = []
-    for (year, stage, material, source), grp in sub.groupby(
-        ["year", "stage", "material", "source_id"], dropna=False
-    ):
+    by = ["year", "stage", "material", "source_id"] + [
+        c for c in ("stage_in_source", "basis") if c in sub.columns
+    ]
+    for (year, stage, material, source, *_), grp in sub.groupby(by, dropna=False):
         total = float(pd.to_numeric(grp["share"], errors="coerce").sum())
         if total > 1 + SHARE_SUM_TOLERANCE:
             problems.append(Problem(

@@ -93,7 +93,12 @@ class TableInfo:
 
     @property
     def vintage_column(self) -> str | None:
-        """The column naming the edition of each figure, if the table has one."""
+        """The column naming the edition of each figure, if the table has one.
+
+        ``sources.edition`` describes a publication, not a vintage of a figure.
+        """
+        if self.name == "sources":
+            return None
         return next((c for c in VINTAGE_COLUMNS if c in self.columns), None)
 
     @property
@@ -309,8 +314,8 @@ class Store:
             )
         if name in {"composition", "recipes"}:
             problems += schemas.check_known(
-                df, "element", materials | {"Fe", "B", "Co", "Nb", "Al", "Cu", "Ga", "RE"},
-                "element", label=label, first_line=first_line,
+                df, "element", materials | {"Fe", "B", "Co", "Nb", "Al", "Cu"},
+                "element", label=label, first_line=first_line, combos=True,
             )
         if name == "stage_shares":
             problems += schemas.check_stage_share_sums(df, label=label, first_line=first_line)

@@ -1,0 +1,35 @@
+"""The built wheel ships every data file and the console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_contains_every_data_file(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("oreflow-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    data_dir = ROOT / "src" / "oreflow" / "data"
+    shipped = sorted(p.name for p in data_dir.iterdir() if p.suffix in {".csv", ".json"})
+    assert "datapackage.json" in shipped
+    missing = [n for n in shipped if f"oreflow/data/{n}" not in names]
+    assert missing == []
+    assert "oreflow/py.typed" in names
+    builtin = ROOT / "src" / "oreflow" / "simulate" / "builtin"
+    if builtin.exists():
+        for p in builtin.glob("*.yaml"):
+            assert f"oreflow/simulate/builtin/{p.name}" in names
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "oreflow = oreflow.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
