@@ -197,7 +197,7 @@ def test_import_validator_property(toy_store: Store, tmp_path: Path,
 
     def valid(y: str, s: str, c: str, t: str, src: str) -> bool:
         try:
-            tv = float(t)
+            tv = float(t) if t.strip() else 0.0  # tonnes is optional: empty is allowed
         except ValueError:
             return False
         return (y in {"2024", "2025"} and s in {"mine", "separation"}

@@ -114,9 +114,15 @@ def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None,
+def emit(df: pd.DataFrame | list[dict[str, Any]], fmt: Format, *, title: str | None = None,
          caption: str | None = None, meta: dict[str, Any] | None = None) -> None:
-    """Print ``df`` as a Rich table, JSON (records, with ``meta`` if given) or CSV."""
+    """Print ``df`` as a Rich table, JSON (records, with ``meta`` if given) or CSV.
+
+    A list of dicts is printed without importing pandas (fast paths such as ``data list``).
+    """
+    if isinstance(df, list):
+        _emit_records(df, fmt, title=title, caption=caption, meta=meta)
+        return
     import pandas as pd
 
     if fmt is Format.json:
@@ -145,6 +151,30 @@ def emit(df: pd.DataFrame, fmt: Format, *, title: str | None = None,
             else:
                 cells.append(str(v))
         table.add_row(*cells)
+    console.print(table)
+
+
+def _emit_records(records: list[dict[str, Any]], fmt: Format, *, title: str | None,
+                  caption: str | None, meta: dict[str, Any] | None) -> None:
+    if fmt is Format.json:
+        payload: Any = records if meta is None else {**meta, "rows": records}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return
+    columns = list(records[0]) if records else []
+    if fmt is Format.csv:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return
+    table = Table(title=title, caption=caption, header_style="bold")
+    for col in columns:
+        numeric = all(isinstance(r[col], int | float) for r in records)
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+    for r in records:
+        table.add_row(*[format_number(v) if isinstance(v, float) else str(v)
+                        for v in r.values()])
     console.print(table)
 
 
@@ -192,26 +222,8 @@ def _root(
 @data_app.command("list")
 def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """List the tables with their row counts and vintages."""
-    import pandas as pd
-
     store = _store()
-    rows = []
-    for name in store.tables():
-        info = store.info(name)
-        df = store.table(name)
-        user_path = store.user_file(name)
-        user_rows = 0
-        if user_path.exists():
-            user_rows = sum(1 for _ in user_path.open(encoding="utf-8")) - 1
-        rows.append({
-            "table": name,
-            "rows": len(df),
-            "user_rows": user_rows,
-            "key": "/".join(info.primary_key),
-            "vintages": ", ".join(store.vintages(name)),
-            "description": info.description,
-        })
-    emit(pd.DataFrame(rows), _fmt(as_json, as_csv),
+    emit(store.summary(), _fmt(as_json, as_csv),
          title=f"oreflow dataset {store.version}",
          caption="oreflow data show TABLE · oreflow data sources TABLE KEY")
 

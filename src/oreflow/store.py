@@ -14,6 +14,7 @@ DataFrames typed from the data package (``integer`` â†’ ``Int64``, ``number`` â†
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
 import hashlib
 import io
@@ -262,7 +263,7 @@ class Store:
         return {str(k): float(r) for k, r in zip(v["vintage"], v["rank"], strict=True)}
 
     def _read_embedded(self, info: TableInfo) -> pd.DataFrame:
-        raw = _read_csv_strings(self.embedded / info.path)
+        raw = _read_csv_strings(self.embedded / info.path, strip=False)
         df, problems = coerce(info, raw, info.path)
         if problems:  # the shipped data are validated by the test suite; this is a safeguard
             raise ValidationError(problems)
@@ -277,6 +278,42 @@ class Store:
         if problems:
             raise ValidationError(problems)
         return df
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per table: rows (embedded layered with user rows), user rows, key, vintages.
+
+        Reads the CSV files with the standard library only, so ``oreflow data list`` starts
+        fast (no pandas import).
+        """
+        rank = self.vintage_rank_fast()
+        out: list[dict[str, Any]] = []
+        for name, info in self.infos.items():
+            records = _csv_records(self.embedded / info.path)
+            user_path = self.user_file(name)
+            user = _csv_records(user_path) if user_path.exists() else []
+            key = list(info.primary_key)
+            if key:
+                keys = {tuple(r.get(k, "").strip() for k in key) for r in records + user}
+                rows = len(keys)
+            else:
+                rows = len(records) + len(user)
+            vcol = info.vintage_column
+            found = sorted({r.get(vcol, "") for r in records + user} - {""} if vcol else set(),
+                           key=lambda v: (rank.get(v, -1.0), v))
+            out.append({"table": name, "rows": rows, "user_rows": len(user),
+                        "key": "/".join(key), "vintages": ", ".join(found),
+                        "description": info.description})
+        return out
+
+    def vintage_rank_fast(self) -> dict[str, float]:
+        """:meth:`vintage_rank` without pandas (embedded and user rows)."""
+        if "vintages" not in self.infos:
+            return {}
+        info = self.infos["vintages"]
+        user_path = self.user_file("vintages")
+        recs = _csv_records(self.embedded / info.path) + (
+            _csv_records(user_path) if user_path.exists() else [])
+        return {r["vintage"]: float(r["rank"]) for r in recs if r.get("rank")}
 
     # -- validation -----------------------------------------------------------------------
     def validate(self, name: str, df: pd.DataFrame, *, label: str | None = None,
@@ -594,13 +631,23 @@ def _split_ids(cell: object) -> list[str]:
     return [x.strip() for x in str(cell).split(";") if x.strip()]
 
 
-def _read_csv_strings(path: Path) -> pd.DataFrame:
-    """Read a CSV with every cell as a string and empty cells as ``None``."""
+def _read_csv_strings(path: Path, *, strip: bool = True) -> pd.DataFrame:
+    """Read a CSV with every cell as a string and empty cells as missing.
+
+    ``strip`` trims blanks around cells (user files); the embedded files are written clean.
+    """
     text = Path(path).read_text(encoding="utf-8-sig")
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     df.columns = [str(c).strip() for c in df.columns]
-    out: pd.DataFrame = df.apply(lambda s: s.str.strip()).replace({"": None})
-    return out
+    if strip:
+        df = df.apply(lambda s: s.str.strip()).replace({"": None})
+    return df
+
+
+def _csv_records(path: Path) -> list[dict[str, str]]:
+    """Read a CSV into dicts of strings with the standard library (fast, no pandas)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def check_columns(info: TableInfo, raw: pd.DataFrame, label: str) -> list[Problem]:
