@@ -786,12 +786,14 @@ class SupplyChain:
         vintages_used: dict[str, list[str]] = {}
         output_vintages: dict[tuple[str, str], str] = {}
         dropped: dict[str, float] = {}
+        sources_used: dict[str, list[str]] = {}
         for stage in STAGES:
             srows = _select_material(rows[rows["stage"].astype(str) == stage], material, product)
             if srows.empty:
                 continue
             wanted = vintage.get(stage) if isinstance(vintage, Mapping) else vintage
             srows = _pick_vintage(srows, ["iso3"], wanted, ranks)
+            sources_used[stage] = _source_ids(srows)
             tonnes = pd.to_numeric(srows["tonnes"], errors="coerce")
             codes = srows["iso3"].astype(str)
             is_node = ~codes.isin(excluded) & tonnes.notna()
@@ -804,7 +806,9 @@ class SupplyChain:
                 if "unit" in srows
                 else pd.Series("t_REO", index=srows.index)
             )
-            row_factor = stage_units.map(lambda u, s=stage: _unit_factor(s, u, product_factor))
+            row_factor = pd.Series(
+                [_unit_factor(stage, u, product_factor, material) for u in stage_units],
+                index=stage_units.index, dtype=float)
             if row_factor.isna().any():
                 bad = sorted(set(stage_units[row_factor.isna()]))
                 raise InputError(f"stage '{stage}': cannot convert unit(s) {bad} to t REO")
@@ -827,8 +831,13 @@ class SupplyChain:
         if "mine" not in frames:
             raise InputError(f"no mine output of {material} in {year} ({basis})")
         missing_stages = [s for s in STAGES if s not in frames]
+        for name, table in (("flows", flows), ("composition", composition),
+                            ("recipes", recipes)):
+            if table is not None and not table.empty:
+                sources_used[name] = _source_ids(table)
         meta.update(
-            vintages=vintages_used, stages_missing=missing_stages, aggregates_dropped=dropped
+            vintages=vintages_used, stages_missing=missing_stages, aggregates_dropped=dropped,
+            sources=sources_used,
         )
         if demand is not None:
             frames[USE_STAGE] = demand.astype(np.float64)
@@ -1349,6 +1358,7 @@ class SupplyChain:
         if not total > 0:
             raise InputError(f"no mine output of {element} in the chain's ore compositions")
         content = None
+        in_recipe = False
         if self._recipe is not None:
             w = self._recipe.copy()
             if heavy_free:
@@ -1356,6 +1366,9 @@ class SupplyChain:
                 w = w.drop(labels=[e for e in ("Dy", "Tb") if e in w.index])
                 w["Nd"] = float(w.get("Nd", 0.0)) + moved
             content = float(w.get(element, 0.0)) * oxide_factor(element)
+            # the recipe speaks of this element (or it was removed as heavy-RE-free); an
+            # element it does not list (Pr, Tb lumped with Nd, Dy) follows the plants
+            in_recipe = element in w.index or (heavy_free and element in ("Dy", "Tb"))
             meta["recipe_content"] = content
         product_pos = self._product_positions()
         f_prev = f0
@@ -1373,7 +1386,8 @@ class SupplyChain:
                 # conserved element, split in proportion to that need (see Notes)
                 need = self._q[t] * content
                 meta.setdefault("recipe_need", {})[self._stages[t]] = float(need.sum())
-                x = need
+                # a recipe without the element: it follows the plants' REO-eq requirement
+                x = need if need.sum() > 0 or in_recipe else req[t] * f_t
             else:
                 x = req[t] * f_t
             q_e[t] = total * x / x.sum() if x.sum() > 0 else 0.0
@@ -1776,6 +1790,16 @@ def _per_stage(value: float | Mapping[str, float], stages: Sequence[str]) -> pd.
     return pd.Series(float(value), index=list(stages))
 
 
+def _source_ids(rows: pd.DataFrame) -> list[str]:
+    """Sorted ``source_id`` and ``other_source_ids`` cited by ``rows``."""
+    ids: set[str] = set()
+    for col in ("source_id", "other_source_ids"):
+        if col in rows:
+            for cell in rows[col].dropna().astype(str):
+                ids.update(x.strip() for x in cell.split(";") if x.strip())
+    return sorted(ids)
+
+
 def _aggregate_codes(countries: pd.DataFrame | None) -> frozenset[str]:
     codes = set(NON_NODE_CODES)
     if countries is not None and "kind" in countries:
@@ -1833,10 +1857,18 @@ def _select_material(rows: pd.DataFrame, material: str, product: str) -> pd.Data
     return rows.iloc[0:0]
 
 
-def _unit_factor(stage: str, unit: str, product_factor: float) -> float:
-    """t REO-eq per unit of output at a stage; NaN if not convertible."""
+def _unit_factor(stage: str, unit: str, product_factor: float, material: str = "REO") -> float:
+    """t REO-eq per unit of output at a stage; NaN if not convertible.
+
+    Minerals other than rare earths (Ga, W, graphite …) are counted in plain tonnes of the
+    material at every stage (factor 1).
+    """
     u = unit.strip()
     if u in _REO_UNITS:
+        return 1.0
+    rare = material in _MATERIAL_ALIASES or material in RARE_EARTHS or material in (
+        _PRODUCT_ALIASES)
+    if not rare and u == "t":
         return 1.0
     if stage == "magnet" and u in {"t_product", "t", "t_NdFeB"}:
         return product_factor
@@ -1866,9 +1898,9 @@ def _prepare_flows(
             continue
         same = None
         if "vintage" in srows:
-            exporter_vintage = (
-                srows["exporter"].astype(str).map(lambda c, s=stage: output_vintages.get((s, c)))
-            )
+            exporter_vintage = pd.Series(
+                [output_vintages.get((stage, c)) for c in srows["exporter"].astype(str)],
+                index=srows.index, dtype=object)
             same = srows["vintage"].astype(str) == exporter_vintage
         srows = _pick_vintage(srows, ["exporter", "importer"], None, ranks, same)
         unit = (
@@ -1876,11 +1908,10 @@ def _prepare_flows(
             if "unit" in srows
             else pd.Series("t_REO", index=srows.index)
         )
-        factor = unit.map(
-            lambda u, s=stage: (
-                1.0 / factors[s] if u in {"t_REO", "t_TREO"} else (1.0 if u == units[s] else np.nan)
-            )
-        )
+        factor = pd.Series(
+            [1.0 / factors[stage] if u in {"t_REO", "t_TREO"}
+             else (1.0 if u == units[stage] else np.nan) for u in unit],
+            index=unit.index, dtype=float)
         bad = (
             factor.isna()
             | srows["exporter"].astype(str).isin(excluded)

@@ -496,7 +496,12 @@ class Store:
             if col not in df.columns:
                 raise unknown(f"column of {table}", col, info.columns)
             series = df[col]
-            if info.field(col).get("type") in {"integer", "number"}:
+            kind = info.field(col).get("type")
+            if kind == "boolean":
+                if val.lower() not in _TRUE | _FALSE:
+                    raise InputError(f"column '{col}' of {table} is true/false, got '{val}'")
+                df = df[series.fillna(False).astype(bool) == (val.lower() in _TRUE)]
+            elif kind in {"integer", "number"}:
                 try:
                     df = df[series == float(val)]
                 except ValueError:

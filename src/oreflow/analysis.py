@@ -1,0 +1,381 @@
+"""Orchestration of the supply-chain questions users ask, on the embedded or user data.
+
+Each function builds the :class:`~oreflow.chain.SupplyChain` it needs from the store and
+returns tidy pandas objects plus the ``source_id`` list behind them, so that the CLI, the
+REST API and notebooks show the same numbers with the same provenance. No modelling lives
+here: the science is in :mod:`oreflow.chain` and :mod:`oreflow.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from oreflow.errors import InputError, unknown
+
+if TYPE_CHECKING:
+    from oreflow.chain import SupplyChain
+    from oreflow.store import Store
+
+#: Elements shown in the overview: the magnet rare earths.
+OVERVIEW_ELEMENTS = ("Nd", "Pr", "Dy", "Tb")
+#: Blocs summarised when no bloc is named.
+DEFAULT_BLOCS = ("MSP", "G7", "QUAD", "EU27")
+
+
+@dataclass
+class Answer:
+    """Tables answering one question, with the sources and notes behind them."""
+
+    tables: dict[str, pd.DataFrame]
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sources_by_part(self) -> dict[str, list[str]]:
+        """Sources grouped by the part of the chain they feed (if known)."""
+        by = self.meta.get("sources_by_part")
+        return dict(by) if by else {"all": self.sources}
+
+
+def _store(store: Store | None) -> Store:
+    from oreflow.store import Store
+
+    return store or Store.default()
+
+
+#: Materials with a full mine → magnet chain: total REO and the 17 rare earths.
+CHAIN_MATERIALS = ("REO", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho",
+                   "Er", "Tm", "Yb", "Lu", "Sc", "Y")
+
+
+def _check_material(material: str, store: Store) -> None:
+    known = set(store.table("materials")["material"])
+    if material not in known:
+        raise unknown("material", material, known)
+
+
+def build_chain(material: str = "REO", year: int = 2024, *, store: Store | None = None,
+                vintage: str | None = None) -> SupplyChain:
+    """The mine → magnet chain of ``material`` (``REO`` or a rare-earth symbol) for ``year``.
+
+    Unknown materials get a did-you-mean error; other minerals (Ga, W, graphite …) have
+    stage totals only, which :func:`concentration` handles without a chain.
+    """
+    from oreflow.chain import SupplyChain
+
+    st = _store(store)
+    _check_material(material, st)
+    if material not in CHAIN_MATERIALS:
+        raise InputError(f"{material} has no mine-to-magnet chain in the data (only "
+                         f"REO and rare-earth elements do); try: oreflow concentration "
+                         f"--material {material}")
+    return SupplyChain.from_default_data(year=year, material=material, store=st,
+                                         vintage=vintage)
+
+
+def mineral_shares(material: str, year: int = 2024, *,
+                   store: Store | None = None) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    """Country shares per stage of a mineral with stage totals only (newest vintage).
+
+    Where the data give a world total (``WLD``) larger than the named countries, the
+    remainder is one residual producer ``ROW`` (so HHI and CR-n are upper bounds).
+
+    Returns
+    -------
+    (shares, totals, sources)
+        Stages × countries [-], world total per stage [t/yr], source ids.
+    """
+    st = _store(store)
+    _check_material(material, st)
+    so = st.table("stage_output", latest=True)
+    rows = so[(so["material"] == material) & (so["year"] == year)
+              & (so["basis"] == "production")]
+    if rows.empty:
+        years = sorted(set(so.loc[so["material"] == material, "year"].dropna().astype(int)))
+        hint = f"; it has data for {years}" if years else ""
+        raise InputError(f"no stage output of {material} for {year}{hint}")
+    out: dict[str, pd.Series] = {}
+    totals: dict[str, float] = {}
+    for stage, grp in rows.groupby("stage", sort=False):
+        by = grp.set_index("iso3")["tonnes"].astype(float)
+        world = float(by.pop("WLD")) if "WLD" in by.index else float(by.sum())
+        named = float(by.sum())
+        if world > named:
+            by["ROW"] = world - named
+        out[str(stage)] = by / world
+        totals[str(stage)] = world
+    shares = pd.DataFrame(out).T.fillna(0.0)
+    shares.index.name = "stage"
+    return shares, pd.Series(totals, name="total"), _source_ids(rows)
+
+
+def _source_ids(rows: pd.DataFrame) -> list[str]:
+    return sorted(set(rows["source_id"].dropna().astype(str)))
+
+
+def chain_sources(chain: SupplyChain) -> dict[str, list[str]]:
+    """Sources behind a chain, by the part they feed (stage, flows, composition, recipes).
+
+    The ore composition only matters for element-resolved chains, so it is left out of a
+    chain of total REO.
+    """
+    used: dict[str, list[str]] = dict(chain.meta.get("sources", {}))
+    if chain.material in {"REO"} or "parent_material" not in chain.meta:
+        used.pop("composition", None)
+    return used
+
+
+def _chain_sources(chain: SupplyChain) -> list[str]:
+    return sorted({i for ids in chain_sources(chain).values() for i in ids})
+
+
+def concentration(material: str = "REO", year: int = 2024, *, stage: str | None = None,
+                  store: Store | None = None) -> Answer:
+    """Concentration per stage: total, top producer, CR1, CR3, HHI, WGI-weighted HHI.
+
+    Returns an :class:`Answer` with tables ``concentration`` (one row per stage) and
+    ``shares`` (country shares per stage, wide).
+    """
+    if material not in CHAIN_MATERIALS:
+        return _mineral_concentration(material, year, stage=stage, store=store)
+    chain = build_chain(material, year, store=store)
+    table = chain.concentration_table()
+    shares = chain.shares().rename_axis("stage")
+    if stage is not None:
+        if stage not in table.index:
+            raise unknown("stage", stage, table.index)
+        table, shares = table.loc[[stage]], shares.loc[[stage]]
+    notes = _estimate_notes(chain)
+    return Answer({"concentration": table.reset_index(), "shares": shares},
+                  _chain_sources(chain), notes, _meta(chain))
+
+
+def _mineral_concentration(material: str, year: int, *, stage: str | None,
+                           store: Store | None) -> Answer:
+    from oreflow import metrics
+
+    shares, totals, sources = mineral_shares(material, year, store=store)
+    if stage is not None:
+        if stage not in shares.index:
+            raise unknown("stage", stage, shares.index)
+        shares, totals = shares.loc[[stage]], totals.loc[[stage]]
+    top = metrics.top_producer(shares)
+    table = pd.DataFrame({
+        "stage": shares.index, "unit": "t", "total": totals.to_numpy(),
+        "top_producer": top["top_producer"].to_numpy(), "top_share": top["top_share"].to_numpy(),
+        "cr1": metrics.cr(shares, 1).to_numpy(), "cr3": metrics.cr(shares, 3).to_numpy(),
+        "hhi": metrics.hhi(shares).to_numpy(),
+    })
+    notes = []
+    if "ROW" in shares.columns:
+        notes.append("ROW = world total less the named producers, counted as one producer: "
+                     "CR3 and HHI are upper bounds")
+    return Answer({"concentration": table, "shares": shares}, sources, notes,
+                  {"sources_by_part": {"stage_output": sources}})
+
+
+def _meta(chain: SupplyChain, **extra: Any) -> dict[str, Any]:
+    return {**chain.meta, "sources_by_part": chain_sources(chain), **extra}
+
+
+def _estimate_notes(chain: SupplyChain) -> list[str]:
+    notes = []
+    vint = chain.meta.get("vintages", {})
+    est = [s for s, v in vint.items() if any(x.startswith("oreflow") for x in v)]
+    if est:
+        notes.append(f"stages {', '.join(est)} rest on oreflow estimates from published "
+                     "China shares (method in each row: oreflow data show stage_output)")
+    if chain.meta.get("composition_imputed"):
+        notes.append("ore mix imputed for " + ", ".join(chain.meta["composition_imputed"]))
+    need = chain.meta.get("recipe_need", {})
+    for stage, value in need.items():
+        total = float(chain.output.loc["mine"].sum())
+        if value > 1.05 * total:
+            notes.append(f"the NdFeB recipe asks for {value:,.0f} t of {chain.material} oxide "
+                         f"at the {stage} stage against {total:,.0f} t mined (recipe data "
+                         "conflict; see docs/model.md)")
+    return notes
+
+
+def overview(year: int = 2024, *, elements: Sequence[str] = OVERVIEW_ELEMENTS,
+             controller: str = "CHN", store: Store | None = None) -> Answer:
+    """Stage-by-stage overview: REO concentration and the controller's share per element.
+
+    Tables: ``stages`` (REO: total, unit, top producer and share, HHI, CR3 per stage) and
+    ``controller`` (share of the controller at each stage, for REO and each element).
+    """
+    st = _store(store)
+    reo = build_chain("REO", year, store=st)
+    conc = reo.concentration_table()
+    stages = conc[["unit", "total", "top_producer", "top_share", "cr3", "hhi", "hhi_wgi"]]
+    rows = {"REO": reo.shares().get(controller, pd.Series(0.0, index=reo.stages))}
+    for el in elements:
+        ch = reo.for_element(el)
+        rows[el] = ch.shares().get(controller, pd.Series(0.0, index=ch.stages))
+    ctrl = pd.DataFrame(rows).T
+    ctrl.index.name = "material"
+    return Answer({"stages": stages.reset_index(), "controller": ctrl.reset_index()},
+                  _chain_sources(reo), _estimate_notes(reo), _meta(reo))
+
+
+def trace(material: str, country: str, *, stage: str | None = None, year: int = 2024,
+          controllers: Iterable[str] = ("CHN",), store: Store | None = None) -> Answer:
+    """Where ``country``'s ``material`` at ``stage`` was mined and whom it passed through.
+
+    ``stage`` defaults to the last stage at which ``country`` has output. Tables:
+    ``origin`` (share of the node's material mined in each country [-], with its
+    t-equivalent), ``control`` (for each controller: the share mined there, the share that
+    passed through it at any stage up to this node, and its origin content counting only
+    stages from ``s`` on, ``content_from_<s>``, which is what a de-minimis rule reads).
+    """
+    chain = build_chain(material, year, store=store)
+    if country not in chain.countries:
+        codes = _store(store).table("countries")["iso3"].tolist()
+        if country not in codes:
+            raise unknown("country", country, codes)
+        raise InputError(f"{country} has no {material} output at any stage in {year}; "
+                         f"countries in the chain: {', '.join(chain.countries)}")
+    node_output: dict[Any, Any] = chain.output[country].to_dict()
+    active = [s for s in chain.stages if node_output[s] > 0]
+    if stage is None:
+        if not active:
+            raise InputError(f"{country} has no {material} output in {year}")
+        stage = active[-1]
+    elif stage not in chain.stages:
+        raise unknown("stage", stage, chain.stages)
+    elif stage not in active:
+        raise InputError(f"{country} has no {material} output at stage '{stage}' in {year}"
+                         + (f"; it has at: {', '.join(active)}" if active else ""))
+    mix = chain.origin_mix(stage, country)
+    node_tonnes = float(node_output[stage])
+    origin = pd.DataFrame({"mined_in": mix.index, "share": mix.to_numpy()})
+    origin = origin[origin["share"] > 0].sort_values("share", ascending=False)
+    control_rows = []
+    stages = list(chain.stages)
+    for ctrl in controllers:
+        members = chain.members(ctrl)
+        row: dict[str, Any] = {
+            "controller": ctrl,
+            "mined_there": float(mix.reindex(sorted(members)).fillna(0.0).sum()),
+            "passed_through": _cell(chain.control_share(members), stage, country),
+        }
+        for s in stages[1: stages.index(stage) + 1]:
+            row[f"content_from_{s}"] = _cell(chain.origin_content(members, s), stage, country)
+        control_rows.append(row)
+    control = pd.DataFrame(control_rows)
+    return Answer({"origin": origin, "control": control},
+                  _chain_sources(chain), _estimate_notes(chain),
+                  _meta(chain, stage=stage, country=country, tonnes=node_tonnes,
+                        unit=str(chain.units[stage])))
+
+
+def _cell(frame: pd.DataFrame, row: str, col: str) -> float:
+    """One value of a stages × countries frame as a float."""
+    return float(frame[col].to_numpy(dtype=float)[list(frame.index).index(row)])
+
+
+def load_blocs(path: Path) -> dict[str, list[str]]:
+    """Read user blocs from a CSV with columns ``bloc`` and ``iso3`` (one member a row)."""
+    from oreflow.errors import Problem, ValidationError
+    from oreflow.store import _read_csv_strings
+
+    try:
+        raw = _read_csv_strings(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    missing = [c for c in ("bloc", "iso3") if c not in raw.columns]
+    if missing:
+        raise ValidationError([Problem(str(path), 1, c, "required column is missing")
+                               for c in missing])
+    codes = set(_store(None).table("countries")["iso3"])
+    problems = [Problem(str(path), i + 2, "iso3", f"unknown country code '{v}'")
+                for i, v in enumerate(raw["iso3"]) if v not in codes]
+    problems += [Problem(str(path), i + 2, "bloc", "a value is required")
+                 for i, v in enumerate(raw["bloc"]) if v is None or v != v]
+    if problems:
+        raise ValidationError(problems)
+    out: dict[str, list[str]] = {}
+    for b, c in zip(raw["bloc"], raw["iso3"], strict=True):
+        out.setdefault(str(b), []).append(str(c))
+    return out
+
+
+def _resolve_bloc(chain: SupplyChain, bloc: str, extra: dict[str, list[str]]) -> list[str]:
+    """Members of ``bloc`` (user blocs first, then the data's blocs, then an ISO3 code)."""
+    if bloc in extra:
+        return sorted(extra[bloc])
+    if bloc in chain.blocs:
+        return sorted(chain.members(bloc))
+    if bloc in set(_store(None).table("countries")["iso3"]):
+        return [bloc]
+    raise unknown("bloc", bloc, [*chain.blocs, *extra])
+
+
+def bloc_summary(material: str = "REO", year: int = 2024, *,
+                 blocs: Sequence[str] = DEFAULT_BLOCS,
+                 extra_blocs: dict[str, list[str]] | None = None,
+                 store: Store | None = None) -> Answer:
+    """Each bloc's share of world output per stage (table ``summary``)."""
+    chain = build_chain(material, year, store=store)
+    extra = extra_blocs or {}
+    shares = chain.shares()
+    rows = []
+    for b in [*blocs, *extra]:
+        members = _resolve_bloc(chain, b, extra)
+        present = [m for m in members if m in shares.columns]
+        row: dict[str, Any] = {"bloc": b, "members": len(members)}
+        per_stage = shares[present].sum(axis=1) if present else shares.sum(axis=1) * 0.0
+        row.update({str(k): float(v) for k, v in per_stage.items()})
+        rows.append(row)
+    return Answer({"summary": pd.DataFrame(rows)}, _chain_sources(chain),
+                  _estimate_notes(chain), _meta(chain))
+
+
+def bloc_balance(bloc: str, material: str = "REO", year: int = 2024, *,
+                 without: str | None = None, extra_blocs: dict[str, list[str]] | None = None,
+                 crma: bool = False, store: Store | None = None) -> Answer:
+    """A bloc's output, needs, self-sufficiency and outside suppliers per stage.
+
+    Table ``balance`` (see :meth:`~oreflow.chain.SupplyChain.bloc_table`; with ``without``
+    a second case per stage removes that controller's supply); with ``crma``, table
+    ``crma`` (EU Critical Raw Materials Act benchmarks).
+    """
+    chain = build_chain(material, year, store=store)
+    members = _resolve_bloc(chain, bloc, extra_blocs or {})
+    if without is not None and without not in chain.countries:
+        codes = _store(store).table("countries")["iso3"].tolist()
+        if without not in codes:
+            raise unknown("country", without, codes)
+    table = chain.bloc_table(members, controller=without)
+    if without is None:
+        table = table[table["case"] == "all"]
+    tables = {"balance": table.reset_index(drop=True)}
+    if crma:
+        tables["crma"] = chain.crma_table(members)
+    notes = _estimate_notes(chain)
+    last = chain.stages[-1]
+    notes.append(f"no sourced consumption by country: the {last} stage has no bloc demand "
+                 "(pass demand through the Python API to add a use stage)")
+    return Answer(tables, _chain_sources(chain), notes, _meta(chain, members=members))
+
+
+def supply_risk(material: str = "REO", year: int = 2024, *, bloc: str | None = None,
+                eol_rir: float = 0.0, si_sr: float = 1.0,
+                store: Store | None = None) -> Answer:
+    """EU-style supply risk per stage and the bottleneck (table ``risk``)."""
+    if not 0 <= eol_rir <= 1 or not 0 <= si_sr <= 1:
+        raise InputError("--eol-rir and --si-sr must lie in [0, 1]")
+    chain = build_chain(material, year, store=store)
+    members = _resolve_bloc(chain, bloc, {}) if bloc else None
+    table = chain.risk_table(members, eol_rir=eol_rir, si_sr=si_sr)
+    notes = _estimate_notes(chain)
+    if eol_rir == 0:
+        notes.append("EoL-RIR taken as 0 (no cited value shipped); pass --eol-rir")
+    return Answer({"risk": table.reset_index()}, _chain_sources(chain), notes,
+                  _meta(chain))

@@ -1,0 +1,146 @@
+"""``oreflow data``: list, show, sources, query, import and diff the sourced dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oreflow.cli._app import (
+    CsvOpt,
+    Format,
+    JsonOpt,
+    _fmt,
+    _parse_filters,
+    _store,
+    console,
+    data_app,
+    emit,
+)
+from oreflow.errors import unknown
+
+
+@data_app.command("list")
+def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """List the tables with their row counts and vintages."""
+    store = _store()
+    emit(store.summary(), _fmt(as_json, as_csv),
+         title=f"oreflow dataset {store.version}",
+         caption="oreflow data show TABLE · oreflow data sources TABLE KEY")
+
+
+@data_app.command("show")
+def data_show(
+    table: Annotated[str, typer.Argument(help="Table name (see `oreflow data list`).")],
+    filters: Annotated[list[str] | None, typer.Argument(
+        help="Filters as column=value, e.g. iso3=CHN stage=mine.")] = None,
+    vintage: Annotated[str | None, typer.Option(help="Only this edition.")] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Newest edition of each figure.")]
+    = False,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to show.")]
+    = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Show the rows of a table, optionally filtered."""
+    store = _store()
+    df = store.table(table, vintage=vintage, latest=latest)
+    df = store.filter(table, df, _parse_filters(filters or []))
+    if columns:
+        cols = [c.strip() for c in columns.split(",") if c.strip()]
+        info = store.info(table)
+        for c in cols:
+            if c not in df.columns:
+                raise unknown(f"column of {table}", c, info.columns)
+        df = df[cols]
+    elif _fmt(as_json, as_csv) is Format.table:
+        drop = [c for c in ("note", "other_source_ids", "method", "detail", "capacity_note",
+                            "start_year_note", "approval_note", "description")
+                if c in df.columns]
+        df = df.drop(columns=drop)
+    if limit:
+        df = df.head(limit)
+    emit(df, _fmt(as_json, as_csv), title=f"{table} ({len(df)} rows)")
+
+
+@data_app.command("sources")
+def data_sources(
+    table: Annotated[str | None, typer.Argument(help="Table whose figure to trace.")] = None,
+    key: Annotated[str | None, typer.Argument(
+        help="Leading key values joined by '/', e.g. 2024/mine/REO/CHN.")] = None,
+    where: Annotated[list[str] | None, typer.Option(
+        "--where", help="Extra filter column=value (repeatable).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Trace figures to their publication, edition and URL (all sources without a table)."""
+    store = _store()
+    fmt = _fmt(as_json, as_csv)
+    if table is None:
+        df = store.table("sources")
+        if fmt is Format.table:
+            df = df[["source_id", "publisher", "title", "edition", "licence"]]
+        emit(df, fmt, title=f"{len(df)} sources")
+        return
+    if table == "sources" and key:
+        df = store.filter("sources", store.table("sources"), {"source_id": key})
+        emit(df, fmt, title=f"source {key}")
+        return
+    parts = [p for p in (key or "").split("/") if p != ""]
+    df = store.sources_for(table, parts, _parse_filters(where or []))
+    emit(df, fmt, title=f"sources of {table} {key or ''}".strip())
+
+
+@data_app.command("query")
+def data_query(
+    sql: Annotated[str, typer.Argument(help="One SELECT statement; tables are named as in "
+                                            "`oreflow data list`.")],
+    timeout: Annotated[float, typer.Option(help="Time limit [s].")] = 10.0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Run a read-only SQL query (DuckDB; no file access) over the tables."""
+    df = _store().query(sql, timeout_s=timeout)
+    emit(df, _fmt(as_json, as_csv), title=f"{len(df)} rows")
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="CSV file with the table's columns.")],
+    table: Annotated[str, typer.Option("--table", "-t", help="Target table.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]
+    = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Validate a file and add its rows to your data layer (the embedded data never change)."""
+    import pandas as pd
+
+    report = _store().import_file(file, table, dry_run=dry_run)
+    fmt = _fmt(as_json, as_csv)
+    if fmt is Format.table:
+        verb = "would import" if dry_run else "imported"
+        console.print(
+            f"{verb} {report.rows} rows into '{table}' ({report.added} new, "
+            f"{report.replaced} replacing existing keys)"
+            + ("" if dry_run else f" → {report.target}")
+        )
+    else:
+        emit(pd.DataFrame([report.as_dict()]), fmt)
+
+
+@data_app.command("diff")
+def data_diff(
+    table: Annotated[str, typer.Argument(help="Table with editions (vintages).")],
+    from_: Annotated[str, typer.Option("--from", help="Older edition.")],
+    to: Annotated[str, typer.Option("--to", help="Newer edition.")],
+    all_rows: Annotated[bool, typer.Option("--all", help="Include unchanged figures.")]
+    = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Show what changed between two editions of a table (revisions, additions, removals)."""
+    df = _store().diff(table, from_, to, changed_only=not all_rows)
+    emit(df, _fmt(as_json, as_csv), title=f"{table}: {from_} → {to} ({len(df)} rows)")
