@@ -213,3 +213,9 @@ def test_import_validator_property(toy_store: Store, tmp_path: Path,
         assert exc.problems and all(p.file == str(f) for p in exc.problems)
         assert not toy_store.user_file("stage_output").exists()
     assert ok == expect_ok
+
+
+def test_duckdb_views(toy_store: Store) -> None:
+    con = toy_store.duckdb()
+    n = con.execute("select count(*) from stage_output join countries using (iso3)").fetchone()
+    assert n == (6,)

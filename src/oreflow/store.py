@@ -567,6 +567,23 @@ class Store:
         return out.sort_values(key).reset_index(drop=True)
 
     # -- SQL ------------------------------------------------------------------------------
+    def duckdb(self, tables: Iterable[str] | None = None) -> Any:
+        """An in-process DuckDB connection with the tables registered as views.
+
+        For notebooks and scripts; the views read the layered DataFrames in memory (no file
+        is touched). ``oreflow data query`` uses :meth:`query`, which also sandboxes.
+
+        Returns
+        -------
+        duckdb.DuckDBPyConnection
+        """
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        for name in tables if tables is not None else self.tables():
+            con.register(self.info(name).name, self.table(name))
+        return con
+
     def query(self, sql: str, *, timeout_s: float = 10.0, max_rows: int = 100_000) -> pd.DataFrame:
         """Run a read-only SQL query (DuckDB dialect) over the tables.
 
