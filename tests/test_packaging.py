@@ -27,9 +27,9 @@ def test_wheel_contains_every_data_file(tmp_path: Path) -> None:
     missing = [n for n in shipped if f"oreflow/data/{n}" not in names]
     assert missing == []
     assert "oreflow/py.typed" in names
-    builtin = ROOT / "src" / "oreflow" / "simulate" / "builtin"
-    if builtin.exists():
-        for p in builtin.glob("*.yaml"):
-            assert f"oreflow/simulate/builtin/{p.name}" in names
+    for sub in ("simulate/builtin", "examples/bom"):
+        folder = ROOT / "src" / "oreflow" / sub
+        for p in folder.glob("*.yaml"):
+            assert f"oreflow/{sub}/{p.name}" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "oreflow = oreflow.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

@@ -35,8 +35,9 @@ _state = {"debug": False}
 
 def _fail(lines: Sequence[str], exit_code: int) -> typer.Exit:
     """Print ``lines`` as ``error: …`` on stderr and return the Exit to raise."""
-    for line in lines:
-        typer.echo(f"error: {line}", err=True)
+    for line in (part.strip() for text in lines for part in str(text).splitlines()):
+        if line:
+            typer.echo(f"error: {line}", err=True)
     return typer.Exit(code=exit_code)
 
 
@@ -140,11 +141,14 @@ def emit(df: pd.DataFrame | list[dict[str, Any]], fmt: Format, *, title: str | N
         )
         table.add_column(str(col), justify="right" if numeric else "left",
                          overflow="fold")
+    is_year = [str(c) == "year" or str(c).endswith("_year") for c in df.columns]
     for row in df.itertuples(index=False):
         cells = []
-        for v in row:
+        for v, year_col in zip(row, is_year, strict=True):
             if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
                 cells.append("")
+            elif year_col and isinstance(v, int | float):
+                cells.append(f"{v:.0f}")
             elif isinstance(v, float):
                 cells.append(format_number(v))
             else:

@@ -1,0 +1,106 @@
+"""``oreflow exposure``: a bill of materials in; exposure and scenario impact out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, _jsonable, app, console, emit
+from oreflow.errors import InputError, unknown
+
+#: Headline impact metrics (column stem in the impact summary → label with unit).
+IMPACT_METRICS = {
+    "months_to_stockout": "months until stock-out",
+    "units_delayed": "units delayed over the horizon",
+    "cost_increase_usd_per_unit": "cost increase per unit [USD]",
+    "cost_increase_usd_per_year": "cost increase per year [USD]",
+    "alternative_months": "months until alternatives qualified and delivered",
+}
+INPUT_COLUMNS = ("product", "input", "type", "controller_supplier_share", "control_share",
+                 "mined_in_controller", "processed_in_controller", "deminimis_reached",
+                 "inventory_months", "qualification_months")
+ALTERNATIVE_COLUMNS = ("input", "name", "country", "stage", "output_t_per_yr", "capacity",
+                       "capacity_unit",
+                       "status", "start_year", "spare_capacity_t_per_yr", "source_id")
+
+
+def _impact_rows(summary: Any) -> Any:
+    """One row per (product, metric) with P10/P50/P90 columns."""
+    import pandas as pd
+
+    rows = []
+    for rec in summary.to_dict("records"):
+        for stem, label in IMPACT_METRICS.items():
+            if f"{stem}_p50" in rec:
+                rows.append({"product": rec["product"], "metric": label,
+                             "p10": rec[f"{stem}_p10"], "p50": rec[f"{stem}_p50"],
+                             "p90": rec[f"{stem}_p90"]})
+    return pd.DataFrame(rows)
+
+
+def _pick(df: Any, columns: tuple[str, ...]) -> Any:
+    return df[[c for c in columns if c in df.columns]]
+
+
+@app.command()
+def exposure(
+    bom: Annotated[Path | None, typer.Argument(help="BOM file (YAML or CSV).")] = None,
+    example: Annotated[str | None, typer.Option(
+        help="A built-in example BOM: drone, ev-motor, wind-turbine, fighter.")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        help="Built-in scenario or YAML file: adds months to stock-out, units and cost.")]
+    = None,
+    draws: Annotated[int, typer.Option(help="Monte Carlo draws for --scenario.", min=1)]
+    = 500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """What a product line depends on, and what a disruption does to it."""
+    from oreflow.exposure import Bom, impact, list_examples, read_bom
+    from oreflow.exposure import exposure as run_exposure
+
+    if (bom is None) == (example is None):
+        raise InputError("give a BOM file or --example NAME (one of them)")
+    if example is not None:
+        if example not in list_examples():
+            raise unknown("example BOM", example, list_examples())
+        b = Bom.example(example)
+    else:
+        assert bom is not None
+        b = read_bom(bom)
+    fmt = _fmt(as_json, as_csv)
+    exp = run_exposure(b)
+    imp = impact(b, scenario, draws=draws, seed=seed) if scenario else None
+    if fmt is Format.json:
+        payload: dict[str, Any] = {
+            "bom": b.name, "scenario": scenario, "draws": draws if scenario else None,
+            "seed": seed if scenario else None,
+            "exposure": {k: _jsonable(v) for k, v in exp.tables.items()},
+            "sources": exp.sources, "notes": exp.notes,
+        }
+        if imp is not None:
+            payload["impact"] = {k: _jsonable(v) for k, v in imp.tables.items()}
+            payload["notes"] = exp.notes + [n for n in imp.notes if n not in exp.notes]
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.csv:
+        emit(imp.tables["summary"] if imp is not None else exp.tables["inputs"], fmt)
+        return
+    if imp is not None:
+        emit(_impact_rows(imp.tables["summary"]), fmt,
+             title=f"{b.name} under {scenario}: {draws} draws, seed {seed} (P10/P50/P90)",
+             caption="inf = no stock-out within the horizon")
+    emit(_pick(exp.tables["inputs"], INPUT_COLUMNS), fmt,
+         title=f"{b.name}: exposure of each input to the controller")
+    alt = exp.tables.get("alternatives")
+    if alt is not None and not alt.empty:
+        emit(_pick(alt, ALTERNATIVE_COLUMNS), fmt, title="where else to buy")
+    notes = exp.notes + ([n for n in imp.notes if n not in exp.notes] if imp else [])
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(f"[dim]sources: {', '.join(exp.sources)}[/]")

@@ -1,0 +1,151 @@
+"""Disruption verbs: ``stress``, ``scenarios``, ``backtest``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, _jsonable, app, console, emit
+from oreflow.errors import InputError, unknown
+
+#: Columns of the stress summary printed as a table (all columns go to --json/--csv).
+SUMMARY_COLUMNS = (
+    "material", "region", "role", "peak_price_multiple_p10", "peak_price_multiple_p50",
+    "peak_price_multiple_p90", "shortfall_share_p50", "shortfall_share_p90",
+    "months_to_recovery_p50", "months_to_recovery_p90", "cost_musd_p50",
+)
+
+
+def _load_scenario(name_or_path: str) -> Any:
+    from oreflow.simulate import Scenario, ScenarioError, list_builtin
+
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        try:
+            return Scenario.from_yaml(path)
+        except ScenarioError as exc:  # names file, line and field already
+            raise InputError(str(exc)) from None
+    names = list_builtin()
+    if name_or_path not in names:
+        raise unknown("scenario", name_or_path, names)
+    return Scenario.builtin(name_or_path)
+
+
+def _affected(summary: Any) -> Any:
+    """Rows of materials whose price or supply moves in any region (P90 band)."""
+    moved = ((summary["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
+        summary["shortfall_share_p90"] > 1e-6)
+    materials = set(summary.loc[moved, "material"])
+    return summary[summary["material"].isin(materials)]
+
+
+@app.command()
+def scenarios(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """List the built-in scenarios."""
+    import pandas as pd
+
+    from oreflow.simulate import Scenario, list_builtin
+
+    rows = []
+    for name in list_builtin():
+        sc = Scenario.builtin(name)
+        rows.append({"scenario": name, "title": getattr(sc, "title", "") or "",
+                     "start": str(getattr(sc, "start", "")),
+                     "horizon_months": getattr(sc, "horizon_months", None),
+                     "shocks": len(getattr(sc, "shocks", []))})
+    emit(pd.DataFrame(rows), _fmt(as_json, as_csv), title="built-in scenarios",
+         caption="oreflow stress NAME · or a YAML file of your own")
+
+
+@app.command()
+def stress(
+    scenario: Annotated[str, typer.Argument(
+        help="Built-in scenario name (see `oreflow scenarios`) or a YAML file.")],
+    draws: Annotated[int, typer.Option(help="Monte Carlo draws.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (recorded in the result).")] = 0,
+    horizon: Annotated[int | None, typer.Option(help="Override the horizon [months].",
+                                                min=1)] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Directory to write the full result to (Parquet, or --out-format).")] = None,
+    out_format: Annotated[str, typer.Option(help="parquet, csv or json.")] = "parquet",
+    all_materials: Annotated[bool, typer.Option(
+        "--all-materials", help="Table: also materials the scenario leaves unchanged.")]
+    = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Run a disruption scenario: price, shortfall and recovery bands (P10/P50/P90)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from oreflow.simulate import ScenarioError, simulate
+
+    if out_format not in {"parquet", "csv", "json"}:
+        raise InputError(f"--out-format must be parquet, csv or json, got '{out_format}'")
+    sc = _load_scenario(scenario)
+    fmt = _fmt(as_json, as_csv)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                  console=console if fmt is Format.table else None,
+                  disable=fmt is not Format.table or not console.is_terminal,
+                  transient=True) as bar:
+        task = bar.add_task(f"{sc.name}: {draws} draws", total=1.0)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done / max(total, 1))
+
+        try:
+            result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=progress)
+        except ScenarioError as exc:
+            raise InputError(f"{scenario}: {exc}") from None
+    summary = result.summary()
+    written = result.write(out, out_format) if out is not None else []
+    if fmt is Format.json:
+        payload = {"provenance": result.provenance, "summary": _jsonable(summary),
+                   "written": [str(p) for p in written]}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.csv:
+        emit(summary, fmt)
+        return
+    cols = [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    shown = summary if all_materials else _affected(summary)
+    emit(shown[cols] if cols else shown, fmt,
+         title=f"{sc.name}: {draws} draws, seed {seed} — P10/P50/P90 over draws",
+         caption="price multiple = peak price ÷ baseline price; shortfall = unmet share of "
+                 "baseline demand")
+    prov = result.provenance
+    console.print(f"[dim]scenario hash {prov.get('scenario_hash')} · dataset "
+                  f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}[/]")
+    for p in written:
+        console.print(f"wrote {p}")
+
+
+@app.command()
+def backtest(
+    scenario: Annotated[str, typer.Argument(help="Historical scenario, e.g. china-2010-quota.")]
+    = "china-2010-quota",
+    draws: Annotated[int, typer.Option(help="Monte Carlo draws.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Show the model (P10/P50/P90) against the observed record of a historical episode."""
+    from oreflow.simulate import backtest as run
+
+    res = run(scenario, draws=draws, seed=seed)
+    table = res.table()
+    fmt = _fmt(as_json, as_csv)
+    if fmt is Format.json:
+        payload = {"scenario": scenario, "table": _jsonable(table),
+                   "sources": list(res.sources)}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    emit(table, fmt, title=f"backtest {scenario}: model vs observed")
+    if fmt is Format.table:
+        console.print(f"[dim]sources: {', '.join(res.sources)}[/]")

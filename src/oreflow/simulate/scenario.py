@@ -1,0 +1,937 @@
+"""Declarative disruption scenarios: pydantic models loaded from YAML.
+
+A :class:`Scenario` names a start month, a horizon, a list of shocks (export restrictions,
+production outages, demand changes and policy responses) and the distributions of the
+behavioural parameters that the Monte Carlo engine samples. Scenarios are frozen, reject
+unknown keys, and are identified by a content hash (:meth:`Scenario.hash`).
+
+Files are read with :meth:`Scenario.from_yaml`; validation errors name the file, the line and
+the field. Built-in scenarios ship in ``oreflow/simulate/builtin/*.yaml``
+(:func:`list_builtin`, :meth:`Scenario.builtin`).
+
+Examples
+--------
+>>> sc = Scenario.builtin("full-embargo")
+>>> sc.horizon_months, sc.controller
+(36, 'CHN')
+>>> len(sc.hash())
+16
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ELEMENTS",
+    "GROUPS",
+    "PRODUCTS",
+    "Beta",
+    "DemandChange",
+    "Distribution",
+    "ExportRestriction",
+    "Fixed",
+    "LogNormal",
+    "Normal",
+    "Parameters",
+    "PriceFloor",
+    "ProductionOutage",
+    "Scenario",
+    "ScenarioError",
+    "Shock",
+    "StockpileRelease",
+    "Tariff",
+    "Triangular",
+    "Uniform",
+    "expand_materials",
+    "list_builtin",
+    "month_offset",
+]
+
+#: The 17 rare-earth elements, by symbol, in atomic-number order (Sc and Y first).
+ELEMENTS: tuple[str, ...] = (
+    "Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu",
+    "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu",
+)  # fmt: skip
+#: Magnet products modelled as their own markets (stage ``magnet``).
+PRODUCTS: tuple[str, ...] = ("NdFeB", "SmCo")
+#: Material group names accepted in scenario files. The light/heavy split follows the common
+#: convention (La-Sm light; Eu-Lu and Y heavy); sources differ on Eu, Gd and Sc.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "REE": ELEMENTS,
+    "all": (*ELEMENTS, *PRODUCTS),
+    "LREE": ("La", "Ce", "Pr", "Nd", "Pm", "Sm"),
+    "HREE": ("Y", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"),
+    "NdPr": ("Nd", "Pr"),
+    "magnets": PRODUCTS,
+}
+Stage = Literal["mine", "separation", "metal", "magnet"]
+#: Stages whose output is traded in the element (oxide/metal) markets of the engine.
+ELEMENT_STAGES: frozenset[str] = frozenset({"mine", "separation", "metal"})
+#: Words accepted in ``targets`` for "every destination except the controller".
+ALL_DESTINATIONS: frozenset[str] = frozenset({"all", "all destinations", "world", "WLD"})
+
+
+class ScenarioError(ValueError):
+    """A scenario file or object is invalid; the message names file, line and field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# --------------------------------------------------------------------------------------
+# Distributions
+# --------------------------------------------------------------------------------------
+
+
+class _Dist(_Model):
+    low: float | None = None
+    """Lower clip bound of sampled values (same unit as the parameter); none if absent."""
+    high: float | None = None
+    """Upper clip bound of sampled values (same unit as the parameter); none if absent."""
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def _raw_mean(self) -> float:
+        raise NotImplementedError
+
+    def sample(self, n: int, *, rng: np.random.Generator) -> NDArray[np.float64]:
+        """Draw ``n`` values (float64), clipped to ``[low, high]`` where given."""
+        x = np.asarray(self._raw(n, rng), dtype=np.float64)
+        if self.low is not None or self.high is not None:
+            lo = -np.inf if self.low is None else self.low
+            hi = np.inf if self.high is None else self.high
+            x = np.clip(x, lo, hi)
+        return x
+
+    def mean(self) -> float:
+        """Expected value before clipping (used for announced-policy expectations)."""
+        m = self._raw_mean()
+        if self.low is not None:
+            m = max(m, self.low)
+        if self.high is not None:
+            m = min(m, self.high)
+        return m
+
+
+class Fixed(_Dist):
+    """A constant. A plain number in YAML means ``{dist: fixed, value: number}``."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: float
+    """The constant value."""
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return np.full(n, self.value)
+
+    def _raw_mean(self) -> float:
+        return self.value
+
+
+class Uniform(_Dist):
+    """Uniform on ``[low, high]``."""
+
+    dist: Literal["uniform"]
+    low: float
+    """Lower end of the interval."""
+    high: float
+    """Upper end of the interval."""
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("uniform: high must be >= low")
+        return self
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.uniform(self.low, self.high, n)
+
+    def _raw_mean(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+
+class Triangular(_Dist):
+    """Triangular on ``[low, high]`` with its mode at ``mode``."""
+
+    dist: Literal["triangular"]
+    low: float
+    """Lower end."""
+    mode: float
+    """Most likely value."""
+    high: float
+    """Upper end."""
+
+    @model_validator(mode="after")
+    def _order(self) -> Triangular:
+        if not self.low <= self.mode <= self.high or self.low == self.high:
+            raise ValueError("triangular: need low <= mode <= high and low < high")
+        return self
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.triangular(self.low, self.mode, self.high, n)
+
+    def _raw_mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3.0
+
+
+class Normal(_Dist):
+    """Normal with mean ``mean`` and standard deviation ``sd``, clipped to ``[low, high]``."""
+
+    dist: Literal["normal"]
+    mean_: float = Field(alias="mean")
+    """Mean."""
+    sd: float = Field(ge=0)
+    """Standard deviation."""
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.normal(self.mean_, self.sd, n)
+
+    def _raw_mean(self) -> float:
+        return self.mean_
+
+
+class LogNormal(_Dist):
+    """Log-normal with median ``median`` and log standard deviation ``sigma``."""
+
+    dist: Literal["lognormal"]
+    median: float = Field(gt=0)
+    """Median (same unit as the parameter)."""
+    sigma: float = Field(ge=0)
+    """Standard deviation of the natural logarithm."""
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.lognormal(math.log(self.median), self.sigma, n)
+
+    def _raw_mean(self) -> float:
+        return self.median * math.exp(0.5 * self.sigma**2)
+
+
+class Beta(_Dist):
+    """Beta(a, b) rescaled to ``[low, high]`` (default ``[0, 1]``)."""
+
+    dist: Literal["beta"]
+    a: float = Field(gt=0)
+    """First shape parameter."""
+    b: float = Field(gt=0)
+    """Second shape parameter."""
+    low: float = 0.0
+    """Lower end of the support."""
+    high: float = 1.0
+    """Upper end of the support."""
+
+    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return self.low + (self.high - self.low) * rng.beta(self.a, self.b, n)
+
+    def _raw_mean(self) -> float:
+        return self.low + (self.high - self.low) * self.a / (self.a + self.b)
+
+
+def _coerce_number(v: Any) -> Any:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return {"dist": "fixed", "value": float(v)}
+    if isinstance(v, dict) and "dist" not in v and "value" in v:
+        return {"dist": "fixed", **v}
+    if isinstance(v, str):  # YAML 1.1 reads '1e-3' as a string
+        try:
+            return {"dist": "fixed", "value": float(v)}
+        except ValueError:
+            return v
+    return v
+
+
+#: A parameter distribution: a number (fixed) or ``{dist: uniform|triangular|normal|
+#: lognormal|beta|fixed, ...}``.
+Distribution = Annotated[
+    Fixed | Uniform | Triangular | Normal | LogNormal | Beta,
+    Field(discriminator="dist"),
+    BeforeValidator(_coerce_number),
+]
+
+
+def _fixed(v: float) -> Fixed:
+    return Fixed(value=v)
+
+
+# --------------------------------------------------------------------------------------
+# Dates and materials
+# --------------------------------------------------------------------------------------
+
+
+def _parse_date(v: Any) -> Any:
+    if isinstance(v, _dt.datetime):
+        return v.date()
+    if isinstance(v, _dt.date):
+        return v
+    if isinstance(v, int) and 1900 < v < 2200:
+        return _dt.date(v, 1, 1)
+    if isinstance(v, str):
+        s = v.strip()
+        parts = s.split("-")
+        try:
+            if len(parts) == 1:
+                return _dt.date(int(parts[0]), 1, 1)
+            if len(parts) == 2:
+                return _dt.date(int(parts[0]), int(parts[1]), 1)
+            if len(parts) == 3:
+                return _dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+        except ValueError as exc:
+            raise ValueError(f"not a date (YYYY, YYYY-MM or YYYY-MM-DD): {v!r}") from exc
+        raise ValueError(f"not a date (YYYY, YYYY-MM or YYYY-MM-DD): {v!r}")
+    return v
+
+
+Month = Annotated[_dt.date, BeforeValidator(_parse_date)]
+
+
+def month_offset(d: _dt.date, start: _dt.date) -> float:
+    """Months from ``start`` to ``d`` (fractional; day 1 of a month is a whole month).
+
+    Examples
+    --------
+    >>> month_offset(_dt.date(2025, 4, 4), _dt.date(2025, 1, 1))  # doctest: +ELLIPSIS
+    3.1
+    """
+    import calendar
+
+    whole = (d.year - start.year) * 12 + (d.month - start.month)
+    days = calendar.monthrange(d.year, d.month)[1]
+    frac_d = (d.day - 1) / days
+    frac_s = (start.day - 1) / calendar.monthrange(start.year, start.month)[1]
+    return round(whole + frac_d - frac_s, 6)
+
+
+def expand_materials(names: Iterable[str]) -> tuple[str, ...]:
+    """Expand group names (``REE``, ``LREE``, ``HREE``, ``NdPr``, ``magnets``, ``all``).
+
+    Examples
+    --------
+    >>> expand_materials(["NdPr", "Dy", "magnets"])
+    ('Pr', 'Nd', 'Dy', 'NdFeB', 'SmCo')
+    """
+    out: list[str] = []
+    known = set(ELEMENTS) | set(PRODUCTS)
+    for n in names:
+        members = GROUPS.get(n)
+        if members is None:
+            if n not in known:
+                raise ValueError(
+                    f"unknown material {n!r}; use element symbols, NdFeB, SmCo or a group "
+                    f"({', '.join(sorted(GROUPS))})"
+                )
+            members = (n,)
+        for m in members:
+            if m not in out:
+                out.append(m)
+    order = {m: i for i, m in enumerate((*ELEMENTS, *PRODUCTS))}
+    return tuple(sorted(out, key=order.__getitem__))
+
+
+def _check_materials(v: list[str]) -> list[str]:
+    expand_materials(v)
+    return v
+
+
+Materials = Annotated[list[str], Field(min_length=1)]
+
+
+class _Timed(_Model):
+    start: Month
+    """First day the shock acts (``YYYY-MM`` or ``YYYY-MM-DD``)."""
+    end: Month | None = None
+    """Day the shock stops acting (exclusive); none = to the end of the horizon."""
+    duration_months: float | None = Field(default=None, gt=0)
+    """Alternative to ``end``: months after ``start`` [months]."""
+
+    @model_validator(mode="after")
+    def _end(self) -> _Timed:
+        if self.end is not None and self.duration_months is not None:
+            raise ValueError("give either end or duration_months, not both")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def window(self, scenario_start: _dt.date) -> tuple[float, float]:
+        """Start and end of the shock in months from the scenario start (end may be inf)."""
+        s = month_offset(self.start, scenario_start)
+        if self.end is not None:
+            return s, month_offset(self.end, scenario_start)
+        if self.duration_months is not None:
+            return s, s + self.duration_months
+        return s, math.inf
+
+
+# --------------------------------------------------------------------------------------
+# Shocks
+# --------------------------------------------------------------------------------------
+
+
+def _default_stages() -> list[Stage]:
+    return ["separation", "metal"]
+
+
+class ExportRestriction(_Model):
+    """An export control by ``controller`` on ``materials`` towards ``targets``.
+
+    During the licence lag after ``effective`` no controlled exports leave; afterwards a share
+    ``approval_rate`` of the baseline controlled export volume is licensed. A quota is an
+    export restriction whose approval rate is the quota divided by baseline exports.
+    """
+
+    kind: Literal["export_restriction"]
+    id: str = ""
+    """Short label, used in results and messages."""
+    controller: str = "CHN"
+    """ISO3 code of the restricting country (must equal the scenario controller)."""
+    materials: Materials
+    """Controlled materials: element symbols, ``NdFeB``, ``SmCo`` or group names."""
+    stages: list[Stage] = Field(default_factory=lambda: _default_stages())
+    """Controlled supply-chain stages; ``magnet`` controls the magnet products, the other
+    stages the element (oxide/metal) markets."""
+    targets: list[str] = Field(default_factory=lambda: ["all"])
+    """Destinations: ``all`` (every country except the controller), ISO3 codes or bloc names."""
+    announced: Month | None = None
+    """Announcement date; before ``effective`` it triggers precautionary buying."""
+    effective: Month
+    """Date the control takes effect."""
+    end: Month | None = None
+    """Date the control is lifted or suspended (exclusive); none = in force to the horizon.
+    An end before ``effective`` (suspended before taking effect) leaves only the
+    announcement."""
+    duration_months: float | None = Field(default=None, gt=0)
+    """Alternative to ``end`` [months after ``effective``]."""
+    licence_lag_months: Distribution = Field(default_factory=lambda: _fixed(0.0))
+    """Months after ``effective`` with no licensed exports [months]."""
+    approval_rate: Distribution | None = None
+    """Share of baseline controlled export volume licensed after the lag [0-1]; default 0
+    (nothing licensed) unless ``quota_t_per_yr`` is given."""
+    quota_t_per_yr: Distribution | None = None
+    """Alternative to ``approval_rate``: an export quota over all controlled materials and
+    destinations [t REO/yr]; the licensed share is quota / baseline controlled exports, the
+    same for every material."""
+    de_minimis_threshold: float | None = Field(default=None, ge=0, le=1)
+    """Controller-origin content (share of value) at or above which foreign-made goods are
+    controlled too (0.001 = 0.1%); none = no extraterritorial reach."""
+    de_minimis_reach: Distribution | None = None
+    """Share of non-controller output at the controlled stages that contains controller-origin
+    content at or above the threshold [0-1]; none = from the baseline's origin tracing."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Keys into the ``sources``/``policies`` tables for the facts encoded here."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str]) -> list[str]:
+        return _check_materials(v)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("targets must not be empty (use [all])")
+        if any(t in ALL_DESTINATIONS for t in v) and len(v) > 1:
+            raise ValueError("'all' cannot be combined with named targets")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> ExportRestriction:
+        if self.end is not None and self.duration_months is not None:
+            raise ValueError("give either end or duration_months, not both")
+        first = self.announced or self.effective
+        if self.end is not None and self.end <= first:
+            raise ValueError("end must be after announced/effective")
+        if self.announced is not None and self.announced > self.effective:
+            raise ValueError("announced must not be after effective")
+        mats = expand_materials(self.materials)
+        has_prod = any(m in PRODUCTS for m in mats)
+        has_el = any(m in ELEMENTS for m in mats)
+        if has_prod and "magnet" not in self.stages:
+            raise ValueError("magnet products are listed but 'magnet' is not among stages")
+        if has_el and not ELEMENT_STAGES.intersection(self.stages):
+            raise ValueError("elements are listed but no mine/separation/metal stage is")
+        if self.quota_t_per_yr is not None and self.approval_rate is not None:
+            raise ValueError("give either approval_rate or quota_t_per_yr, not both")
+        if self.de_minimis_reach is not None and self.de_minimis_threshold is None:
+            raise ValueError("de_minimis_reach needs de_minimis_threshold")
+        return self
+
+    @property
+    def all_destinations(self) -> bool:
+        """True if the control applies to every destination except the controller."""
+        return any(t in ALL_DESTINATIONS for t in self.targets)
+
+    def window(self, scenario_start: _dt.date) -> tuple[float, float, float]:
+        """Announcement, effect and end in months from the scenario start (end may be inf)."""
+        eff = month_offset(self.effective, scenario_start)
+        ann = eff if self.announced is None else month_offset(self.announced, scenario_start)
+        if self.end is not None:
+            end = month_offset(self.end, scenario_start)
+        elif self.duration_months is not None:
+            end = eff + self.duration_months
+        else:
+            end = math.inf
+        return ann, eff, end
+
+    def controlled_materials(self) -> tuple[str, ...]:
+        """Materials the control acts on, after matching materials to stages."""
+        out = []
+        for m in expand_materials(self.materials):
+            if (m in PRODUCTS and "magnet" in self.stages) or (
+                m in ELEMENTS and ELEMENT_STAGES.intersection(self.stages)
+            ):
+                out.append(m)
+        return tuple(out)
+
+
+class ProductionOutage(_Timed):
+    """Loss of a share of one country's output at one stage (mine, plant, region)."""
+
+    kind: Literal["production_outage"]
+    id: str = ""
+    """Short label."""
+    country: str
+    """ISO3 code of the country whose output stops."""
+    stage: Stage
+    """Stage at which output is lost; downstream output elsewhere falls with the baseline's
+    origin shares (e.g. Myanmar mine output feeding Chinese separation)."""
+    materials: Materials = Field(default_factory=lambda: ["REE"])
+    """Materials affected."""
+    share: Distribution
+    """Share of the country's output at that stage that is lost [0-1]."""
+    recovery_months: float = Field(default=0.0, ge=0)
+    """Months over which output returns linearly after ``end`` [months]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str]) -> list[str]:
+        return _check_materials(v)
+
+
+class DemandChange(_Timed):
+    """A change in demand of a sector in a region: a step ``level`` and/or compound growth."""
+
+    kind: Literal["demand_change"]
+    id: str = ""
+    """Short label."""
+    materials: Materials = Field(default_factory=lambda: ["all"])
+    """Materials whose demand changes."""
+    sector: str = "all"
+    """Demand sector (a baseline sector name) or ``all``."""
+    region: str = "all"
+    """``all``, ``controller``, ``targets``, ``rest`` or an ISO3 code (its segment)."""
+    level: Distribution = Field(default_factory=lambda: _fixed(0.0))
+    """One-off relative change at ``start`` (0.1 = +10%) [fraction]."""
+    growth_per_year: Distribution = Field(default_factory=lambda: _fixed(0.0))
+    """Compound growth from ``start`` [fraction per year]."""
+    persist: bool = True
+    """Keep the level reached at ``end`` afterwards (False: demand returns to baseline)."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str]) -> list[str]:
+        return _check_materials(v)
+
+
+class StockpileRelease(_Timed):
+    """A government stockpile sold into a region's market at a constant rate."""
+
+    kind: Literal["stockpile_release"]
+    id: str = ""
+    """Short label."""
+    region: str = "targets"
+    """``controller``, ``targets``, ``rest`` or an ISO3 code (its segment)."""
+    materials: Materials
+    """Released materials."""
+    tonnes: float = Field(gt=0)
+    """Total release per material over the release period [t]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str]) -> list[str]:
+        return _check_materials(v)
+
+    @model_validator(mode="after")
+    def _finite(self) -> StockpileRelease:
+        if self.end is None and self.duration_months is None:
+            raise ValueError("stockpile_release needs end or duration_months")
+        return self
+
+
+class PriceFloor(_Timed):
+    """A guaranteed producer price (contract for difference) in a region.
+
+    Producers decide on expansion with ``max(market price, floor)``; the market price itself is
+    not set by the floor.
+    """
+
+    kind: Literal["price_floor"]
+    id: str = ""
+    """Short label."""
+    region: str = "rest"
+    """``targets``, ``rest`` or an ISO3 code (its segment)."""
+    materials: Materials
+    """Materials covered."""
+    usd_per_kg: float = Field(gt=0)
+    """Floor price [USD/kg]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str]) -> list[str]:
+        return _check_materials(v)
+
+
+class Tariff(_Timed):
+    """An ad-valorem import tariff of a region on goods from the controller."""
+
+    kind: Literal["tariff"]
+    id: str = ""
+    """Short label."""
+    region: str = "targets"
+    """Importing region: ``targets``, ``rest`` or an ISO3 code (its segment)."""
+    materials: Materials
+    """Materials covered."""
+    rate: float = Field(ge=0)
+    """Ad-valorem rate (0.25 = 25%) [fraction]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str]) -> list[str]:
+        return _check_materials(v)
+
+
+#: Any shock, told apart by its ``kind``.
+Shock = Annotated[
+    ExportRestriction | ProductionOutage | DemandChange | StockpileRelease | PriceFloor | Tariff,
+    Field(discriminator="kind"),
+]
+
+
+# --------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------
+
+
+def _u(lo: float, hi: float) -> Uniform:
+    return Uniform(dist="uniform", low=lo, high=hi)
+
+
+def _tri(lo: float, mode: float, hi: float) -> Triangular:
+    return Triangular(dist="triangular", low=lo, mode=mode, high=hi)
+
+
+def _default_elasticity() -> dict[str, Fixed | Uniform | Triangular | Normal | LogNormal | Beta]:
+    return {"default": _tri(-0.30, -0.20, -0.12)}
+
+
+class Parameters(_Model):
+    """Behavioural parameters, each a distribution sampled once per Monte Carlo draw.
+
+    Defaults and their sources are listed in ``docs/engine.md``; values marked *calibrated*
+    were fitted to the 2010-2011 episode only (``china-2010-quota``).
+    """
+
+    elasticity: dict[str, Distribution] = Field(default_factory=lambda: _default_elasticity())
+    """Short-run own-price elasticity of demand by sector (key ``default`` for sectors not
+    listed) [dimensionless, negative]. Calibrated on 2010-2011: no numeric elasticity is
+    sourced (parameters.csv: only qualitative 'highly inelastic')."""
+    input_elasticity: Distribution = Field(default_factory=lambda: _tri(-0.08, -0.05, -0.03))
+    """Minus the short-run elasticity of substitution among a magnet's rare-earth inputs
+    (grade changes, thrifting within a month) [negative]. The magnet makers' demand
+    elasticity for element e is -(s_e |eps_magnet| + (1 - s_e) sigma) with s_e the element's
+    cost share (Hicks-Marshall rule). Calibrated."""
+    inventory_cover_months: Distribution = Field(default_factory=lambda: _tri(2.0, 3.0, 4.0))
+    """Normal inventory held by users and traders [months of consumption]; ~3 months held
+    by Japanese firms (japantimes_2011_01_26)."""
+    inventory_floor_months: Distribution = Field(default_factory=lambda: _u(0.5, 1.0))
+    """Working-stock floor below which holders do not sell [months of consumption]; 2-4 weeks
+    just-in-time cover in autos (miningbusinessinsights_2025_06, UNVERIFIED)."""
+    inventory_adjustment: Distribution = Field(default_factory=lambda: _u(0.2, 0.4))
+    """Share of the gap to the desired stock closed per month when buying [1/month].
+    Assumption."""
+    inventory_release: Distribution = Field(default_factory=lambda: _u(0.6, 1.0))
+    """Share of the stock above the desired level sold per month [1/month]. Calibrated."""
+    inventory_price_response: Distribution = Field(default_factory=lambda: _u(0.5, 1.5))
+    """Elasticity of target stock to price relative to the expected price [positive].
+    Calibrated."""
+    expectation_memory_months: Distribution = Field(default_factory=lambda: _u(4.0, 8.0))
+    """Time constant of adaptive price expectations [months]. Calibrated."""
+    hoarding_strength: Distribution = Field(default_factory=lambda: _u(0.5, 1.5))
+    """Relative increase of target stock per unit of expected shortage share [dimensionless];
+    qualitative evidence of precautionary buying 2010-2011 (agmetalminer_2012_03_01).
+    Calibrated."""
+    supply_elasticity: Distribution = Field(default_factory=lambda: _u(0.1, 0.3))
+    """Elasticity of output to an expected price below base (production cuts, lagged by the
+    expectation memory) [positive]. Assumption: sources say only 'inelastic supply'
+    (voxeu_gbfinance_ree_innovation)."""
+    ramp_rate_per_year: Distribution = Field(default_factory=lambda: _u(0.03, 0.05))
+    """Maximum growth of non-controller production [share of world market volume per year];
+    4%/yr in 2010-2013 (sprecher_2017)."""
+    ramp_price_threshold: Distribution = Field(default_factory=lambda: _u(1.5, 2.5))
+    """Price multiple at which non-controller expansion runs at full speed [x base]."""
+    substitution_rate_per_year: Distribution = Field(default_factory=lambda: _u(0.05, 0.10))
+    """Maximum growth of substitution and thrifting [share of demand per year]; up to 10%/yr
+    (sprecher_2017)."""
+    substitution_cap: Distribution = Field(default_factory=lambda: _u(0.3, 0.4))
+    """Ceiling on cumulative substitution [share of demand]; -40% magnet use per car in Japan
+    by 2013 (jmb_2013_07)."""
+    substitution_price_threshold: Distribution = Field(default_factory=lambda: _u(2.0, 4.0))
+    """Sustained price multiple at which substitution runs at full speed [x base]."""
+    substitution_memory_months: Distribution = Field(default_factory=lambda: _u(4.0, 8.0))
+    """Averaging time of the price that drives substitution [months]."""
+    recycling_rate_per_year: Distribution = Field(default_factory=lambda: _u(0.0, 0.01))
+    """Maximum growth of recycled supply [share of demand per year]; 'no appreciable
+    increase in recycling' in 2010-2013 (sprecher_2017)."""
+    recycling_lag_months: Distribution = Field(default_factory=lambda: _fixed(24.0))
+    """Averaging time of the price that drives recycling [months]."""
+    project_delay_probability: Distribution = Field(default_factory=lambda: _fixed(0.5))
+    """Probability that a pipeline project is late [0-1]; assumption (Iluka slipped 2 years,
+    kallanish_iluka_2024_12)."""
+    project_delay_months: Distribution = Field(default_factory=lambda: _u(6.0, 24.0))
+    """Delay of a late project [months]."""
+    project_ramp_months: Distribution = Field(default_factory=lambda: _u(12.0, 36.0))
+    """Months from first output to nameplate [months]; Molycorp at ~25% after 2 years
+    (molycorp_ramp), Lynas heavy circuit ~11 months (lynas_hree_build)."""
+    cross_border_share: Distribution | None = None
+    """Share of a segment's output at a controlled stage that crosses borders inside the
+    segment (reached by a de-minimis rule) [0-1]; none = from the baseline."""
+    choke_price_multiple: float = Field(default=1000.0, gt=1)
+    """Technical price ceiling [x base]; above it consumption is rationed."""
+    recovery_tolerance: float = Field(default=0.1, gt=0)
+    """A region has recovered when its price is within this relative band of base and its
+    shortfall below this share of demand [fraction]."""
+
+
+# --------------------------------------------------------------------------------------
+# Scenario
+# --------------------------------------------------------------------------------------
+
+
+class Scenario(_Model):
+    """A disruption scenario: timing, shocks and parameter distributions."""
+
+    name: str
+    """Identifier (the built-in file name without ``.yaml``)."""
+    title: str = ""
+    """One-line human title."""
+    description: str = ""
+    """What the scenario encodes and from which sources."""
+    start: Month
+    """First simulated month."""
+    horizon_months: int = Field(default=36, gt=0, le=600)
+    """Simulated months [months]."""
+    step_months: int = Field(default=1, gt=0, le=12)
+    """Length of one step [months]; must divide the horizon."""
+    baseline_year: int = Field(default=2024, ge=1990, le=2100)
+    """Year of the baseline market (supply, demand, prices)."""
+    controller: str = "CHN"
+    """ISO3 code of the country whose controls define the market segments."""
+    materials: list[str] | None = None
+    """Materials simulated (default: all 17 elements, NdFeB and SmCo)."""
+    pipeline: bool = False
+    """Add the baseline's project pipeline (with lead times and delay risk) as new supply."""
+    shocks: list[Shock] = Field(default_factory=list)
+    """Shocks and policy responses."""
+    parameters: Parameters = Field(default_factory=Parameters)
+    """Parameter distributions for the Monte Carlo draws."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Sources for the scenario as a whole."""
+
+    @field_validator("materials")
+    @classmethod
+    def _materials(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            _check_materials(v)
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if self.horizon_months % self.step_months:
+            raise ValueError("step_months must divide horizon_months")
+        for s in self.shocks:
+            if isinstance(s, ExportRestriction) and s.controller != self.controller:
+                raise ValueError(
+                    f"export restriction {s.id or '?'} has controller {s.controller}; the "
+                    f"scenario controller is {self.controller} (one controller per scenario)"
+                )
+        return self
+
+    # -- constructors ------------------------------------------------------------------
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Scenario:
+        """Read a scenario file; errors name the file, line and field.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            YAML file.
+
+        Raises
+        ------
+        ScenarioError
+            If the YAML cannot be parsed or the content is invalid.
+        """
+        p = Path(path)
+        return cls.parse_yaml(p.read_text(encoding="utf-8"), source=str(p))
+
+    @classmethod
+    def parse_yaml(cls, text: str, *, source: str = "<string>") -> Scenario:
+        """Parse a scenario from YAML text (``source`` names it in error messages)."""
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{source}:{mark.line + 1}" if mark is not None else source
+            raise ScenarioError(f"{where}: YAML error: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ScenarioError(f"{source}:1: a scenario must be a mapping")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_format_errors(exc, node, source)) from None
+
+    @classmethod
+    def builtin(cls, name: str) -> Scenario:
+        """Load a built-in scenario by name (see :func:`list_builtin`)."""
+        names = list_builtin()
+        if name not in names:
+            raise ScenarioError(f"unknown built-in scenario {name!r}; known: {', '.join(names)}")
+        res = resources.files("oreflow.simulate").joinpath("builtin", f"{name}.yaml")
+        return cls.parse_yaml(res.read_text(encoding="utf-8"), source=f"builtin/{name}.yaml")
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def hash(self) -> str:
+        """Content hash (16 hex digits of SHA-256 over the canonical JSON form)."""
+        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        """The scenario as YAML text (round-trips through :meth:`parse_yaml`)."""
+        return yaml.safe_dump(
+            self.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=False
+        )
+
+    def with_horizon(self, months: int) -> Scenario:
+        """A copy with another horizon [months]."""
+        return self.model_copy(update={"horizon_months": months})
+
+    def material_list(self) -> tuple[str, ...]:
+        """Simulated materials, expanded and ordered."""
+        return expand_materials(self.materials or ["all"])
+
+    def restrictions(self) -> list[ExportRestriction]:
+        """The export restrictions among the shocks."""
+        return [s for s in self.shocks if isinstance(s, ExportRestriction)]
+
+    def named_targets(self) -> tuple[str, ...]:
+        """Destinations named by any restriction (ISO3 codes or bloc names), in order."""
+        out: list[str] = []
+        for r in self.restrictions():
+            if not r.all_destinations:
+                out.extend(t for t in r.targets if t not in out)
+        return tuple(out)
+
+
+def list_builtin() -> list[str]:
+    """Names of the built-in scenarios.
+
+    Examples
+    --------
+    >>> "china-2025-04" in list_builtin()
+    True
+    """
+    root = resources.files("oreflow.simulate").joinpath("builtin")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+# --------------------------------------------------------------------------------------
+# Error reporting with line numbers
+# --------------------------------------------------------------------------------------
+
+
+def _locate(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, str]:
+    """Follow a pydantic error location through YAML nodes; return line and field path."""
+    line = None if node is None else node.start_mark.line + 1
+    path: list[str] = []
+    cur = node
+    for part in loc:
+        if isinstance(cur, yaml.MappingNode) and isinstance(part, str):
+            found = None
+            for k, v in cur.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == part:
+                    found = (k, v)
+                    break
+            if found is None:
+                # a union tag or a key the file does not have: keep the name, stay here
+                if part not in _UNION_TAGS:
+                    path.append(part)
+                continue
+            path.append(part)
+            cur = found[1]
+            line = found[0].start_mark.line + 1
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int):
+            if part < len(cur.value):
+                cur = cur.value[part]
+                line = cur.start_mark.line + 1
+            path.append(f"[{part}]")
+        elif isinstance(part, int):
+            path.append(f"[{part}]")
+        elif part not in _UNION_TAGS:
+            path.append(part)
+    text = ""
+    for p in path:
+        text += p if p.startswith("[") or not text else f".{p}"
+    return line, text or "<root>"
+
+
+_UNION_TAGS = frozenset(
+    {
+        "export_restriction", "production_outage", "demand_change", "stockpile_release",
+        "price_floor", "tariff", "fixed", "uniform", "triangular", "normal", "lognormal",
+        "beta", "function-before[_coerce_number(), tagged-union[Fixed,Uniform,Triangular,"
+        "Normal,LogNormal,Beta]]", "function-before[_parse_date(), date]",
+    }
+)  # fmt: skip
+
+
+def _format_errors(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
+    lines = [f"{source}: invalid scenario ({exc.error_count()} error(s))"]
+    for err in exc.errors():
+        line, field = _locate(node, err["loc"])
+        where = f"{source}:{line}" if line is not None else source
+        lines.append(f"  {where}: field {field}: {err['msg']}")
+    return "\n".join(lines)

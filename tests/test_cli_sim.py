@@ -1,0 +1,105 @@
+"""Disruption and exposure verbs through Typer's runner (small draw counts for speed)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oreflow.cli import app
+
+runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("user_dir")
+
+
+def run_json(*args: str) -> dict:
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_scenarios_lists_builtins() -> None:
+    rows = run_json("scenarios")
+    names = {r["scenario"] for r in rows}
+    assert {"china-2010-quota", "china-2025-04", "china-2025-10", "full-embargo",
+            "myanmar-outage"} <= names
+
+
+def test_stress_splits_prices_inside_and_outside_china(tmp_path: Path) -> None:
+    out = run_json("stress", "china-2025-04", "--draws", "200", "--seed", "3",
+                   "--out", str(tmp_path), "--out-format", "csv")
+    assert out["provenance"]["seed"] == 3 and out["provenance"]["draws"] == 200
+    rows = {(r["material"], r["role"]): r for r in out["summary"]}
+    dy_out, dy_in = rows[("Dy", "rest")], rows[("Dy", "controller")]
+    assert dy_out["peak_price_multiple_p50"] > 1.5 > dy_in["peak_price_multiple_p50"]
+    assert dy_out["shortfall_share_p50"] > 0
+    # an uncontrolled light rare earth does not move
+    assert rows[("La", "rest")]["peak_price_multiple_p90"] == pytest.approx(1.0)
+    assert out["written"] and all(Path(p).exists() for p in out["written"])
+
+
+def test_stress_same_seed_same_numbers() -> None:
+    a = run_json("stress", "myanmar-outage", "--draws", "100", "--seed", "7")
+    b = run_json("stress", "myanmar-outage", "--draws", "100", "--seed", "7")
+    assert a["summary"] == b["summary"]
+
+
+def test_stress_table_and_errors(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["stress", "china-2025-04", "--draws", "50"])
+    assert res.exit_code == 0, res.output
+    assert "Dy" in res.stdout and "scenario hash" in res.stdout
+    res = runner.invoke(app, ["stress", "china-2025-4"])
+    assert res.exit_code == 2 and "did you mean 'china-2025-04'" in res.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstart: 2025-01\nhorizon_months: 12\nshocks:\n"
+                   "  - kind: export_restriction\n    materials: [Dy]\n    effective: 2025-02\n"
+                   "    approval_rate: 1.7\n")
+    res = runner.invoke(app, ["stress", str(bad)])
+    assert res.exit_code == 2
+    assert str(bad) in res.stderr and "approval" in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_backtest_shows_model_and_history() -> None:
+    out = run_json("backtest", "china-2010-quota", "--draws", "200")
+    assert out["table"] and out["sources"]
+    text = json.dumps(out["table"])
+    assert "Dy" in text and "Nd" in text
+
+
+def test_exposure_drone_under_april_2025() -> None:
+    out = run_json("exposure", "--example", "drone", "--scenario", "china-2025-04",
+                   "--draws", "100")
+    (summary,) = out["impact"]["summary"]
+    assert 0 < summary["months_to_stockout_p50"] < 36
+    assert summary["cost_increase_usd_per_unit_p50"] > 0
+    assert out["exposure"]["alternatives"]
+    assert out["sources"]
+
+
+def test_exposure_without_scenario_and_bad_bom(tmp_path: Path) -> None:
+    out = run_json("exposure", "--example", "fighter")
+    claims = out["exposure"]["content_claims"]
+    assert len(claims) >= 2  # the disputed F-35 content: both sources, not one number
+    assert "impact" not in out
+    bad = tmp_path / "bom.yaml"
+    bad.write_text("name: bad\nproducts:\n  - id: p\n    plant_country: USA\n"
+                   "    units_per_year: 10\n    inputs:\n      - kind: magnet\n"
+                   "        type: NdFeB\n        mass_kg_per_unit: -1\n")
+    res = runner.invoke(app, ["exposure", str(bad)])
+    assert res.exit_code == 2 and str(bad) in res.stderr
+    res = runner.invoke(app, ["exposure", "--example", "drones"])
+    assert res.exit_code == 2 and "did you mean 'drone'" in res.stderr
+    res = runner.invoke(app, ["exposure"])
+    assert res.exit_code == 2
+
+
+def test_json_has_no_nan() -> None:
+    out = run_json("exposure", "--example", "wind-turbine", "--scenario", "full-embargo",
+                   "--draws", "50")
+    text = json.dumps(out)
+    assert "NaN" not in text and not any(
+        isinstance(v, float) and math.isnan(v) for v in out["impact"]["summary"][0].values())
