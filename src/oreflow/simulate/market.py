@@ -409,7 +409,8 @@ def follower_prices(
 
 
 class _Flat:
-    """Flattened views of the inputs: (n, 3) per segment, consumption terms (J, n, 3)."""
+    """Flattened inputs: (n, nr) per segment, consumption terms (J, n, nr); nr is 3, or 2
+    when the (empty) targets segment is left out."""
 
     def __init__(self, inp: MarketInputs) -> None:
         shp = inp.x0.shape[:-1]
@@ -421,38 +422,29 @@ class _Flat:
         self.n = n
         self.jc = jc
 
-        a = np.empty((jc, n, 3))
-        e = np.empty((jc, n, 3))
-        a[:, :, :nr] = np.moveaxis(np.broadcast_to(inp.a, (*shp, nr, jc)).reshape(n, nr, jc), -1, 0)
-        e[:, :, :nr] = np.moveaxis(
-            np.broadcast_to(inp.eps, (*shp, nr, jc)).reshape(n, nr, jc), -1, 0
+        self.a = np.ascontiguousarray(
+            np.moveaxis(np.broadcast_to(inp.a, (*shp, nr, jc)).reshape(n, nr, jc), -1, 0)
         )
-        if nr < 3:
-            a[:, :, nr:] = 0.0
-            e[:, :, nr:] = -1.0
-        self.a = a
-        self.eps = e
+        self.eps = np.ascontiguousarray(
+            np.moveaxis(np.broadcast_to(inp.eps, (*shp, nr, jc)).reshape(n, nr, jc), -1, 0)
+        )
         rr = (*shp, nr)
 
-        def flat(v: F, fill: float = 0.0) -> F:
-            out = np.empty((n, 3))
-            out[:, :nr] = np.broadcast_to(v, rr).reshape(n, nr)
-            if nr < 3:
-                out[:, nr:] = fill
-            return out
+        def flat(v: F) -> F:
+            return np.ascontiguousarray(np.broadcast_to(v, rr)).reshape(n, nr)
 
         self.stock = flat(inp.stock)
         self.floor = flat(inp.floor)
         self.gap = flat(np.maximum(inp.target - inp.floor, 0.0))
-        self.kb = flat(inp.kap_buy, 1.0)
-        self.ks = flat(inp.kap_sell, 1.0)
-        self.eta = flat(inp.inv_eta, 1.0)
+        self.kb = flat(inp.kap_buy)
+        self.ks = flat(inp.kap_sell)
+        self.eta = flat(inp.inv_eta)
         self.k = flat(inp.inv_kink)
         self.q = flat(inp.prod)
         self.theta = flat(inp.theta)
         self.fixed = flat(inp.fixed_supply)
         self.lw = flat(inp.log_wedge)
-        self.cap = flat(inp.cap, np.inf)
+        self.cap = flat(inp.cap)
         self.cap_nt = np.broadcast_to(inp.cap_nt, shp).reshape(n)
         self.x0 = flat(inp.x0)
         #: magnitude of each segment's flows, for scales and for skipping empty segments
@@ -526,32 +518,40 @@ def clear(inp: MarketInputs, *, tol: float = 1e-9, max_iter: int = 200) -> Clear
     (0.0, 10.0)
     """
     fl = _Flat(inp)
-    n = fl.n
+    n, nr = fl.n, fl.nr
     xlo, xhi = inp.x_lo, inp.x_hi
+
+    def col(arr: F, r: int, fill: float) -> F:
+        return arr[:, r] if r < nr else np.full(n, fill)
+
     cap = fl.cap
+    cap_t = col(cap, 2, np.inf)
     capped_n = np.isfinite(cap[:, 1])
-    capped_t = np.isfinite(cap[:, 2])
+    capped_t = np.isfinite(cap_t)
     nt_open = ~capped_n
-    lw_n, lw_t = fl.lw[:, 1], fl.lw[:, 2]
+    lw_n, lw_t = fl.lw[:, 1], col(fl.lw, 2, 0.0)
     t_first = lw_t <= lw_n
     lw_a = np.where(t_first, lw_t, lw_n)
     lw_b = np.where(t_first, lw_n, lw_t)
-    k_t = np.where(capped_t, cap[:, 2], np.inf)
+    k_t = np.where(capped_t, cap_t, np.inf)
     k_nt = np.maximum(fl.cap_nt, 0.0)
     k_a = np.where(t_first, k_t, k_nt)
     k_b = np.where(t_first, k_nt, k_t)
     x0 = fl.x0
     # segments with any volume (skip empty ones in the inverses and the hot loop)
-    has = fl.vol > 0
-    live = [bool(np.any(has[:, r])) for r in range(3)]
+    has_all = fl.vol > 0
+    live = [bool(np.any(has_all[:, r])) if r < nr else False for r in range(3)]
+    has = np.zeros((n, 3), dtype=bool)
+    has[:, :nr] = has_all
+    x0_t = col(x0, 2, 0.0)
     need_n = capped_n & has[:, 1]
     qn = _inverse(fl, 1, np.where(need_n, cap[:, 1], 0.0), need_n, x0[:, 1], xlo, xhi)
     fin_a = nt_open & np.isfinite(k_a) & has[:, 2]
     fin_ab = nt_open & np.isfinite(k_a + k_b) & has[:, 2]
-    q1 = _inverse(fl, 2, np.where(fin_a, k_a, 0.0), fin_a, x0[:, 2], xlo, xhi)
-    q2 = _inverse(fl, 2, np.where(fin_ab, k_a + k_b, 0.0), fin_ab, x0[:, 2], xlo, xhi)
+    q1 = _inverse(fl, 2, np.where(fin_a, k_a, 0.0), fin_a, x0_t, xlo, xhi)
+    q2 = _inverse(fl, 2, np.where(fin_ab, k_a + k_b, 0.0), fin_ab, x0_t, xlo, xhi)
     need_cl = capped_t & capped_n & has[:, 2]
-    qt = _inverse(fl, 2, np.where(need_cl, k_t, 0.0), need_cl, x0[:, 2], xlo, xhi)
+    qt = _inverse(fl, 2, np.where(need_cl, k_t, 0.0), need_cl, x0_t, xlo, xhi)
     k_tot_t = np.where(nt_open, k_a + k_b, k_t)
     k_n = cap[:, 1]
     out_xn = np.zeros(n)
@@ -602,28 +602,37 @@ def clear(inp: MarketInputs, *, tol: float = 1e-9, max_iter: int = 200) -> Clear
 
     scale = np.maximum(fl.vol.sum(axis=-1), 1e-12)
     x, it = solve_increasing(make, x0[:, 0], xlo, xhi, scale, tol=tol, max_iter=max_iter)
-    xs = np.stack([x, out_xn, out_xt], axis=-1)
-    imports = np.stack([-(out_in + out_it), out_in, out_it], axis=-1)
-    cons = np.moveaxis(fl.a * np.exp(fl.eps * xs[None]), 0, -1)  # (n, 3, J)
+    xs = np.stack([x, out_xn, out_xt][:nr], axis=-1)
+    imports = np.stack([-(out_in + out_it), out_in, out_it][:nr], axis=-1)
+    cons = np.moveaxis(fl.a * np.exp(fl.eps * xs[None]), 0, -1)  # (n, nr, J)
     extra = fl.gap * np.exp(-fl.eta * np.maximum(xs - fl.k, 0.0))
     diff = fl.floor + extra - fl.stock
     inv_buy = np.where(diff >= 0.0, fl.kb, fl.ks) * diff  # net purchases into stock
     production = fl.q * np.exp(fl.theta * np.minimum(xs, 0.0))
     supply = fl.fixed + production
-    tot = cons.sum(axis=-1)
     at_hi = xs >= xhi
     if np.any(at_hi):
-        cons, imports = _ration(
-            supply, xs, lw_n, lw_t, nt_open, cons, imports, inv_buy, at_hi, np.isfinite(cap)
-        )
+        pad = 3 - nr
+
+        def p3(v: Any, fill: float = 0.0) -> Any:
+            if not pad:
+                return v
+            extra_cols = np.full((*v.shape[:1], pad, *v.shape[2:]), fill, dtype=v.dtype)
+            return np.concatenate([v, extra_cols], axis=1)
+
+        cons3, imp3 = _ration(
+            p3(supply), p3(xs, xlo), lw_n, lw_t, nt_open, p3(cons), p3(imports), p3(inv_buy),
+            p3(at_hi, False), p3(np.isfinite(cap), True),
+        )  # fmt: skip
+        cons, imports = cons3[:, :nr], imp3[:, :nr]
     tot = cons.sum(axis=-1)
-    shp, nr = fl.shape, fl.nr
+    shp = fl.shape
     return ClearingResult(
-        x=xs[:, :nr].reshape(*shp, nr),
-        imports=imports[:, :nr].reshape(*shp, nr),
-        consumption=cons[:, :nr].reshape(*shp, nr, cons.shape[-1]),
-        production=production[:, :nr].reshape(*shp, nr),
-        stock_change=(supply + imports - tot)[:, :nr].reshape(*shp, nr),
+        x=xs.reshape(*shp, nr),
+        imports=imports.reshape(*shp, nr),
+        consumption=cons.reshape(*shp, nr, cons.shape[-1]),
+        production=production.reshape(*shp, nr),
+        stock_change=(supply + imports - tot).reshape(*shp, nr),
         iterations=it,
     )
 
