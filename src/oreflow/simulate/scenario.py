@@ -126,6 +126,18 @@ class _Dist(_Model):
             x = np.clip(x, lo, hi)
         return x
 
+    def _raw_support(self) -> tuple[float, float]:
+        return (-math.inf, math.inf)
+
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest value a draw can take, after clipping."""
+        lo, hi = self._raw_support()
+        if self.low is not None:
+            lo = max(lo, self.low)
+        if self.high is not None:
+            hi = min(hi, self.high)
+        return lo, hi
+
     def mean(self) -> float:
         """Expected value before clipping (used for announced-policy expectations)."""
         m = self._raw_mean()
@@ -149,6 +161,9 @@ class Fixed(_Dist):
     def _raw_mean(self) -> float:
         return self.value
 
+    def _raw_support(self) -> tuple[float, float]:
+        return (self.value, self.value)
+
 
 class Uniform(_Dist):
     """Uniform on ``[low, high]``."""
@@ -170,6 +185,9 @@ class Uniform(_Dist):
 
     def _raw_mean(self) -> float:
         return 0.5 * (self.low + self.high)
+
+    def _raw_support(self) -> tuple[float, float]:
+        return (self.low, self.high)
 
 
 class Triangular(_Dist):
@@ -194,6 +212,9 @@ class Triangular(_Dist):
 
     def _raw_mean(self) -> float:
         return (self.low + self.mode + self.high) / 3.0
+
+    def _raw_support(self) -> tuple[float, float]:
+        return (self.low, self.high)
 
 
 class Normal(_Dist):
@@ -227,6 +248,9 @@ class LogNormal(_Dist):
     def _raw_mean(self) -> float:
         return self.median * math.exp(0.5 * self.sigma**2)
 
+    def _raw_support(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
 
 class Beta(_Dist):
     """Beta(a, b) rescaled to ``[low, high]`` (default ``[0, 1]``)."""
@@ -246,6 +270,21 @@ class Beta(_Dist):
 
     def _raw_mean(self) -> float:
         return self.low + (self.high - self.low) * self.a / (self.a + self.b)
+
+    def _raw_support(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+
+def _within(dist: _Dist | None, lo: float, hi: float) -> None:
+    """Reject a distribution that can draw values outside ``[lo, hi]`` (clip it with
+    ``low``/``high`` to keep an unbounded shape)."""
+    if dist is None:
+        return
+    a, b = dist.support()
+    if a < lo or b > hi:
+        bounds = f"[{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
+        raise ValueError(f"must lie in {bounds}; this distribution can draw "
+                         f"[{a:g}, {b:g}] (add low/high to clip it)")
 
 
 def _coerce_number(v: Any) -> Any:
@@ -445,6 +484,18 @@ class ExportRestriction(_Model):
     @classmethod
     def _materials(cls, v: list[str]) -> list[str]:
         return _check_materials(v)
+
+    @field_validator("approval_rate", "de_minimis_reach")
+    @classmethod
+    def _fraction(cls, v: _Dist | None) -> _Dist | None:
+        _within(v, 0.0, 1.0)
+        return v
+
+    @field_validator("licence_lag_months", "quota_t_per_yr")
+    @classmethod
+    def _nonnegative(cls, v: _Dist | None) -> _Dist | None:
+        _within(v, 0.0, math.inf)
+        return v
 
     @field_validator("targets")
     @classmethod
