@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -394,7 +395,8 @@ def _check_materials(v: list[str]) -> list[str]:
     return v
 
 
-Materials = Annotated[list[str], Field(min_length=1)]
+#: Material names (elements, groups or products), checked against the known names.
+Materials = Annotated[list[str], Field(min_length=1), AfterValidator(_check_materials)]
 
 
 class _Timed(_Model):
@@ -479,11 +481,6 @@ class ExportRestriction(_Model):
     content at or above the threshold [0-1]; none = from the baseline's origin tracing."""
     source_ids: list[str] = Field(default_factory=list)
     """Keys into the ``sources``/``policies`` tables for the facts encoded here."""
-
-    @field_validator("materials")
-    @classmethod
-    def _materials(cls, v: list[str]) -> list[str]:
-        return _check_materials(v)
 
     @field_validator("approval_rate", "de_minimis_reach")
     @classmethod
@@ -576,11 +573,6 @@ class ProductionOutage(_Timed):
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
 
-    @field_validator("materials")
-    @classmethod
-    def _materials(cls, v: list[str]) -> list[str]:
-        return _check_materials(v)
-
 
 class DemandChange(_Timed):
     """A change in demand of a sector in a region: a step ``level`` and/or compound growth."""
@@ -603,11 +595,6 @@ class DemandChange(_Timed):
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
 
-    @field_validator("materials")
-    @classmethod
-    def _materials(cls, v: list[str]) -> list[str]:
-        return _check_materials(v)
-
 
 class StockpileRelease(_Timed):
     """A government stockpile sold into a region's market at a constant rate."""
@@ -623,11 +610,6 @@ class StockpileRelease(_Timed):
     """Total release per material over the release period [t]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
-
-    @field_validator("materials")
-    @classmethod
-    def _materials(cls, v: list[str]) -> list[str]:
-        return _check_materials(v)
 
     @model_validator(mode="after")
     def _finite(self) -> StockpileRelease:
@@ -655,11 +637,6 @@ class PriceFloor(_Timed):
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
 
-    @field_validator("materials")
-    @classmethod
-    def _materials(cls, v: list[str]) -> list[str]:
-        return _check_materials(v)
-
 
 class Tariff(_Timed):
     """An ad-valorem import tariff of a region on goods from the controller."""
@@ -675,11 +652,6 @@ class Tariff(_Timed):
     """Ad-valorem rate (0.25 = 25%) [fraction]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
-
-    @field_validator("materials")
-    @classmethod
-    def _materials(cls, v: list[str]) -> list[str]:
-        return _check_materials(v)
 
 
 #: Any shock, told apart by its ``kind``.
