@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,12 +13,42 @@ import typer
 from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, _jsonable, app, console, emit
 from oreflow.errors import InputError, unknown
 
-#: Columns of the stress summary printed as a table (all columns go to --json/--csv).
-SUMMARY_COLUMNS = (
-    "material", "region", "role", "peak_price_multiple_p10", "peak_price_multiple_p50",
-    "peak_price_multiple_p90", "shortfall_share_p50", "shortfall_share_p90",
-    "months_to_recovery_p50", "months_to_recovery_p90", "cost_musd_p50",
+
+def _multiple(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+#: Bands printed in the stress table: (column stem, header, number format).
+BANDS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("peak_price_multiple", "peak price ×", _multiple),
+    ("shortfall_share", "shortfall share", "{:.0%}".format),
+    ("months_to_recovery", "months to recovery", "{:.0f}".format),
+    ("cost_musd", "cost [M USD]", "{:,.0f}".format),
 )
+
+
+def _band(row: dict[str, Any], stem: str, fmt: Callable[[float], str]) -> str:
+    """``P50 (P10–P90)`` of one summary row, as text."""
+
+    def one(v: float) -> str:
+        return "∞" if v == float("inf") else fmt(v)
+
+    return f"{one(row[stem + '_p50'])} ({one(row[stem + '_p10'])}–{one(row[stem + '_p90'])})"
+
+
+def _display(summary: Any) -> Any:
+    """Compact table: one row per material and segment, each band as P50 (P10–P90)."""
+    import pandas as pd
+
+    rows = []
+    for r in summary.to_dict("records"):
+        seg = r["region"] if r["region"] == r["role"] else f"{r['region']} ({r['role']})"
+        row = {"material": r["material"], "segment": seg}
+        for stem, header, fmt in BANDS:
+            if f"{stem}_p50" in r:
+                row[header] = _band(r, stem, fmt)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _load_scenario(name_or_path: str) -> Any:
@@ -113,12 +144,11 @@ def stress(
     if fmt is Format.csv:
         emit(summary, fmt)
         return
-    cols = [c for c in SUMMARY_COLUMNS if c in summary.columns]
     shown = summary if all_materials else _affected(summary)
-    emit(shown[cols] if cols else shown, fmt,
-         title=f"{sc.name}: {draws} draws, seed {seed} — P10/P50/P90 over draws",
-         caption="price multiple = peak price ÷ baseline price; shortfall = unmet share of "
-                 "baseline demand")
+    emit(_display(shown), fmt,
+         title=f"{sc.name}: {draws} draws, seed {seed} — P50 (P10–P90) over draws",
+         caption="peak price × = peak price ÷ 2024 price in that segment; shortfall = unmet "
+                 "share of baseline demand; cost = buyers' loss (negative: gain)")
     prov = result.provenance
     console.print(f"[dim]scenario hash {prov.get('scenario_hash')} · dataset "
                   f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}[/]")
