@@ -103,3 +103,18 @@ def test_json_has_no_nan() -> None:
     text = json.dumps(out)
     assert "NaN" not in text and not any(
         isinstance(v, float) and math.isnan(v) for v in out["impact"]["summary"][0].values())
+
+
+def test_builtin_scenarios_cite_known_keys() -> None:
+    from oreflow.cli.stress import _scenario_sources
+    from oreflow.simulate import Scenario, list_builtin
+    from oreflow.store import Store
+
+    store = Store.default()
+    known = (set(store.table("sources")["source_id"]) | set(store.table("policies")["policy_id"])
+             | set(store.table("licensing")["stat_id"]))
+    for name in list_builtin():
+        cited = _scenario_sources(Scenario.builtin(name))
+        if name.startswith("china-20"):  # historical episodes must cite their facts
+            assert cited, name
+        assert set(cited) <= known, (name, set(cited) - known)

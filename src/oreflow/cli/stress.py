@@ -68,6 +68,14 @@ def _load_scenario(name_or_path: str) -> Any:
     return Scenario.builtin(name_or_path)
 
 
+def _scenario_sources(sc: Any) -> list[str]:
+    """Source ids a scenario cites, for itself and each shock, in order of first mention."""
+    ids: list[str] = list(getattr(sc, "source_ids", []))
+    for shock in getattr(sc, "shocks", []):
+        ids += list(getattr(shock, "source_ids", []))
+    return list(dict.fromkeys(ids))
+
+
 def _affected(summary: Any) -> Any:
     """Rows of materials whose price or supply moves in any region (P90 band)."""
     moved = ((summary["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
@@ -138,6 +146,7 @@ def stress(
     written = result.write(out, out_format) if out is not None else []
     if fmt is Format.json:
         payload = {"provenance": result.provenance, "summary": _jsonable(summary),
+                   "sources": _scenario_sources(sc),
                    "written": [str(p) for p in written]}
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return
@@ -149,6 +158,11 @@ def stress(
          title=f"{sc.name}: {draws} draws, seed {seed} — P50 (P10–P90) over draws",
          caption="peak price × = peak price ÷ 2024 price in that segment; shortfall = unmet "
                  "share of baseline demand; cost = buyers' loss (negative: gain)")
+    sources = _scenario_sources(sc)
+    if sources:
+        console.print(f"[dim]scenario sources: {', '.join(sources)} "
+                      "(trace: oreflow data sources sources|policies|licensing ID); parameters: "
+                      "docs/engine.md §5[/]")
     prov = result.provenance
     console.print(f"[dim]scenario hash {prov.get('scenario_hash')} · dataset "
                   f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}[/]")
