@@ -675,7 +675,7 @@ def _tri(lo: float, mode: float, hi: float) -> Triangular:
 
 
 def _default_elasticity() -> dict[str, Fixed | Uniform | Triangular | Normal | LogNormal | Beta]:
-    return {"default": _tri(-0.30, -0.20, -0.12)}
+    return {"default": _tri(-0.35, -0.25, -0.15)}
 
 
 class Parameters(_Model):
