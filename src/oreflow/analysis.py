@@ -112,11 +112,9 @@ def mineral_shares(material: str, year: int = 2024, *,
         totals[str(stage)] = world
     shares = pd.DataFrame(out).T.fillna(0.0)
     shares.index.name = "stage"
-    return shares, pd.Series(totals, name="total"), _source_ids(rows)
+    from oreflow.chain import cited_sources
 
-
-def _source_ids(rows: pd.DataFrame) -> list[str]:
-    return sorted(set(rows["source_id"].dropna().astype(str)))
+    return shares, pd.Series(totals, name="total"), cited_sources(rows)
 
 
 def chain_sources(chain: SupplyChain) -> dict[str, list[str]]:

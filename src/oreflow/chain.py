@@ -793,7 +793,7 @@ class SupplyChain:
                 continue
             wanted = vintage.get(stage) if isinstance(vintage, Mapping) else vintage
             srows = _pick_vintage(srows, ["iso3"], wanted, ranks)
-            sources_used[stage] = _source_ids(srows)
+            sources_used[stage] = cited_sources(srows)
             tonnes = pd.to_numeric(srows["tonnes"], errors="coerce")
             codes = srows["iso3"].astype(str)
             is_node = ~codes.isin(excluded) & tonnes.notna()
@@ -834,7 +834,7 @@ class SupplyChain:
         for name, table in (("flows", flows), ("composition", composition),
                             ("recipes", recipes)):
             if table is not None and not table.empty:
-                sources_used[name] = _source_ids(table)
+                sources_used[name] = cited_sources(table)
         meta.update(
             vintages=vintages_used, stages_missing=missing_stages, aggregates_dropped=dropped,
             sources=sources_used,
@@ -1790,7 +1790,7 @@ def _per_stage(value: float | Mapping[str, float], stages: Sequence[str]) -> pd.
     return pd.Series(float(value), index=list(stages))
 
 
-def _source_ids(rows: pd.DataFrame) -> list[str]:
+def cited_sources(rows: pd.DataFrame) -> list[str]:
     """Sorted ``source_id`` and ``other_source_ids`` cited by ``rows``."""
     ids: set[str] = set()
     for col in ("source_id", "other_source_ids"):
