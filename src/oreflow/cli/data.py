@@ -62,7 +62,11 @@ def data_show(
         df = df.drop(columns=drop)
     if limit:
         df = df.head(limit)
-    emit(df, _fmt(as_json, as_csv), title=f"{table} ({len(df)} rows)")
+    caption = None
+    if not columns and len(df.columns) > 8:
+        caption = (f"{len(df.columns)} columns; pick some with --columns "
+                   f"{','.join(map(str, df.columns[:4]))},… (all: --csv or --json)")
+    emit(df, _fmt(as_json, as_csv), title=f"{table} ({len(df)} rows)", caption=caption)
 
 
 @data_app.command("sources")
