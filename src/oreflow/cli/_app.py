@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -56,6 +57,10 @@ def _guard(fn: F) -> F:
             raise _fail(exc.lines(), exc.exit_code) from None
         except KeyboardInterrupt:
             raise _fail(["interrupted"], 130) from None
+        except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(code=0) from None
         except Exception as exc:
             if _state["debug"]:
                 raise
