@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from oreflow.errors import InputError
 from oreflow.simulate import backtest
 
 
@@ -39,5 +40,5 @@ def test_model_reproduces_a_spike(bt):
 
 
 def test_unknown_backtest():
-    with pytest.raises(KeyError):
+    with pytest.raises(InputError):
         backtest("full-embargo", draws=2)

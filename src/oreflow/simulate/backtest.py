@@ -267,7 +267,9 @@ def backtest(
     BacktestResult
     """
     if name not in BACKTESTS:
-        raise KeyError(f"no observed record for {name!r}; backtests: {', '.join(BACKTESTS)}")
+        from oreflow.errors import unknown
+
+        raise unknown("backtest (an episode with an observed record)", name, BACKTESTS)
     sc = scenario if scenario is not None else Scenario.builtin(name)
     res = simulate(sc, draws=draws, seed=seed)
     base = {m: float(p) for m, p in zip(res.materials, res.plan.p0, strict=True)}
