@@ -118,3 +118,14 @@ def test_builtin_scenarios_cite_known_keys() -> None:
         if name.startswith("china-20"):  # historical episodes must cite their facts
             assert cited, name
         assert set(cited) <= known, (name, set(cited) - known)
+
+
+def test_scenario_errors_reach_every_verb(tmp_path: Path) -> None:
+    bad = tmp_path / "sign.yaml"
+    bad.write_text("name: x\nstart: 2025-01\nhorizon_months: 12\nshocks:\n"
+                   "  - kind: export_restriction\n    materials: [Dy]\n    effective: 2025-02\n"
+                   "parameters:\n  elasticity: {default: 0.5}\n")
+    for args in (["stress", str(bad)], ["exposure", "--example", "drone", "--scenario", str(bad)]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert f"{bad}:9: field parameters.elasticity" in res.stderr

@@ -52,16 +52,13 @@ def _display(summary: Any) -> Any:
 
 
 def _load_scenario(name_or_path: str) -> Any:
-    from oreflow.simulate import Scenario, ScenarioError, list_builtin
+    from oreflow.simulate import Scenario, list_builtin
 
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.exists():
             raise InputError(f"{path}: no such file")
-        try:
-            return Scenario.from_yaml(path)
-        except ScenarioError as exc:  # names file, line and field already
-            raise InputError(str(exc)) from None
+        return Scenario.from_yaml(path)
     names = list_builtin()
     if name_or_path not in names:
         raise unknown("scenario", name_or_path, names)
@@ -122,7 +119,7 @@ def stress(
     """Run a disruption scenario: price, shortfall and recovery bands (P10/P50/P90)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from oreflow.simulate import ScenarioError, simulate
+    from oreflow.simulate import simulate
 
     if out_format not in {"parquet", "csv", "json"}:
         raise InputError(f"--out-format must be parquet, csv or json, got '{out_format}'")
@@ -138,10 +135,7 @@ def stress(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done / max(total, 1))
 
-        try:
-            result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=progress)
-        except ScenarioError as exc:
-            raise InputError(f"{scenario}: {exc}") from None
+        result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=progress)
     summary = result.summary()
     written = result.write(out, out_format) if out is not None else []
     if fmt is Format.json:

@@ -43,6 +43,8 @@ from pydantic import (
     model_validator,
 )
 
+from oreflow.errors import InputError
+
 __all__ = [
     "ELEMENTS",
     "GROUPS",
@@ -93,8 +95,12 @@ ELEMENT_STAGES: frozenset[str] = frozenset({"mine", "separation", "metal"})
 ALL_DESTINATIONS: frozenset[str] = frozenset({"all", "all destinations", "world", "WLD"})
 
 
-class ScenarioError(ValueError):
-    """A scenario file or object is invalid; the message names file, line and field."""
+class ScenarioError(InputError, ValueError):
+    """A scenario file or object is invalid; the message names file, line and field.
+
+    An :class:`~oreflow.errors.InputError`, so the CLI reports it in one line per problem
+    with exit code 2 wherever it surfaces (``stress``, ``exposure --scenario``, …).
+    """
 
 
 class _Model(BaseModel):
@@ -689,6 +695,22 @@ class Parameters(_Model):
     """Short-run own-price elasticity of demand by sector (key ``default`` for sectors not
     listed) [dimensionless, negative]. Calibrated on 2010-2011: no numeric elasticity is
     sourced (parameters.csv: only qualitative 'highly inelastic')."""
+    @field_validator("elasticity")
+    @classmethod
+    def _negative_demand(cls, v: dict[str, _Dist]) -> dict[str, _Dist]:
+        for sector, dist in v.items():
+            if dist.support()[1] >= 0:
+                raise ValueError(f"elasticity of '{sector}' must be negative (every draw < 0); "
+                                 "use high: -0.01 to clip an unbounded shape")
+        return v
+
+    @field_validator("input_elasticity")
+    @classmethod
+    def _negative_input(cls, v: _Dist) -> _Dist:
+        if v.support()[1] > 0:
+            raise ValueError("input_elasticity must not be positive")
+        return v
+
     input_elasticity: Distribution = Field(default_factory=lambda: _tri(-0.08, -0.05, -0.03))
     """Minus the short-run elasticity of substitution among a magnet's rare-earth inputs
     (grade changes, thrifting within a month) [negative]. The magnet makers' demand
