@@ -370,34 +370,21 @@ def follower_prices(
     cn = xc + lw_n
     xn = np.maximum(cn, qn)
     dxn = (cn >= qn).astype(np.float64)
-    any_open = bool(nt_open.any())
-    if not any_open:  # fast path: every N capped, T buys from C only
-        ct = xc + lw_t
-        xt = np.maximum(ct, qt)
-        dxt = (ct >= qt).astype(np.float64)
-        hi_n = xn >= x_hi
-        hi_t = xt >= x_hi
-        return (
-            np.where(hi_n, x_hi, xn),
-            np.where(hi_n, 0.0, dxn),
-            np.where(hi_t, x_hi, xt),
-            np.where(hi_t, 0.0, dxt),
-        )
-    ca = xc + lw_a
-    cb = xc + lw_b
-    inner = np.maximum(cb, q2)
-    d_inner = (cb >= q2).astype(np.float64)
-    mid = np.minimum(q1, inner)
-    d_mid = np.where(q1 <= inner, 0.0, d_inner)
-    xst = np.maximum(ca, mid)
-    d_st = np.where(ca >= mid, 1.0, d_mid)
-    xt_open = np.maximum(xst, xn)
-    d_open = np.where(xst >= xn, d_st, dxn)
+    # T buying from C only (every N capped) ...
     ct = xc + lw_t
-    xt_cl = np.maximum(ct, qt)
-    d_cl = (ct >= qt).astype(np.float64)
-    xt = np.where(nt_open, xt_open, xt_cl)
-    dxt = np.where(nt_open, d_open, d_cl)
+    xt = np.maximum(ct, qt)
+    dxt = (ct >= qt).astype(np.float64)
+    if nt_open.any():  # ... or, where N -> T trade is open, also through N
+        ca = xc + lw_a
+        cb = xc + lw_b
+        inner = np.maximum(cb, q2)
+        d_inner = (cb >= q2).astype(np.float64)
+        mid = np.minimum(q1, inner)
+        d_mid = np.where(q1 <= inner, 0.0, d_inner)
+        xst = np.maximum(ca, mid)
+        d_st = np.where(ca >= mid, 1.0, d_mid)
+        xt = np.where(nt_open, np.maximum(xst, xn), xt)
+        dxt = np.where(nt_open, np.where(xst >= xn, d_st, dxn), dxt)
     hi_n = xn >= x_hi
     hi_t = xt >= x_hi
     return (
