@@ -219,3 +219,21 @@ def test_duckdb_views(toy_store: Store) -> None:
     con = toy_store.duckdb()
     n = con.execute("select count(*) from stage_output join countries using (iso3)").fetchone()
     assert n == (6,)
+
+
+def test_each_broken_rule_is_reported_once(toy_store: Store, tmp_path: Path) -> None:
+    f = write(tmp_path, HEADER + "2024,mine,REO,AUS,production,B,-5,,usgs_b\n")
+    with pytest.raises(ValidationError) as info:
+        toy_store.import_file(f, "stage_output")
+    assert [(p.line, p.column) for p in info.value.problems] == [(2, "tonnes")]
+
+
+def test_check_functions_guard_undeclared_columns() -> None:
+    import pandas as pd
+
+    from oreflow.schemas import check_nonnegative, check_shares
+
+    df = pd.DataFrame({"share": [0.5, 1.2, -0.1], "tonnes": [1.0, -2.0, None]})
+    assert [p.line for p in check_shares(df, ["share"], label="f")] == [3, 4]
+    assert [(p.line, p.column) for p in check_nonnegative(df, ["tonnes"], label="f")] == [
+        (3, "tonnes")]
