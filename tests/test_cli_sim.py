@@ -97,12 +97,20 @@ def test_exposure_without_scenario_and_bad_bom(tmp_path: Path) -> None:
     assert res.exit_code == 2
 
 
-def test_json_has_no_nan() -> None:
-    out = run_json("exposure", "--example", "wind-turbine", "--scenario", "full-embargo",
-                   "--draws", "50")
-    text = json.dumps(out)
-    assert "NaN" not in text and not any(
-        isinstance(v, float) and math.isnan(v) for v in out["impact"]["summary"][0].values())
+def test_json_is_strict() -> None:
+    """NaN and infinity (e.g. 'no stock-out within the horizon') come out as null."""
+    res = runner.invoke(app, ["exposure", "--example", "wind-turbine", "--scenario",
+                              "full-embargo", "--draws", "50", "--json"])
+    assert res.exit_code == 0, res.output
+
+    def reject(name: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    out = json.loads(res.stdout, parse_constant=reject)
+    assert not any(isinstance(v, float) and math.isnan(v)
+                   for v in out["impact"]["summary"][0].values())
+    res = runner.invoke(app, ["stress", "china-2025-04", "--draws", "50", "--json"])
+    json.loads(res.stdout, parse_constant=reject)
 
 
 def test_builtin_scenarios_cite_known_keys() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -114,6 +115,24 @@ def _fmt(as_json: bool, as_csv: bool) -> Format:
     return Format.json if as_json else Format.csv if as_csv else Format.table
 
 
+def _finite(obj: Any) -> Any:
+    """Replace NaN and ±inf (not valid JSON) by ``None``, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def print_json(payload: Any) -> None:
+    """Write ``payload`` to stdout as strict JSON (non-finite numbers become ``null``)."""
+    text = json.dumps(_finite(payload), indent=2, ensure_ascii=False, default=str,
+                      allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
 def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = json.loads(df.to_json(orient="records", date_format="iso"))
     return out
@@ -134,7 +153,7 @@ def emit(df: pd.DataFrame | list[dict[str, Any]], fmt: Format, *, title: str | N
         payload: Any = _jsonable(df)
         if meta is not None:
             payload = {**meta, "rows": payload}
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        print_json(payload)
         return
     if fmt is Format.csv:
         df.to_csv(sys.stdout, index=False, lineterminator="\n")
@@ -166,7 +185,7 @@ def _emit_records(records: list[dict[str, Any]], fmt: Format, *, title: str | No
                   caption: str | None, meta: dict[str, Any] | None) -> None:
     if fmt is Format.json:
         payload: Any = records if meta is None else {**meta, "rows": records}
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        print_json(payload)
         return
     columns = list(records[0]) if records else []
     if fmt is Format.csv:

@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, app, console, emit
+from oreflow.cli._app import (
+    CsvOpt,
+    Format,
+    JsonOpt,
+    _fmt,
+    _jsonable,
+    app,
+    console,
+    emit,
+    print_json,
+)
 
 YearOpt = Annotated[int, typer.Option(help="Data year (baseline 2024).")]
 MaterialOpt = Annotated[str, typer.Option(
@@ -34,15 +44,10 @@ def _json_payload(answer: Any, **extra: Any) -> dict[str, Any]:
 def _emit_answer(answer: Any, fmt: Format, order: list[tuple[str, str]],
                  **extra: Any) -> None:
     """Print an answer's tables (by key, with titles) as Rich tables, JSON or CSV."""
-    import json
-    import sys
-
-    from oreflow.cli._app import _jsonable
-
     if fmt is Format.json:
         payload = _json_payload(answer, **extra)
         payload.update({key: _jsonable(answer.tables[key]) for key, _ in order})
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+        print_json(payload)
         return
     if fmt is Format.csv:
         key, _ = order[0]

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, _jsonable, app, console, emit
+from oreflow.cli._app import (
+    CsvOpt,
+    Format,
+    JsonOpt,
+    _fmt,
+    _jsonable,
+    app,
+    console,
+    emit,
+    print_json,
+)
 from oreflow.errors import InputError, unknown
 
 #: Headline impact metrics (column stem in the impact summary → label with unit).
@@ -86,7 +94,7 @@ def exposure(
         if imp is not None:
             payload["impact"] = {k: _jsonable(v) for k, v in imp.tables.items()}
             payload["notes"] = exp.notes + [n for n in imp.notes if n not in exp.notes]
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        print_json(payload)
         return
     if fmt is Format.csv:
         emit(imp.tables["summary"] if imp is not None else exp.tables["inputs"], fmt)

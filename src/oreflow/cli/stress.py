@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, _jsonable, app, console, emit
+from oreflow.cli._app import (
+    CsvOpt,
+    Format,
+    JsonOpt,
+    _fmt,
+    _jsonable,
+    app,
+    console,
+    emit,
+    print_json,
+)
 from oreflow.errors import InputError, unknown
 
 
@@ -142,7 +150,7 @@ def stress(
         payload = {"provenance": result.provenance, "summary": _jsonable(summary),
                    "sources": _scenario_sources(sc),
                    "written": [str(p) for p in written]}
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        print_json(payload)
         return
     if fmt is Format.csv:
         emit(summary, fmt)
@@ -182,7 +190,7 @@ def backtest(
     if fmt is Format.json:
         payload = {"scenario": scenario, "table": _jsonable(table),
                    "sources": list(res.sources)}
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        print_json(payload)
         return
     emit(table, fmt, title=f"backtest {scenario}: model vs observed")
     if fmt is Format.table:
