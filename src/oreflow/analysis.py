@@ -278,24 +278,28 @@ def _cell(frame: pd.DataFrame, row: str, col: str) -> float:
     return float(frame[col].to_numpy(dtype=float)[list(frame.index).index(row)])
 
 
-def load_blocs(path: Path) -> dict[str, list[str]]:
-    """Read user blocs from a CSV with columns ``bloc`` and ``iso3`` (one member a row)."""
+def load_blocs(path: Path, *, store: Store | None = None) -> dict[str, list[str]]:
+    """Read user blocs from a CSV with columns ``bloc`` and ``iso3`` (one member a row).
+
+    Every problem (missing column, empty bloc, unknown country code) is reported with its
+    line, and the whole file is rejected.
+    """
     from oreflow.errors import Problem, ValidationError
-    from oreflow.store import _read_csv_strings
+    from oreflow.schemas import check_iso3
+    from oreflow.store import read_csv_strings
 
     try:
-        raw = _read_csv_strings(path)
+        raw = read_csv_strings(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     missing = [c for c in ("bloc", "iso3") if c not in raw.columns]
     if missing:
         raise ValidationError([Problem(str(path), 1, c, "required column is missing")
                                for c in missing])
-    codes = set(_store(None).table("countries")["iso3"])
-    problems = [Problem(str(path), i + 2, "iso3", f"unknown country code '{v}'")
-                for i, v in enumerate(raw["iso3"]) if v not in codes]
-    problems += [Problem(str(path), i + 2, "bloc", "a value is required")
-                 for i, v in enumerate(raw["bloc"]) if v is None or v != v]
+    codes = set(_store(store).table("countries")["iso3"])
+    problems = check_iso3(raw[["iso3"]], codes, label=str(path))
+    problems += [Problem(str(path), i + 2, col, "a value is required")
+                 for col in ("bloc", "iso3") for i, v in enumerate(raw[col]) if pd.isna(v)]
     if problems:
         raise ValidationError(problems)
     out: dict[str, list[str]] = {}
@@ -304,13 +308,14 @@ def load_blocs(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def _resolve_bloc(chain: SupplyChain, bloc: str, extra: dict[str, list[str]]) -> list[str]:
+def _resolve_bloc(chain: SupplyChain, bloc: str, extra: dict[str, list[str]],
+                  store: Store | None) -> list[str]:
     """Members of ``bloc`` (user blocs first, then the data's blocs, then an ISO3 code)."""
     if bloc in extra:
         return sorted(extra[bloc])
     if bloc in chain.blocs:
         return sorted(chain.members(bloc))
-    if bloc in set(_store(None).table("countries")["iso3"]):
+    if bloc in set(_store(store).table("countries")["iso3"]):
         return [bloc]
     raise unknown("bloc", bloc, [*chain.blocs, *extra])
 
@@ -325,7 +330,7 @@ def bloc_summary(material: str = "REO", year: int = 2024, *,
     shares = chain.shares()
     rows = []
     for b in [*blocs, *extra]:
-        members = _resolve_bloc(chain, b, extra)
+        members = _resolve_bloc(chain, b, extra, store)
         present = [m for m in members if m in shares.columns]
         row: dict[str, Any] = {"bloc": b, "members": len(members)}
         per_stage = shares[present].sum(axis=1) if present else shares.sum(axis=1) * 0.0
@@ -345,7 +350,7 @@ def bloc_balance(bloc: str, material: str = "REO", year: int = 2024, *,
     ``crma`` (EU Critical Raw Materials Act benchmarks).
     """
     chain = build_chain(material, year, store=store)
-    members = _resolve_bloc(chain, bloc, extra_blocs or {})
+    members = _resolve_bloc(chain, bloc, extra_blocs or {}, store)
     if without is not None and without not in chain.countries:
         codes = _store(store).table("countries")["iso3"].tolist()
         if without not in codes:
@@ -370,7 +375,7 @@ def supply_risk(material: str = "REO", year: int = 2024, *, bloc: str | None = N
     if not 0 <= eol_rir <= 1 or not 0 <= si_sr <= 1:
         raise InputError("--eol-rir and --si-sr must lie in [0, 1]")
     chain = build_chain(material, year, store=store)
-    members = _resolve_bloc(chain, bloc, {}) if bloc else None
+    members = _resolve_bloc(chain, bloc, {}, store) if bloc else None
     table = chain.risk_table(members, eol_rir=eol_rir, si_sr=si_sr)
     notes = _estimate_notes(chain)
     if eol_rir == 0:

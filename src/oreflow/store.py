@@ -261,7 +261,7 @@ class Store:
         return df.drop(columns="_rank").sort_index()
 
     def _read_embedded(self, info: TableInfo) -> pd.DataFrame:
-        raw = _read_csv_strings(self.embedded / info.path, strip=False)
+        raw = read_csv_strings(self.embedded / info.path, strip=False)
         df, problems = coerce(info, raw, info.path)
         if problems:  # the shipped data are validated by the test suite; this is a safeguard
             raise ValidationError(problems)
@@ -269,7 +269,7 @@ class Store:
 
     def _read_user(self, info: TableInfo, path: Path) -> pd.DataFrame:
         try:
-            raw = _read_csv_strings(path)
+            raw = read_csv_strings(path)
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: unreadable user table ({exc})") from exc
         df, problems = coerce(info, raw, str(path))
@@ -385,7 +385,7 @@ class Store:
         info = self.info(table)
         label = str(path)
         try:
-            raw = _read_csv_strings(path)
+            raw = read_csv_strings(path)
         except FileNotFoundError:
             raise InputError(f"{label}: no such file") from None
         except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -660,7 +660,7 @@ def _split_ids(cell: object) -> list[str]:
     return [x.strip() for x in str(cell).split(";") if x.strip()]
 
 
-def _read_csv_strings(path: Path, *, strip: bool = True) -> pd.DataFrame:
+def read_csv_strings(path: Path, *, strip: bool = True) -> pd.DataFrame:
     """Read a CSV with every cell as a string and empty cells as missing.
 
     ``strip`` trims blanks around cells (user files); the embedded files are written clean.
