@@ -33,7 +33,6 @@ import io
 import json
 import math
 import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -56,6 +55,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oreflow.analysis import Answer
 from oreflow.errors import InputError, Problem, ValidationError, did_you_mean, unknown
+from oreflow.rng import named_stream
 
 if TYPE_CHECKING:
     from oreflow.chain import SupplyChain
@@ -1950,13 +1950,6 @@ def run_line(
     return LineResult(produced, delayed, delivered, from_alt, stockout, alone)
 
 
-def _stream(seed: int, name: str) -> np.random.Generator:
-    """An independent generator per named BOM quantity (stable when others are added)."""
-    ss = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(b"exposure"),
-                                                 zlib.crc32(name.encode())))
-    return np.random.default_rng(ss)
-
-
 def _q3(x: FloatArray) -> tuple[float, float, float]:
     q = np.quantile(np.asarray(x, dtype=np.float64), (0.1, 0.5, 0.9), method="inverted_cdf")
     return float(q[0]), float(q[1]), float(q[2])
@@ -2042,6 +2035,10 @@ def impact(
     """
     st = _store(store)
     paths_by_country, run_meta, seed_used = _resolve_paths(bom, scenario, draws, seed, horizon)
+
+    def stream(name: str) -> np.random.Generator:  # one stream per BOM quantity
+        return named_stream(seed_used, "exposure", name)
+
     tracer = _Tracer(bom, st)
     sum_rows, inp_rows, mon_rows = [], [], []
     notes: list[str] = []
@@ -2053,7 +2050,7 @@ def impact(
         onset = paths.onset_month
         in_ctrl = prod.plant_country in tracer.members
         pfx = f"{prod.id}"
-        units_yr = prod.units_per_year.sample(d_n, _stream(seed_used, f"{pfx}.units"))
+        units_yr = prod.units_per_year.sample(d_n, stream(f"{pfx}.units"))
         u_step = units_yr / 12.0 * dt
         n_in = len(prod.inputs)
         mass = np.zeros((d_n, n_in))
@@ -2068,8 +2065,8 @@ def impact(
         for i, inp in enumerate(prod.inputs):
             ipfx = f"{pfx}.{inp.id}"
             tr = tracer.trace(inp)
-            mass[:, i] = inp.mass_kg_per_unit.sample(d_n, _stream(seed_used, f"{ipfx}.mass"))
-            inv = inp.inventory_months.sample(d_n, _stream(seed_used, f"{ipfx}.inventory"))
+            mass[:, i] = inp.mass_kg_per_unit.sample(d_n, stream(f"{ipfx}.mass"))
+            inv = inp.inventory_months.sample(d_n, stream(f"{ipfx}.inventory"))
             stock[:, i] = inv / dt * u_step * mass[:, i]
             avail, pm, base_price, used, how = _input_paths(inp, tr, paths, oxide_factor)
             if how:
@@ -2080,7 +2077,7 @@ def impact(
             kbar = float(shares @ kappa_sup) if not in_ctrl else 1.0
             sigma[:, :, i] = 1.0 - kbar * (1.0 - avail)
             if inp.price_usd_per_kg is not None:
-                p_now = inp.price_usd_per_kg.sample(d_n, _stream(seed_used, f"{ipfx}.price"))
+                p_now = inp.price_usd_per_kg.sample(d_n, stream(f"{ipfx}.price"))
             else:
                 p_now = np.full(d_n, base_price)
             change = p_now[:, None] * (pm - 1.0)
@@ -2090,18 +2087,18 @@ def impact(
                 change = np.maximum(change, content_change)
             dprice[:, :, i] = inp.price_sensitivity * change
             qual, _src = _qualification(inp, st)
-            q_in = qual.sample(d_n, _stream(seed_used, f"{ipfx}.qualification"))
-            deliv = inp.delivery_months.sample(d_n, _stream(seed_used, f"{ipfx}.delivery"))
+            q_in = qual.sample(d_n, stream(f"{ipfx}.qualification"))
+            deliv = inp.delivery_months.sample(d_n, stream(f"{ipfx}.delivery"))
             ready_any = np.full(d_n, np.inf)
             for a_i, alt in enumerate(inp.alternatives):
                 apfx = f"{ipfx}.alt{a_i}"
-                q_alt = (alt.qualification_months.sample(d_n, _stream(seed_used, f"{apfx}.q"))
+                q_alt = (alt.qualification_months.sample(d_n, stream(f"{apfx}.q"))
                          if alt.qualification_months is not None else q_in)
                 ready = onset + q_alt + deliv  # months from the start of the paths
                 ready_any = np.minimum(ready_any, ready)
                 if alt.capacity_kg_per_month is None:
                     continue
-                cap = alt.capacity_kg_per_month.sample(d_n, _stream(seed_used, f"{apfx}.cap"))
+                cap = alt.capacity_kg_per_month.sample(d_n, stream(f"{apfx}.cap"))
                 k_alt = 1.0 if in_ctrl else tracer.kappa(tr, alt.country)
                 share_on = np.clip((months[None, :] + dt - ready[:, None]) / dt, 0.0, 1.0)
                 vol = cap[:, None] * dt * share_on * (1.0 - k_alt * (1.0 - avail))
@@ -2126,7 +2123,7 @@ def impact(
         cost_year = cost_t[:, after].sum(axis=1) * 12.0 / horizon_after
         delayed_total = res.delayed[:, after].sum(axis=1)
         planned_total = u_step * int(after.sum())
-        value = (prod.unit_value_usd.sample(d_n, _stream(seed_used, f"{pfx}.value"))
+        value = (prod.unit_value_usd.sample(d_n, stream(f"{pfx}.value"))
                  if prod.unit_value_usd else None)
         mts = np.maximum(res.stockout - onset, 0.0)
         binding = np.where(np.isfinite(res.stockout), res.input_stockout.argmin(axis=1), -1)

@@ -31,7 +31,6 @@ import math
 import os
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
@@ -41,6 +40,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from oreflow.rng import named_stream
 
 from .baseline import Baseline, Regions, build_baseline
 from .market import ClearingResult, MarketInputs, clear
@@ -73,12 +74,6 @@ ProgressFn = Callable[[int, int], None]
 # --------------------------------------------------------------------------------------
 # Random draws
 # --------------------------------------------------------------------------------------
-
-
-def _stream(entropy: int, name: str) -> np.random.Generator:
-    """An independent generator per named quantity (stable when others are added)."""
-    ss = np.random.SeedSequence(entropy, spawn_key=(zlib.crc32(name.encode()),))
-    return np.random.default_rng(ss)
 
 
 def _entropy(seed: int | None, rng: np.random.Generator | int | None) -> int:
@@ -184,7 +179,7 @@ def sample_draws(
     par = scenario.parameters
 
     def s(name: str, dist: Any) -> F:
-        return np.asarray(dist.sample(n, rng=_stream(ent, name)), dtype=np.float64)
+        return np.asarray(dist.sample(n, rng=named_stream(ent, name)), dtype=np.float64)
 
     eps = np.empty((n, len(baseline.sectors)))
     cache: dict[str, F] = {}
@@ -221,10 +216,10 @@ def sample_draws(
     n_proj = len(baseline.projects) if scenario.pipeline else 0
     if n_proj:
         p_late = s("project_delay_probability", par.project_delay_probability)
-        late = _stream(ent, "project_late").random((n, n_proj)) < p_late[:, None]
-        delay = _stream(ent, "project_delay").random((n, n_proj))
+        late = named_stream(ent, "project_late").random((n, n_proj)) < p_late[:, None]
+        delay = named_stream(ent, "project_delay").random((n, n_proj))
         dmin = par.project_delay_months
-        dl = np.asarray(dmin.sample(n * n_proj, rng=_stream(ent, "project_delay_months")))
+        dl = np.asarray(dmin.sample(n * n_proj, rng=named_stream(ent, "project_delay_months")))
         delay = dl.reshape(n, n_proj)
         base = np.array(
             [
