@@ -123,8 +123,6 @@ def test_invalid_restrictions(snippet, message):
     lines = [ln for ln in GOOD.splitlines() if not ln.strip().startswith(key + ":")]
     i = lines.index("  - kind: export_restriction")
     lines.insert(i + 1, "    " + snippet)
-    if key != "effective":
-        pass
     text = "\n".join(lines) + "\n"
     if key == "effective":
         text = text.replace("    effective: 2025-03\n", "")
