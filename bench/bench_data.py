@@ -50,7 +50,7 @@ def main() -> None:
     cold = statistics.median(_time_cmd([exe, "data", "list", "--csv"], env)
                              for _ in range(N_COLD))
 
-    from oreflow.store import Store
+    from oreflow.data.store import Store
 
     store = Store(user=Path(env["OREFLOW_DATA_DIR"]))
     store.query(SQL)  # load tables once

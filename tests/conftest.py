@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oreflow.store import Store
+from oreflow.data.store import Store
 
 TOY_PACKAGE = {
     "name": "toy",

@@ -6,19 +6,16 @@ enough that every expected number below is computed by hand in the comments.
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oreflow import metrics
 from oreflow.chain import (
     SupplyChain,
     control_shares,
+    metrics,
     origin_matrices,
     oxide_factor,
     recipe_content,
@@ -670,13 +667,6 @@ def test_from_default_data_with_a_toy_store(toy_store):
     assert "WLD" not in chain.countries
 
 
-DATA = Path(str(resources.files("oreflow") / "data"))
-needs_data = pytest.mark.skipif(
-    not (DATA / "stage_output.csv").exists(), reason="embedded dataset not built yet"
-)
-
-
-@needs_data
 def test_default_data_china_shares_in_published_ranges(store):
     chain = SupplyChain.from_default_data(2024, store=store)
     shares = chain.shares()

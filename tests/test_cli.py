@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from oreflow.cli import app
-from oreflow.store import Store
+from oreflow.data.store import Store
 
 runner = CliRunner()
 HEADER = "year,stage,material,iso3,basis,vintage,tonnes,estimate,source_id\n"

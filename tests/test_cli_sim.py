@@ -115,8 +115,8 @@ def test_json_is_strict() -> None:
 
 def test_builtin_scenarios_cite_known_keys() -> None:
     from oreflow.cli.stress import _scenario_sources
+    from oreflow.data.store import Store
     from oreflow.simulate import Scenario, list_builtin
-    from oreflow.store import Store
 
     store = Store.default()
     known = (set(store.table("sources")["source_id"]) | set(store.table("policies")["policy_id"])

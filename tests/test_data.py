@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from oreflow.store import Store
+from oreflow.data.store import Store
 
 RARE_EARTHS = ["La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
                "Yb", "Lu", "Sc", "Y"]

@@ -1,4 +1,4 @@
-"""Tests of oreflow.metrics on hand-computed toy distributions and with hypothesis properties."""
+"""Tests of oreflow.chain.metrics on hand-computed toy distributions and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from oreflow import metrics
+from oreflow.chain import metrics
 
 # Toy world, 3 countries × 2 materials (t REO/yr):
 #   REO: CHN 60, MMR 20, USA 20  → shares 0.6, 0.2, 0.2

@@ -21,10 +21,10 @@ def test_wheel_contains_every_data_file(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("oreflow-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    data_dir = ROOT / "src" / "oreflow" / "data"
+    data_dir = ROOT / "src" / "oreflow" / "data" / "tables"
     shipped = sorted(p.name for p in data_dir.iterdir() if p.suffix in {".csv", ".json"})
     assert "datapackage.json" in shipped
-    missing = [n for n in shipped if f"oreflow/data/{n}" not in names]
+    missing = [n for n in shipped if f"oreflow/data/tables/{n}" not in names]
     assert missing == []
     assert "oreflow/py.typed" in names
     for sub in ("simulate/builtin", "examples/bom"):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oreflow.data.store import Store
 from oreflow.errors import InputError, ValidationError
-from oreflow.store import Store
 
 HEADER = "year,stage,material,iso3,basis,vintage,tonnes,estimate,source_id\n"
 
@@ -231,7 +231,7 @@ def test_each_broken_rule_is_reported_once(toy_store: Store, tmp_path: Path) -> 
 def test_check_functions_guard_undeclared_columns() -> None:
     import pandas as pd
 
-    from oreflow.schemas import check_nonnegative, check_shares
+    from oreflow.data.schemas import check_nonnegative, check_shares
 
     df = pd.DataFrame({"share": [0.5, 1.2, -0.1], "tonnes": [1.0, -2.0, None]})
     assert [p.line for p in check_shares(df, ["share"], label="f")] == [3, 4]

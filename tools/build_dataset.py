@@ -39,7 +39,7 @@ import pycountry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SRC = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEFAULT_OUT = REPO_ROOT / "src" / "oreflow" / "data"
+DEFAULT_OUT = REPO_ROOT / "src" / "oreflow" / "data" / "tables"
 
 DATASET_NAME = "oreflow-default"
 DATASET_VERSION = "2026.11.0"

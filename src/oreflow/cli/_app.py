@@ -26,7 +26,7 @@ from oreflow.errors import InputError, OreflowError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from oreflow.store import Store
+    from oreflow.data.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -218,7 +218,7 @@ def format_number(v: float) -> str:
 
 
 def _store() -> Store:
-    from oreflow.store import Store
+    from oreflow.data.store import Store
 
     return Store.default()
 
@@ -241,7 +241,7 @@ def _root(
     """oreflow: who controls each stage of the rare-earth supply chain, and what if they stop."""
     _state["debug"] = debug
     if version:
-        from oreflow.store import Store
+        from oreflow.data.store import Store
 
         console.print(f"oreflow {__version__} (dataset {Store.default().version})")
         raise typer.Exit()

@@ -61,7 +61,7 @@ def _emit_answer(answer: Any, fmt: Format, order: list[tuple[str, str]],
 @app.command()
 def overview(year: YearOpt = 2024, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """Stage-by-stage concentration of the rare-earth chain, and China's share by element."""
-    from oreflow.analysis import overview as run
+    from oreflow.chain.analysis import overview as run
 
     answer = run(year)
     fmt = _fmt(as_json, as_csv)
@@ -83,7 +83,7 @@ def concentration(
     as_csv: CsvOpt = False,
 ) -> None:
     """Concentration per stage: top producer, CR1, CR3, HHI, WGI-weighted HHI."""
-    from oreflow.analysis import concentration as run
+    from oreflow.chain.analysis import concentration as run
 
     answer = run(material, year, stage=stage)
     fmt = _fmt(as_json, as_csv)
@@ -109,7 +109,7 @@ def trace(
     as_csv: CsvOpt = False,
 ) -> None:
     """Where a country's material was mined, and how much passed through a controller."""
-    from oreflow.analysis import trace as run
+    from oreflow.chain.analysis import trace as run
 
     answer = run(material, country.upper(), stage=stage, year=year,
                  controllers=controller or ["CHN"])
@@ -139,7 +139,7 @@ def blocs(
     as_csv: CsvOpt = False,
 ) -> None:
     """What a bloc produces and needs at each stage, and who supplies the rest."""
-    from oreflow.analysis import bloc_balance, bloc_summary, load_blocs
+    from oreflow.chain.analysis import bloc_balance, bloc_summary, load_blocs
 
     extra = load_blocs(bloc_file) if bloc_file else {}
     fmt = _fmt(as_json, as_csv)
@@ -178,7 +178,7 @@ def risk(
     as_csv: CsvOpt = False,
 ) -> None:
     """EU-style supply risk per stage (WGI-weighted concentration), and the bottleneck."""
-    from oreflow.analysis import supply_risk
+    from oreflow.chain.analysis import supply_risk
 
     answer = supply_risk(material, year, bloc=bloc, eol_rir=eol_rir, si_sr=si_sr)
     _emit_answer(answer, _fmt(as_json, as_csv), [

@@ -76,7 +76,7 @@ def observations(scenario: Scenario, base_prices: Mapping[str, float]) -> pd.Dat
         ``market``, ``month_from``, ``month_to`` (months from the start), ``usd_per_kg``
         (midpoint of a range), ``multiple``, ``source_id``, ``flag``, ``row_id``.
     """
-    from oreflow.store import Store
+    from oreflow.data.store import Store
 
     p = Store.default().table("prices")
     mats = BACKTESTS.get(scenario.name, ())

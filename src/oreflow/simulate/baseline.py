@@ -437,7 +437,7 @@ SM_IN_SM2CO17 = 2 * 150.36 / (2 * 150.36 + 17 * 58.933)
 
 @lru_cache(maxsize=8)
 def _full_baseline(year: int, regions: Regions) -> Baseline:
-    from oreflow.store import Store
+    from oreflow.data.store import Store
 
     st = Store.default()
     seps = st.table("stage_output")

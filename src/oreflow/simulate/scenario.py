@@ -29,21 +29,33 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import yaml
-from numpy.typing import NDArray
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from oreflow.errors import InputError
+from oreflow.base import Model
+from oreflow.chain.names import RARE_EARTHS
+from oreflow.errors import InputError, unknown
+from oreflow.uncertain import (
+    Beta,
+    Dist,
+    Distribution,
+    Fixed,
+    LogNormal,
+    Normal,
+    Triangular,
+    Uniform,
+    check_within,
+    fixed,
+    triangular,
+    uniform,
+)
 
 __all__ = [
     "ELEMENTS",
@@ -72,10 +84,7 @@ __all__ = [
 ]
 
 #: The 17 rare-earth elements, by symbol, in atomic-number order (Sc and Y first).
-ELEMENTS: tuple[str, ...] = (
-    "Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu",
-    "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu",
-)  # fmt: skip
+ELEMENTS: tuple[str, ...] = RARE_EARTHS
 #: Magnet products modelled as their own markets (stage ``magnet``).
 PRODUCTS: tuple[str, ...] = ("NdFeB", "SmCo")
 #: Material group names accepted in scenario files. The light/heavy split follows the common
@@ -101,225 +110,6 @@ class ScenarioError(InputError, ValueError):
     An :class:`~oreflow.errors.InputError`, so the CLI reports it in one line per problem
     with exit code 2 wherever it surfaces (``stress``, ``exposure --scenario``, …).
     """
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-# --------------------------------------------------------------------------------------
-# Distributions
-# --------------------------------------------------------------------------------------
-
-
-class _Dist(_Model):
-    low: float | None = None
-    """Lower clip bound of sampled values (same unit as the parameter); none if absent."""
-    high: float | None = None
-    """Upper clip bound of sampled values (same unit as the parameter); none if absent."""
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        raise NotImplementedError
-
-    def _raw_mean(self) -> float:
-        raise NotImplementedError
-
-    def sample(self, n: int, *, rng: np.random.Generator) -> NDArray[np.float64]:
-        """Draw ``n`` values (float64), clipped to ``[low, high]`` where given."""
-        x = np.asarray(self._raw(n, rng), dtype=np.float64)
-        if self.low is not None or self.high is not None:
-            lo = -np.inf if self.low is None else self.low
-            hi = np.inf if self.high is None else self.high
-            x = np.clip(x, lo, hi)
-        return x
-
-    def _raw_support(self) -> tuple[float, float]:
-        return (-math.inf, math.inf)
-
-    def support(self) -> tuple[float, float]:
-        """Smallest and largest value a draw can take, after clipping."""
-        lo, hi = self._raw_support()
-        if self.low is not None:
-            lo = max(lo, self.low)
-        if self.high is not None:
-            hi = min(hi, self.high)
-        return lo, hi
-
-    def mean(self) -> float:
-        """Expected value before clipping (used for announced-policy expectations)."""
-        m = self._raw_mean()
-        if self.low is not None:
-            m = max(m, self.low)
-        if self.high is not None:
-            m = min(m, self.high)
-        return m
-
-
-class Fixed(_Dist):
-    """A constant. A plain number in YAML means ``{dist: fixed, value: number}``."""
-
-    dist: Literal["fixed"] = "fixed"
-    value: float
-    """The constant value."""
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        return np.full(n, self.value)
-
-    def _raw_mean(self) -> float:
-        return self.value
-
-    def _raw_support(self) -> tuple[float, float]:
-        return (self.value, self.value)
-
-
-class Uniform(_Dist):
-    """Uniform on ``[low, high]``."""
-
-    dist: Literal["uniform"]
-    low: float
-    """Lower end of the interval."""
-    high: float
-    """Upper end of the interval."""
-
-    @model_validator(mode="after")
-    def _order(self) -> Uniform:
-        if self.high < self.low:
-            raise ValueError("uniform: high must be >= low")
-        return self
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        return rng.uniform(self.low, self.high, n)
-
-    def _raw_mean(self) -> float:
-        return 0.5 * (self.low + self.high)
-
-    def _raw_support(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
-
-class Triangular(_Dist):
-    """Triangular on ``[low, high]`` with its mode at ``mode``."""
-
-    dist: Literal["triangular"]
-    low: float
-    """Lower end."""
-    mode: float
-    """Most likely value."""
-    high: float
-    """Upper end."""
-
-    @model_validator(mode="after")
-    def _order(self) -> Triangular:
-        if not self.low <= self.mode <= self.high or self.low == self.high:
-            raise ValueError("triangular: need low <= mode <= high and low < high")
-        return self
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        return rng.triangular(self.low, self.mode, self.high, n)
-
-    def _raw_mean(self) -> float:
-        return (self.low + self.mode + self.high) / 3.0
-
-    def _raw_support(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
-
-class Normal(_Dist):
-    """Normal with mean ``mean`` and standard deviation ``sd``, clipped to ``[low, high]``."""
-
-    dist: Literal["normal"]
-    mean_: float = Field(alias="mean")
-    """Mean."""
-    sd: float = Field(ge=0)
-    """Standard deviation."""
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        return rng.normal(self.mean_, self.sd, n)
-
-    def _raw_mean(self) -> float:
-        return self.mean_
-
-
-class LogNormal(_Dist):
-    """Log-normal with median ``median`` and log standard deviation ``sigma``."""
-
-    dist: Literal["lognormal"]
-    median: float = Field(gt=0)
-    """Median (same unit as the parameter)."""
-    sigma: float = Field(ge=0)
-    """Standard deviation of the natural logarithm."""
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        return rng.lognormal(math.log(self.median), self.sigma, n)
-
-    def _raw_mean(self) -> float:
-        return self.median * math.exp(0.5 * self.sigma**2)
-
-    def _raw_support(self) -> tuple[float, float]:
-        return (0.0, math.inf)
-
-
-class Beta(_Dist):
-    """Beta(a, b) rescaled to ``[low, high]`` (default ``[0, 1]``)."""
-
-    dist: Literal["beta"]
-    a: float = Field(gt=0)
-    """First shape parameter."""
-    b: float = Field(gt=0)
-    """Second shape parameter."""
-    low: float = 0.0
-    """Lower end of the support."""
-    high: float = 1.0
-    """Upper end of the support."""
-
-    def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        return self.low + (self.high - self.low) * rng.beta(self.a, self.b, n)
-
-    def _raw_mean(self) -> float:
-        return self.low + (self.high - self.low) * self.a / (self.a + self.b)
-
-    def _raw_support(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
-
-def _within(dist: _Dist | None, lo: float, hi: float) -> None:
-    """Reject a distribution that can draw values outside ``[lo, hi]`` (clip it with
-    ``low``/``high`` to keep an unbounded shape)."""
-    if dist is None:
-        return
-    a, b = dist.support()
-    if a < lo or b > hi:
-        bounds = f"[{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
-        raise ValueError(f"must lie in {bounds}; this distribution can draw "
-                         f"[{a:g}, {b:g}] (add low/high to clip it)")
-
-
-def _coerce_number(v: Any) -> Any:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int | float):
-        return {"dist": "fixed", "value": float(v)}
-    if isinstance(v, dict) and "dist" not in v and "value" in v:
-        return {"dist": "fixed", **v}
-    if isinstance(v, str):  # YAML 1.1 reads '1e-3' as a string
-        try:
-            return {"dist": "fixed", "value": float(v)}
-        except ValueError:
-            return v
-    return v
-
-
-#: A parameter distribution: a number (fixed) or ``{dist: uniform|triangular|normal|
-#: lognormal|beta|fixed, ...}``.
-Distribution = Annotated[
-    Fixed | Uniform | Triangular | Normal | LogNormal | Beta,
-    Field(discriminator="dist"),
-    BeforeValidator(_coerce_number),
-]
-
-
-def _fixed(v: float) -> Fixed:
-    return Fixed(value=v)
 
 
 # --------------------------------------------------------------------------------------
@@ -405,7 +195,7 @@ def _check_materials(v: list[str]) -> list[str]:
 Materials = Annotated[list[str], Field(min_length=1), AfterValidator(_check_materials)]
 
 
-class _Timed(_Model):
+class _Timed(Model):
     start: Month
     """First day the shock acts (``YYYY-MM`` or ``YYYY-MM-DD``)."""
     end: Month | None = None
@@ -440,7 +230,7 @@ def _default_stages() -> list[Stage]:
     return ["separation", "metal"]
 
 
-class ExportRestriction(_Model):
+class ExportRestriction(Model):
     """An export control by ``controller`` on ``materials`` towards ``targets``.
 
     During the licence lag after ``effective`` no controlled exports leave; afterwards a share
@@ -470,7 +260,7 @@ class ExportRestriction(_Model):
     announcement."""
     duration_months: float | None = Field(default=None, gt=0)
     """Alternative to ``end`` [months after ``effective``]."""
-    licence_lag_months: Distribution = Field(default_factory=lambda: _fixed(0.0))
+    licence_lag_months: Distribution = Field(default_factory=lambda: fixed(0.0))
     """Months after ``effective`` with no licensed exports [months]."""
     approval_rate: Distribution | None = None
     """Share of baseline controlled export volume licensed after the lag [0-1]; default 0
@@ -490,14 +280,14 @@ class ExportRestriction(_Model):
 
     @field_validator("approval_rate", "de_minimis_reach")
     @classmethod
-    def _fraction(cls, v: _Dist | None) -> _Dist | None:
-        _within(v, 0.0, 1.0)
+    def _fraction(cls, v: Dist | None) -> Dist | None:
+        check_within(v, 0.0, 1.0)
         return v
 
     @field_validator("licence_lag_months", "quota_t_per_yr")
     @classmethod
-    def _nonnegative(cls, v: _Dist | None) -> _Dist | None:
-        _within(v, 0.0, math.inf)
+    def _nonnegative(cls, v: Dist | None) -> Dist | None:
+        check_within(v, 0.0, math.inf)
         return v
 
     @field_validator("targets")
@@ -592,9 +382,9 @@ class DemandChange(_Timed):
     """Demand sector (a baseline sector name) or ``all``."""
     region: str = "all"
     """``all``, ``controller``, ``targets``, ``rest`` or an ISO3 code (its segment)."""
-    level: Distribution = Field(default_factory=lambda: _fixed(0.0))
+    level: Distribution = Field(default_factory=lambda: fixed(0.0))
     """One-off relative change at ``start`` (0.1 = +10%) [fraction]."""
-    growth_per_year: Distribution = Field(default_factory=lambda: _fixed(0.0))
+    growth_per_year: Distribution = Field(default_factory=lambda: fixed(0.0))
     """Compound growth from ``start`` [fraction per year]."""
     persist: bool = True
     """Keep the level reached at ``end`` afterwards (False: demand returns to baseline)."""
@@ -672,19 +462,15 @@ Shock = Annotated[
 # --------------------------------------------------------------------------------------
 
 
-def _u(lo: float, hi: float) -> Uniform:
-    return Uniform(dist="uniform", low=lo, high=hi)
-
-
-def _tri(lo: float, mode: float, hi: float) -> Triangular:
-    return Triangular(dist="triangular", low=lo, mode=mode, high=hi)
+_u = uniform
+_tri = triangular
 
 
 def _default_elasticity() -> dict[str, Fixed | Uniform | Triangular | Normal | LogNormal | Beta]:
-    return {"default": _tri(-0.35, -0.25, -0.15)}
+    return {"default": triangular(-0.35, -0.25, -0.15)}
 
 
-class Parameters(_Model):
+class Parameters(Model):
     """Behavioural parameters, each a distribution sampled once per Monte Carlo draw.
 
     Defaults and their sources are listed in ``docs/engine.md``; values marked *calibrated*
@@ -697,7 +483,7 @@ class Parameters(_Model):
     sourced (parameters.csv: only qualitative 'highly inelastic')."""
     @field_validator("elasticity")
     @classmethod
-    def _negative_demand(cls, v: dict[str, _Dist]) -> dict[str, _Dist]:
+    def _negative_demand(cls, v: dict[str, Dist]) -> dict[str, Dist]:
         for sector, dist in v.items():
             if dist.support()[1] >= 0:
                 raise ValueError(f"elasticity of '{sector}' must be negative (every draw < 0); "
@@ -706,7 +492,7 @@ class Parameters(_Model):
 
     @field_validator("input_elasticity")
     @classmethod
-    def _negative_input(cls, v: _Dist) -> _Dist:
+    def _negative_input(cls, v: Dist) -> Dist:
         if v.support()[1] > 0:
             raise ValueError("input_elasticity must not be positive")
         return v
@@ -758,9 +544,9 @@ class Parameters(_Model):
     recycling_rate_per_year: Distribution = Field(default_factory=lambda: _u(0.0, 0.01))
     """Maximum growth of recycled supply [share of demand per year]; 'no appreciable
     increase in recycling' in 2010-2013 (sprecher_2017)."""
-    recycling_lag_months: Distribution = Field(default_factory=lambda: _fixed(24.0))
+    recycling_lag_months: Distribution = Field(default_factory=lambda: fixed(24.0))
     """Averaging time of the price that drives recycling [months]."""
-    project_delay_probability: Distribution = Field(default_factory=lambda: _fixed(0.5))
+    project_delay_probability: Distribution = Field(default_factory=lambda: fixed(0.5))
     """Probability that a pipeline project is late [0-1]; assumption (Iluka slipped 2 years,
     kallanish_iluka_2024_12)."""
     project_delay_months: Distribution = Field(default_factory=lambda: _u(6.0, 24.0))
@@ -783,7 +569,7 @@ class Parameters(_Model):
 # --------------------------------------------------------------------------------------
 
 
-class Scenario(_Model):
+class Scenario(Model):
     """A disruption scenario: timing, shocks and parameter distributions."""
 
     name: str
@@ -873,9 +659,31 @@ class Scenario(_Model):
         """Load a built-in scenario by name (see :func:`list_builtin`)."""
         names = list_builtin()
         if name not in names:
-            raise ScenarioError(f"unknown built-in scenario {name!r}; known: {', '.join(names)}")
+            raise ScenarioError(unknown("built-in scenario", name, names).lines()[0])
         res = resources.files("oreflow.simulate").joinpath("builtin", f"{name}.yaml")
         return cls.parse_yaml(res.read_text(encoding="utf-8"), source=f"builtin/{name}.yaml")
+
+    @classmethod
+    def load(cls, scenario: Scenario | str | Path) -> Scenario:
+        """The one scenario loader: a :class:`Scenario`, a built-in name or a YAML path.
+
+        A string ending in ``.yaml``/``.yml``, or naming an existing file, is read as a file
+        (:meth:`from_yaml`); any other string is a built-in name (:meth:`builtin`), with a
+        did-you-mean suggestion when it is unknown.
+
+        Examples
+        --------
+        >>> Scenario.load("full-embargo").name
+        'full-embargo'
+        """
+        if isinstance(scenario, Scenario):
+            return scenario
+        path = Path(scenario)
+        if path.suffix in {".yaml", ".yml"} or path.exists():
+            if not path.is_file():
+                raise ScenarioError(f"{path}: no such file")
+            return cls.from_yaml(path)
+        return cls.builtin(str(scenario))
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -967,7 +775,7 @@ _UNION_TAGS = frozenset(
     {
         "export_restriction", "production_outage", "demand_change", "stockpile_release",
         "price_floor", "tariff", "fixed", "uniform", "triangular", "normal", "lognormal",
-        "beta", "function-before[_coerce_number(), tagged-union[Fixed,Uniform,Triangular,"
+        "beta", "function-before[coerce_number(), tagged-union[Fixed,Uniform,Triangular,"
         "Normal,LogNormal,Beta]]", "function-before[_parse_date(), date]",
     }
 )  # fmt: skip

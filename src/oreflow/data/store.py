@@ -1,6 +1,6 @@
 """The data store: embedded sourced tables, user layers, validation, SQL, vintage diffs.
 
-The embedded dataset (``oreflow/data/*.csv`` described by ``datapackage.json``) is read-only
+The embedded dataset (``oreflow/data/tables/*.csv`` described by ``datapackage.json``) is read-only
 package data. Users add or correct rows with :meth:`Store.import_file`, which validates the whole
 file and then writes it atomically into a per-user data directory (``platformdirs``; override
 with the ``OREFLOW_DATA_DIR`` environment variable). Reading a table layers the user rows over
@@ -30,34 +30,29 @@ from typing import Any
 
 import pandas as pd
 
+from oreflow.data.schemas import (
+    FALSE_WORDS,
+    ISO3_COLUMNS,
+    NONNEGATIVE_COLUMNS,
+    SHARE_COLUMNS,
+    TRUE_WORDS,
+    TableInfo,
+    check_columns,
+    check_iso3,
+    check_known,
+    check_nonnegative,
+    check_shares,
+    check_source_ids,
+    check_stage_share_sums,
+    coerce,
+    validate_frame,
+)
 from oreflow.errors import InputError, Problem, ValidationError, unknown
-
-#: Columns holding country codes, checked against the ``countries`` table.
-ISO3_COLUMNS = frozenset(
-    {"iso3", "exporter", "importer", "partner_iso3", "importer_iso3", "supplier_iso3"}
-)
-#: Columns holding fractions that must lie in [0, 1].
-SHARE_COLUMNS = frozenset(
-    {"share", "share_low", "share_high", "wt_frac", "wt_frac_low", "wt_frac_high",
-     "de_minimis_share"}
-)
-#: Tonnage and capacity columns that must not be negative.
-NONNEGATIVE_COLUMNS = frozenset(
-    {"tonnes", "tonnes_low", "tonnes_high", "capacity", "capacity_low", "capacity_high",
-     "quantity", "usd_per_kg"}
-)
-#: Columns naming the edition a figure comes from, in the order they are looked for.
-VINTAGE_COLUMNS = ("vintage", "edition")
-#: Columns holding the figure a vintage diff compares, in the order they are looked for.
-VALUE_COLUMNS = ("tonnes", "value", "share", "usd_per_kg")
-
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
 
 
 def embedded_dir() -> Path:
     """Return the directory of the embedded dataset shipped inside the package."""
-    return Path(str(resources.files("oreflow") / "data"))
+    return Path(str(resources.files("oreflow.data") / "tables"))
 
 
 def default_user_dir() -> Path:
@@ -70,47 +65,14 @@ def default_user_dir() -> Path:
     return Path(user_data_dir("oreflow", appauthor=False))
 
 
-@dataclass(frozen=True, eq=False)
-class TableInfo:
-    """Schema of one table as declared in ``datapackage.json``."""
+def resolve_store(store: Store | None) -> Store:
+    """The store a science entry point reads: ``store`` if given, else :meth:`Store.default`.
 
-    name: str
-    path: str
-    fields: tuple[dict[str, Any], ...]
-    primary_key: tuple[str, ...]
-    description: str = ""
-
-    @property
-    def columns(self) -> list[str]:
-        """Column names in declared order."""
-        return [f["name"] for f in self.fields]
-
-    def field(self, name: str) -> dict[str, Any]:
-        """Return the field descriptor named ``name``."""
-        for f in self.fields:
-            if f["name"] == name:
-                return f
-        raise KeyError(name)
-
-    def undeclared(self, columns: Iterable[str], *constraints: str) -> list[str]:
-        """Those of ``columns`` in this table lacking one of the named schema constraints."""
-        return [c for c in columns if c in self.columns
-                and not all(k in self.field(c).get("constraints", {}) for k in constraints)]
-
-    @property
-    def vintage_column(self) -> str | None:
-        """The column naming the edition of each figure, if the table has one.
-
-        ``sources.edition`` describes a publication, not a vintage of a figure.
-        """
-        if self.name == "sources":
-            return None
-        return next((c for c in VINTAGE_COLUMNS if c in self.columns), None)
-
-    @property
-    def value_column(self) -> str | None:
-        """The main numeric column (compared by :meth:`Store.diff`)."""
-        return next((c for c in VALUE_COLUMNS if c in self.columns), None)
+    The one place below the CLI where the default store is opened, so that every entry point
+    (``SupplyChain.from_default_data``, ``build_baseline``, ``simulate``, ``exposure`` …)
+    takes an explicit ``store=`` and passes it on instead of reaching for a global.
+    """
+    return store if store is not None else Store.default()
 
 
 @dataclass
@@ -327,11 +289,9 @@ class Store:
         materials, resolvable sources, shares per stage summing to at most 1).
         ``first_line`` is the file line of ``df``'s first row (2 for a CSV with a header).
         """
-        from oreflow import schemas
-
         info = self.info(name)
         label = label or info.path
-        problems = schemas.validate_frame(info, df, label=label, first_line=first_line)
+        problems = validate_frame(info, df, label=label, first_line=first_line)
         sources = set(self.table("sources")["source_id"]) if name != "sources" else set()
         if name == "sources":
             sources = set(df["source_id"].dropna())
@@ -344,25 +304,25 @@ class Store:
         )
         # range rules the data package already declares are checked by pandera; these
         # guard the tonnage and share columns it leaves open (no rule is reported twice)
-        problems += schemas.check_nonnegative(
+        problems += check_nonnegative(
             df, info.undeclared(NONNEGATIVE_COLUMNS, "minimum"), label=label,
             first_line=first_line)
-        problems += schemas.check_shares(
+        problems += check_shares(
             df, info.undeclared(SHARE_COLUMNS, "minimum", "maximum"), label=label,
             first_line=first_line)
-        problems += schemas.check_source_ids(df, sources, label=label, first_line=first_line)
-        problems += schemas.check_iso3(df, countries, label=label, first_line=first_line)
+        problems += check_source_ids(df, sources, label=label, first_line=first_line)
+        problems += check_iso3(df, countries, label=label, first_line=first_line)
         if name in {"stage_output", "flows"}:
-            problems += schemas.check_known(
+            problems += check_known(
                 df, "material", materials, "material", label=label, first_line=first_line
             )
         if name in {"composition", "recipes"}:
-            problems += schemas.check_known(
+            problems += check_known(
                 df, "element", materials | {"Fe", "B", "Co", "Nb", "Al", "Cu"},
                 "element", label=label, first_line=first_line, combos=True,
             )
         if name == "stage_shares":
-            problems += schemas.check_stage_share_sums(df, label=label, first_line=first_line)
+            problems += check_stage_share_sums(df, label=label, first_line=first_line)
         return problems
 
     def validate_all(self) -> list[Problem]:
@@ -505,9 +465,9 @@ class Store:
             series = df[col]
             kind = info.field(col).get("type")
             if kind == "boolean":
-                if val.lower() not in _TRUE | _FALSE:
+                if val.lower() not in TRUE_WORDS | FALSE_WORDS:
                     raise InputError(f"column '{col}' of {table} is true/false, got '{val}'")
-                df = df[series.fillna(False).astype(bool) == (val.lower() in _TRUE)]
+                df = df[series.fillna(False).astype(bool) == (val.lower() in TRUE_WORDS)]
             elif kind in {"integer", "number"}:
                 try:
                     df = df[series == float(val)]
@@ -677,58 +637,6 @@ def _csv_records(path: Path) -> list[dict[str, str]]:
     """Read a CSV into dicts of strings with the standard library (fast, no pandas)."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def check_columns(info: TableInfo, raw: pd.DataFrame, label: str) -> list[Problem]:
-    """File-level problems: missing required columns, unknown columns."""
-    problems: list[Problem] = []
-    cols = list(raw.columns)
-    for f in info.fields:
-        required = f.get("constraints", {}).get("required", False) or f["name"] in info.primary_key
-        if f["name"] not in cols and required:
-            problems.append(Problem(label, 1, f["name"], "required column is missing"))
-    for c in cols:
-        if c not in info.columns:
-            from oreflow.errors import did_you_mean
-
-            problems.append(
-                Problem(label, 1, c, f"unknown column for table '{info.name}'"
-                        + did_you_mean(c, info.columns))
-            )
-    return problems
-
-
-def coerce(info: TableInfo, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[Problem]]:
-    """Convert a frame of strings to the declared types; report cells that do not convert.
-
-    Missing optional columns are added empty. Line numbers assume a header on line 1.
-    """
-    problems: list[Problem] = []
-    out: dict[str, pd.Series] = {}
-    n = len(raw)
-    for f in info.fields:
-        name, kind = f["name"], f.get("type", "string")
-        col = raw[name] if name in raw.columns else pd.Series([None] * n, index=raw.index)
-        if kind in {"integer", "number"}:
-            num = pd.to_numeric(col, errors="coerce")
-            bad = col.notna() & num.isna()
-            if kind == "integer":
-                frac = num.notna() & (num % 1 != 0)
-                bad |= frac
-            for i in bad[bad].index:
-                word = "an integer" if kind == "integer" else "a number"
-                problems.append(Problem(label, int(i) + 2, name, f"'{col[i]}' is not {word}"))
-            out[name] = num.round().astype("Int64") if kind == "integer" else num.astype(float)
-        elif kind == "boolean":
-            low = col.str.lower()
-            bad = col.notna() & ~low.isin(_TRUE | _FALSE)
-            for i in bad[bad].index:
-                problems.append(Problem(label, int(i) + 2, name,
-                                        f"'{col[i]}' is not a boolean (true/false)"))
-            out[name] = low.map(lambda v: None if v is None else v in _TRUE).astype("boolean")
-        else:
-            out[name] = col.astype(object)
-    return pd.DataFrame(out, index=raw.index).reset_index(drop=True), problems
 
 
 def _atomic_write_csv(df: pd.DataFrame, target: Path) -> None:

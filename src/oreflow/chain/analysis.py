@@ -3,50 +3,30 @@
 Each function builds the :class:`~oreflow.chain.SupplyChain` it needs from the store and
 returns tidy pandas objects plus the ``source_id`` list behind them, so that the CLI, the
 REST API and notebooks show the same numbers with the same provenance. No modelling lives
-here: the science is in :mod:`oreflow.chain` and :mod:`oreflow.metrics`.
+here: the science is in :mod:`oreflow.chain.network`, :mod:`oreflow.chain.indicators` and
+:mod:`oreflow.chain.metrics`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from oreflow.errors import InputError, unknown
-
-if TYPE_CHECKING:
-    from oreflow.chain import SupplyChain
-    from oreflow.store import Store
+from oreflow.answer import Answer
+from oreflow.chain import metrics
+from oreflow.chain.network import SupplyChain
+from oreflow.chain.tables import cited_sources
+from oreflow.data.schemas import check_iso3
+from oreflow.data.store import Store, read_csv_strings, resolve_store
+from oreflow.errors import InputError, Problem, ValidationError, unknown
 
 #: Elements shown in the overview: the magnet rare earths.
 OVERVIEW_ELEMENTS = ("Nd", "Pr", "Dy", "Tb")
 #: Blocs summarised when no bloc is named.
 DEFAULT_BLOCS = ("MSP", "G7", "QUAD", "EU27")
-
-
-@dataclass
-class Answer:
-    """Tables answering one question, with the sources and notes behind them."""
-
-    tables: dict[str, pd.DataFrame]
-    sources: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def sources_by_part(self) -> dict[str, list[str]]:
-        """Sources grouped by the part of the chain they feed (if known)."""
-        by = self.meta.get("sources_by_part")
-        return dict(by) if by else {"all": self.sources}
-
-
-def _store(store: Store | None) -> Store:
-    from oreflow.store import Store
-
-    return store or Store.default()
 
 
 #: Materials with a full mine → magnet chain: total REO and the 17 rare earths.
@@ -67,9 +47,8 @@ def build_chain(material: str = "REO", year: int = 2024, *, store: Store | None 
     Unknown materials get a did-you-mean error; other minerals (Ga, W, graphite …) have
     stage totals only, which :func:`concentration` handles without a chain.
     """
-    from oreflow.chain import SupplyChain
 
-    st = _store(store)
+    st = resolve_store(store)
     _check_material(material, st)
     if material not in CHAIN_MATERIALS:
         raise InputError(f"{material} has no mine-to-magnet chain in the data (only "
@@ -91,7 +70,7 @@ def mineral_shares(material: str, year: int = 2024, *,
     (shares, totals, sources)
         Stages × countries [-], world total per stage [t/yr], source ids.
     """
-    st = _store(store)
+    st = resolve_store(store)
     _check_material(material, st)
     so = st.table("stage_output", latest=True)
     rows = so[(so["material"] == material) & (so["year"] == year)
@@ -112,7 +91,6 @@ def mineral_shares(material: str, year: int = 2024, *,
         totals[str(stage)] = world
     shares = pd.DataFrame(out).T.fillna(0.0)
     shares.index.name = "stage"
-    from oreflow.chain import cited_sources
 
     return shares, pd.Series(totals, name="total"), cited_sources(rows)
 
@@ -156,7 +134,6 @@ def concentration(material: str = "REO", year: int = 2024, *, stage: str | None 
 
 def _mineral_concentration(material: str, year: int, *, stage: str | None,
                            store: Store | None) -> Answer:
-    from oreflow import metrics
 
     shares, totals, sources = mineral_shares(material, year, store=store)
     if stage is not None:
@@ -208,7 +185,7 @@ def overview(year: int = 2024, *, elements: Sequence[str] = OVERVIEW_ELEMENTS,
     Tables: ``stages`` (REO: total, unit, top producer and share, HHI, CR3 per stage) and
     ``controller`` (share of the controller at each stage, for REO and each element).
     """
-    st = _store(store)
+    st = resolve_store(store)
     reo = build_chain("REO", year, store=st)
     conc = reo.concentration_table()
     stages = conc[["unit", "total", "top_producer", "top_share", "cr3", "hhi", "hhi_wgi"]]
@@ -234,7 +211,7 @@ def trace(material: str, country: str, *, stage: str | None = None, year: int = 
     """
     chain = build_chain(material, year, store=store)
     if country not in chain.countries:
-        codes = _store(store).table("countries")["iso3"].tolist()
+        codes = resolve_store(store).table("countries")["iso3"].tolist()
         if country not in codes:
             raise unknown("country", country, codes)
         raise InputError(f"{country} has no {material} output at any stage in {year}; "
@@ -284,9 +261,6 @@ def load_blocs(path: Path, *, store: Store | None = None) -> dict[str, list[str]
     Every problem (missing column, empty bloc, unknown country code) is reported with its
     line, and the whole file is rejected.
     """
-    from oreflow.errors import Problem, ValidationError
-    from oreflow.schemas import check_iso3
-    from oreflow.store import read_csv_strings
 
     try:
         raw = read_csv_strings(path)
@@ -296,7 +270,7 @@ def load_blocs(path: Path, *, store: Store | None = None) -> dict[str, list[str]
     if missing:
         raise ValidationError([Problem(str(path), 1, c, "required column is missing")
                                for c in missing])
-    codes = set(_store(store).table("countries")["iso3"])
+    codes = set(resolve_store(store).table("countries")["iso3"])
     problems = check_iso3(raw[["iso3"]], codes, label=str(path))
     problems += [Problem(str(path), i + 2, col, "a value is required")
                  for col in ("bloc", "iso3") for i, v in enumerate(raw[col]) if pd.isna(v)]
@@ -315,7 +289,7 @@ def _resolve_bloc(chain: SupplyChain, bloc: str, extra: dict[str, list[str]],
         return sorted(extra[bloc])
     if bloc in chain.blocs:
         return sorted(chain.members(bloc))
-    if bloc in set(_store(store).table("countries")["iso3"]):
+    if bloc in set(resolve_store(store).table("countries")["iso3"]):
         return [bloc]
     raise unknown("bloc", bloc, [*chain.blocs, *extra])
 
@@ -352,7 +326,7 @@ def bloc_balance(bloc: str, material: str = "REO", year: int = 2024, *,
     chain = build_chain(material, year, store=store)
     members = _resolve_bloc(chain, bloc, extra_blocs or {}, store)
     if without is not None and without not in chain.countries:
-        codes = _store(store).table("countries")["iso3"].tolist()
+        codes = resolve_store(store).table("countries")["iso3"].tolist()
         if without not in codes:
             raise unknown("country", without, codes)
     table = chain.bloc_table(members, controller=without)

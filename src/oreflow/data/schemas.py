@@ -12,21 +12,86 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from oreflow.errors import Problem
+from oreflow.errors import Problem, did_you_mean
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
-    from oreflow.store import TableInfo
+#: Columns holding country codes, checked against the ``countries`` table.
+ISO3_COLUMNS = frozenset(
+    {"iso3", "exporter", "importer", "partner_iso3", "importer_iso3", "supplier_iso3"}
+)
+#: Columns holding fractions that must lie in [0, 1].
+SHARE_COLUMNS = frozenset(
+    {"share", "share_low", "share_high", "wt_frac", "wt_frac_low", "wt_frac_high",
+     "de_minimis_share"}
+)
+#: Tonnage and capacity columns that must not be negative.
+NONNEGATIVE_COLUMNS = frozenset(
+    {"tonnes", "tonnes_low", "tonnes_high", "capacity", "capacity_low", "capacity_high",
+     "quantity", "usd_per_kg"}
+)
+#: Columns naming the edition a figure comes from, in the order they are looked for.
+VINTAGE_COLUMNS = ("vintage", "edition")
+#: Columns holding the figure a vintage diff compares, in the order they are looked for.
+VALUE_COLUMNS = ("tonnes", "value", "share", "usd_per_kg")
+
+#: Spellings of true and false accepted in boolean columns.
+TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "n", "f"}
 
 #: Tolerance on sums of shares (the sources round to whole percent).
 SHARE_SUM_TOLERANCE = 0.011
 #: Codes in share tables that are not single countries (combined top-N etc.); skipped in sums.
 _COMBINED = {"TOP3", "TOP10", "SEL18", "WLD", "MMR+CHN"}
+
+
+@dataclass(frozen=True, eq=False)
+class TableInfo:
+    """Schema of one table as declared in ``datapackage.json``."""
+
+    name: str
+    path: str
+    fields: tuple[dict[str, Any], ...]
+    primary_key: tuple[str, ...]
+    description: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in declared order."""
+        return [f["name"] for f in self.fields]
+
+    def field(self, name: str) -> dict[str, Any]:
+        """Return the field descriptor named ``name``."""
+        for f in self.fields:
+            if f["name"] == name:
+                return f
+        raise KeyError(name)
+
+    def undeclared(self, columns: Iterable[str], *constraints: str) -> list[str]:
+        """Those of ``columns`` in this table lacking one of the named schema constraints."""
+        return [c for c in columns if c in self.columns
+                and not all(k in self.field(c).get("constraints", {}) for k in constraints)]
+
+    @property
+    def vintage_column(self) -> str | None:
+        """The column naming the edition of each figure, if the table has one.
+
+        ``sources.edition`` describes a publication, not a vintage of a figure.
+        """
+        if self.name == "sources":
+            return None
+        return next((c for c in VINTAGE_COLUMNS if c in self.columns), None)
+
+    @property
+    def value_column(self) -> str | None:
+        """The main numeric column (compared by :meth:`Store.diff`)."""
+        return next((c for c in VALUE_COLUMNS if c in self.columns), None)
 
 
 @functools.cache
@@ -133,9 +198,6 @@ def check_source_ids(df: pd.DataFrame, sources: set[str], *, label: str,
 def check_iso3(df: pd.DataFrame, countries: set[str], *, label: str,
                first_line: int = 2) -> list[Problem]:
     """Country columns must hold codes of the ``countries`` table (ISO 3166 alpha-3)."""
-    from oreflow.errors import did_you_mean
-    from oreflow.store import ISO3_COLUMNS
-
     problems: list[Problem] = []
     for column in sorted(ISO3_COLUMNS & set(df.columns)):
         col = df[column]
@@ -154,8 +216,6 @@ def check_known(df: pd.DataFrame, column: str, known: Iterable[str], kind: str, 
 
     With ``combos``, a sum of known names written ``A+B`` (e.g. ``Dy+Tb``) is accepted too.
     """
-    from oreflow.errors import did_you_mean
-
     if column not in df.columns:
         return []
     names = set(known)
@@ -224,3 +284,53 @@ def check_stage_share_sums(df: pd.DataFrame, *, label: str,
                 f"shares of {stage}/{material}/{year} from {source} sum to {total:.3f} > 1",
             ))
     return problems
+
+
+def check_columns(info: TableInfo, raw: pd.DataFrame, label: str) -> list[Problem]:
+    """File-level problems: missing required columns, unknown columns."""
+    problems: list[Problem] = []
+    cols = list(raw.columns)
+    for f in info.fields:
+        required = f.get("constraints", {}).get("required", False) or f["name"] in info.primary_key
+        if f["name"] not in cols and required:
+            problems.append(Problem(label, 1, f["name"], "required column is missing"))
+    for c in cols:
+        if c not in info.columns:
+            problems.append(
+                Problem(label, 1, c, f"unknown column for table '{info.name}'"
+                        + did_you_mean(c, info.columns))
+            )
+    return problems
+
+
+def coerce(info: TableInfo, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Convert a frame of strings to the declared types; report cells that do not convert.
+
+    Missing optional columns are added empty. Line numbers assume a header on line 1.
+    """
+    problems: list[Problem] = []
+    out: dict[str, pd.Series] = {}
+    n = len(raw)
+    for f in info.fields:
+        name, kind = f["name"], f.get("type", "string")
+        col = raw[name] if name in raw.columns else pd.Series([None] * n, index=raw.index)
+        if kind in {"integer", "number"}:
+            num = pd.to_numeric(col, errors="coerce")
+            bad = col.notna() & num.isna()
+            if kind == "integer":
+                frac = num.notna() & (num % 1 != 0)
+                bad |= frac
+            for i in bad[bad].index:
+                word = "an integer" if kind == "integer" else "a number"
+                problems.append(Problem(label, int(i) + 2, name, f"'{col[i]}' is not {word}"))
+            out[name] = num.round().astype("Int64") if kind == "integer" else num.astype(float)
+        elif kind == "boolean":
+            low = col.str.lower()
+            bad = col.notna() & ~low.isin(TRUE_WORDS | FALSE_WORDS)
+            for i in bad[bad].index:
+                problems.append(Problem(label, int(i) + 2, name,
+                                        f"'{col[i]}' is not a boolean (true/false)"))
+            out[name] = low.map(lambda v: None if v is None else v in TRUE_WORDS).astype("boolean")
+        else:
+            out[name] = col.astype(object)
+    return pd.DataFrame(out, index=raw.index).reset_index(drop=True), problems

@@ -53,15 +53,15 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from oreflow.analysis import Answer
+from oreflow.answer import Answer
 from oreflow.errors import InputError, Problem, ValidationError, did_you_mean, unknown
 from oreflow.rng import named_stream
 
 if TYPE_CHECKING:
     from oreflow.chain import SupplyChain
+    from oreflow.data.store import Store
     from oreflow.simulate.result import Result
     from oreflow.simulate.scenario import Scenario
-    from oreflow.store import Store
 
 __all__ = [
     "CSV_REQUIRED",
@@ -431,7 +431,7 @@ class Bom(_Model):
         ----------
         name : str
             Example name, e.g. ``"drone"``.
-        store : oreflow.store.Store, optional
+        store : oreflow.data.Store, optional
             Store used to validate names and citations (default the embedded data).
         """
         names = list_examples()
@@ -780,7 +780,7 @@ def read_bom(path: str | Path, *, store: Store | None = None) -> Bom:
     ----------
     path : str or pathlib.Path
         ``.yaml``/``.yml`` or ``.csv`` file; the schema is in ``docs/exposure.md``.
-    store : oreflow.store.Store, optional
+    store : oreflow.data.Store, optional
         Store whose ``countries``, ``materials``, ``recipes``, ``sources`` and cited tables
         names are checked against (default the embedded data plus user imports).
 
@@ -853,7 +853,7 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def _store(store: Store | None) -> Store:
-    from oreflow.store import Store
+    from oreflow.data.store import Store
 
     return store if store is not None else Store.default()
 
@@ -1119,7 +1119,7 @@ class _Tracer:
     @property
     def reo(self) -> SupplyChain:
         if self._reo is None:
-            from oreflow.analysis import build_chain
+            from oreflow.chain.analysis import build_chain
 
             self._reo = build_chain("REO", self.bom.year, store=self.store)
         return self._reo
@@ -1427,12 +1427,12 @@ def exposure(bom: Bom, *, store: Store | None = None) -> Answer:
     ----------
     bom : Bom
         The bill of materials (:func:`read_bom`, :meth:`Bom.example`).
-    store : oreflow.store.Store, optional
+    store : oreflow.data.Store, optional
         Data store (default the embedded data plus user imports).
 
     Returns
     -------
-    oreflow.analysis.Answer
+    oreflow.answer.Answer
         Tables:
 
         - ``products``: per product, units per year, unit value, rare-earth content
@@ -1658,7 +1658,7 @@ def _deminimis_share(tr: _Trace, members: frozenset[str], threshold: float) -> f
 
 
 def _chain_sources(tracer: _Tracer) -> dict[str, list[str]]:
-    from oreflow.analysis import chain_sources
+    from oreflow.chain.analysis import chain_sources
 
     if tracer._reo is None:
         return {}
@@ -1988,14 +1988,14 @@ def impact(
         Seed of the engine run and of the BOM's uncertain quantities (ranges are sampled
         uniformly per draw); recorded in ``meta``. Default: the engine result's seed, else
         fresh entropy.
-    store : oreflow.store.Store, optional
+    store : oreflow.data.Store, optional
         Data store for tracing (the engine builds its own baseline from the embedded data).
     horizon : int, optional
         Override the scenario horizon [months].
 
     Returns
     -------
-    oreflow.analysis.Answer
+    oreflow.answer.Answer
         Tables (months counted from the onset of the first shock):
 
         - ``summary`` (one row per product): months to stock-out, units delayed over the

@@ -1,0 +1,18 @@
+"""The one pydantic base of every declarative input (scenarios, bills of materials, specs).
+
+Frozen, ``extra="forbid"`` (a misspelt field is an error, never silently ignored) and with
+field docstrings as descriptions, so a field's documentation lives under the field and reaches
+error messages and generated docs.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Model"]
+
+
+class Model(BaseModel):
+    """Frozen pydantic model that rejects unknown fields; the base of every input schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)

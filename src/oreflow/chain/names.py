@@ -1,0 +1,38 @@
+"""The chain's vocabulary: stages, rare-earth symbols, aggregate country codes, unit labels.
+
+A leaf module (no oreflow imports) so that every part of the chain, the simulator and the
+exposure model speak of the same stages and codes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MATERIAL_ALIASES",
+    "NON_NODE_CODES",
+    "PRODUCT_ALIASES",
+    "RARE_EARTHS",
+    "REO_UNITS",
+    "RESIDUAL_CODES",
+    "STAGES",
+    "USE_STAGE",
+]
+
+#: Production stages in chain order.
+STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
+#: Optional final stage: consumption of the last production stage's output by country.
+USE_STAGE = "use"
+#: Residual country codes kept as one node each ("other countries", "rest of world").
+RESIDUAL_CODES = frozenset({"OTH", "ROW"})
+#: Aggregate codes that are never nodes (their members are, or they double-count).
+NON_NODE_CODES = frozenset({"WLD", "EUU", "TOP3", "TOP10", "SEL18", "MMR+CHN"})
+#: The 17 rare-earth elements by symbol.
+RARE_EARTHS: tuple[str, ...] = (
+    "Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu",
+    "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu",
+)  # fmt: skip
+#: Units that are tonnes of rare-earth oxide.
+REO_UNITS = frozenset({"t_REO", "t_TREO", "t REO"})
+#: Labels meaning "all rare earths as oxide".
+MATERIAL_ALIASES = frozenset({"REO", "REE", "TREO"})
+#: Labels of the magnet product in ``stage_output``, in order of preference.
+PRODUCT_ALIASES = ("NdFeB", "sintered NdFeB", "RE permanent magnets", "REPM")

@@ -1,0 +1,208 @@
+"""Reading the data tables into a chain: vintage choice, material rows, units, flows, ore mixes.
+
+Helpers of :meth:`oreflow.chain.SupplyChain.from_tables`: each takes rows of one table (the
+columns of ``docs/data-model.md``) and returns what the network needs, with what it skipped
+noted in the chain's ``meta``. Pure pandas; no IO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oreflow.chain.elements import oxide_factor
+from oreflow.chain.names import (
+    MATERIAL_ALIASES,
+    NON_NODE_CODES,
+    PRODUCT_ALIASES,
+    RARE_EARTHS,
+    REO_UNITS,
+    RESIDUAL_CODES,
+    STAGES,
+)
+
+__all__ = [
+    "aggregate_codes",
+    "cited_sources",
+    "country_composition",
+    "pick_vintage",
+    "prepare_flows",
+    "select_material",
+    "unit_factor",
+    "vintage_ranks",
+]
+
+def cited_sources(rows: pd.DataFrame) -> list[str]:
+    """Sorted ``source_id`` and ``other_source_ids`` cited by ``rows``."""
+    ids: set[str] = set()
+    for col in ("source_id", "other_source_ids"):
+        if col in rows:
+            for cell in rows[col].dropna().astype(str):
+                ids.update(x.strip() for x in cell.split(";") if x.strip())
+    return sorted(ids)
+
+
+def aggregate_codes(countries: pd.DataFrame | None) -> frozenset[str]:
+    codes = set(NON_NODE_CODES)
+    if countries is not None and "kind" in countries:
+        agg = countries.loc[countries["kind"].astype(str) == "aggregate", "iso3"].astype(str)
+        codes |= set(agg)
+    return frozenset(codes - RESIDUAL_CODES)
+
+
+def vintage_ranks(vintages: pd.DataFrame | None) -> dict[str, float]:
+    if vintages is None or vintages.empty:
+        return {}
+    ranks = pd.to_numeric(vintages["rank"], errors="coerce")
+    return {str(v): float(r) for v, r in zip(vintages["vintage"], ranks, strict=True)}
+
+
+def pick_vintage(
+    rows: pd.DataFrame,
+    key: list[str],
+    wanted: str | None,
+    ranks: Mapping[str, float],
+    preferred: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Newest vintage per key (or only ``wanted`` when the rows have it).
+
+    ``preferred`` (aligned with ``rows``) marks rows that win over newer ones — flows whose
+    vintage matches the exporter's output row.
+    """
+    if "vintage" not in rows or rows.empty:
+        return rows
+    labels = rows["vintage"].astype(str)
+    if wanted is not None and (labels == wanted).any():
+        return rows[labels == wanted]
+    rank = labels.map(lambda v: ranks.get(v, -1.0)).astype(np.float64)
+    if preferred is not None:
+        rank = rank.where(~preferred.astype(bool), np.inf)
+    order = pd.DataFrame({"rank": rank, "label": labels}, index=rows.index).sort_values(
+        ["rank", "label"], kind="stable"
+    )
+    ordered = rows.loc[order.index]
+    return ordered.drop_duplicates(key, keep="last")
+
+
+def select_material(rows: pd.DataFrame, material: str, product: str) -> pd.DataFrame:
+    """Rows of the chain's material at a stage (the product for the magnet stage)."""
+    if rows.empty:
+        return rows
+    names = rows["material"].astype(str)
+    for choice in (material, product, *PRODUCT_ALIASES):
+        if (names == choice).any():
+            return rows[names == choice]
+    if material in MATERIAL_ALIASES:
+        alias = names.isin(list(MATERIAL_ALIASES))
+        if alias.any():
+            return rows[alias]
+    return rows.iloc[0:0]
+
+
+def unit_factor(stage: str, unit: str, product_factor: float, material: str = "REO") -> float:
+    """t REO-eq per unit of output at a stage; NaN if not convertible.
+
+    Minerals other than rare earths (Ga, W, graphite …) are counted in plain tonnes of the
+    material at every stage (factor 1).
+    """
+    u = unit.strip()
+    if u in REO_UNITS:
+        return 1.0
+    rare = material in MATERIAL_ALIASES or material in RARE_EARTHS or material in (
+        PRODUCT_ALIASES)
+    if not rare and u == "t":
+        return 1.0
+    if stage == "magnet" and u in {"t_product", "t", "t_NdFeB"}:
+        return product_factor
+    if stage == "metal" and u in {"t", "t_metal"}:
+        return oxide_factor("Nd")
+    return float("nan")
+
+
+def prepare_flows(
+    flows: pd.DataFrame,
+    year: int,
+    material: str,
+    product: str,
+    units: Mapping[str, str],
+    factors: Mapping[str, float],
+    excluded: frozenset[str],
+    ranks: Mapping[str, float],
+    output_vintages: Mapping[tuple[str, str], str],
+    meta: dict[str, Any],
+) -> pd.DataFrame | None:
+    rows = flows[pd.to_numeric(flows["year"], errors="coerce") == year]
+    kept: list[pd.DataFrame] = []
+    skipped: list[str] = []
+    for stage in STAGES:
+        srows = select_material(rows[rows["stage"].astype(str) == stage], material, product)
+        if srows.empty or stage not in units:
+            continue
+        same = None
+        if "vintage" in srows:
+            exporter_vintage = pd.Series(
+                [output_vintages.get((stage, c)) for c in srows["exporter"].astype(str)],
+                index=srows.index, dtype=object)
+            same = srows["vintage"].astype(str) == exporter_vintage
+        srows = pick_vintage(srows, ["exporter", "importer"], None, ranks, same)
+        unit = (
+            srows["unit"].fillna("t_REO").astype(str)
+            if "unit" in srows
+            else pd.Series("t_REO", index=srows.index)
+        )
+        factor = pd.Series(
+            [1.0 / factors[stage] if u in {"t_REO", "t_TREO"}
+             else (1.0 if u == units[stage] else np.nan) for u in unit],
+            index=unit.index, dtype=float)
+        bad = (
+            factor.isna()
+            | srows["exporter"].astype(str).isin(excluded)
+            | srows["importer"].astype(str).isin(excluded)
+        )
+        for _, r in srows[bad].iterrows():
+            skipped.append(f"{stage}:{r['exporter']}->{r['importer']} ({r.get('unit', '')})")
+        good = srows[~bad]
+        if good.empty:
+            continue
+        kept.append(
+            pd.DataFrame(
+                {
+                    "stage": stage,
+                    "exporter": good["exporter"].astype(str).to_numpy(),
+                    "importer": good["importer"].astype(str).to_numpy(),
+                    "tonnes": (
+                        pd.to_numeric(good["tonnes"], errors="coerce") * factor[~bad]
+                    ).to_numpy(),
+                }
+            )
+        )
+    meta["flows_skipped"] = skipped
+    return pd.concat(kept, ignore_index=True) if kept else None
+
+
+def country_composition(composition: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame | None:
+    """Country-average ore mix (rows ``deposit = country:ISO3``) as country × element."""
+    deposit = composition["deposit"].astype(str)
+    rows = composition[deposit.str.startswith("country:")]
+    if rows.empty:
+        meta["composition"] = "no country:ISO3 rows"
+        return None
+    iso = rows["deposit"].astype(str).str.slice(len("country:"))
+    element = rows["element"].astype(str)
+    share = pd.to_numeric(rows["share"], errors="coerce")
+    ok = element.isin(list(RARE_EARTHS)) & share.notna()
+    frame = pd.DataFrame({"iso3": iso[ok], "element": element[ok], "share": share[ok]})
+    table = frame.pivot_table(index="iso3", columns="element", values="share", aggfunc="mean")
+    table = table.fillna(0.0)
+    sums = table.sum(axis=1)
+    off = sums[(sums - 1.0).abs() > 0.01]
+    if not off.empty:
+        meta["composition_renormalised"] = {str(k): float(v) for k, v in off.items()}
+    table = table.div(sums.where(sums > 0), axis=0).dropna(how="all")
+    table.columns = pd.Index([str(c) for c in table.columns], name="element")
+    table.index = pd.Index([str(c) for c in table.index], name="country")
+    return table
+
