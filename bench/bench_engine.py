@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from oreflow.simulate import Scenario, simulate  # noqa: E402
-from oreflow.simulate.engine import sample_draws  # noqa: E402
+from oreflow.simulate.draws import sample_draws  # noqa: E402
 from reference_engine import run_reference  # noqa: E402
 
 

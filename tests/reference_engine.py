@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-from oreflow.simulate.engine import Draws, Plan, RunArrays
+from oreflow.simulate.state import Draws, Plan, RunArrays
 
 INF = math.inf
 

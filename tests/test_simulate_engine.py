@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oreflow.simulate import Scenario, mass_balance_residual, simulate, toy_baseline
-from oreflow.simulate.engine import compile_plan, run_plan, sample_draws
+from oreflow.simulate.compile import compile_plan
+from oreflow.simulate.draws import sample_draws
+from oreflow.simulate.engine import run_plan
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_engine import run_reference

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,6 @@ from oreflow.cli._app import (
     emit,
     print_json,
 )
-from oreflow.errors import InputError, unknown
 
 
 def _multiple(v: float) -> str:
@@ -60,17 +60,10 @@ def _display(summary: Any) -> Any:
 
 
 def _load_scenario(name_or_path: str) -> Any:
-    from oreflow.simulate import Scenario, list_builtin
+    # imported here: the simulator's modules are heavy and the CLI must start fast
+    from oreflow.simulate import Scenario
 
-    path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"} or path.exists():
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-        return Scenario.from_yaml(path)
-    names = list_builtin()
-    if name_or_path not in names:
-        raise unknown("scenario", name_or_path, names)
-    return Scenario.builtin(name_or_path)
+    return Scenario.load(name_or_path)
 
 
 def _scenario_sources(sc: Any) -> list[str]:
@@ -107,6 +100,14 @@ def scenarios(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
          caption="oreflow stress NAME · or a YAML file of your own")
 
 
+class OutFormat(StrEnum):
+    """File formats of ``stress --out``."""
+
+    parquet = "parquet"
+    csv = "csv"
+    json = "json"
+
+
 @app.command()
 def stress(
     scenario: Annotated[str, typer.Argument(
@@ -117,7 +118,8 @@ def stress(
                                                 min=1)] = None,
     out: Annotated[Path | None, typer.Option(
         help="Directory to write the full result to (Parquet, or --out-format).")] = None,
-    out_format: Annotated[str, typer.Option(help="parquet, csv or json.")] = "parquet",
+    out_format: Annotated[OutFormat, typer.Option(help="Format of --out files.")]
+    = OutFormat.parquet,
     all_materials: Annotated[bool, typer.Option(
         "--all-materials", help="Table: also materials the scenario leaves unchanged.")]
     = False,
@@ -129,8 +131,6 @@ def stress(
 
     from oreflow.simulate import simulate
 
-    if out_format not in {"parquet", "csv", "json"}:
-        raise InputError(f"--out-format must be parquet, csv or json, got '{out_format}'")
     sc = _load_scenario(scenario)
     fmt = _fmt(as_json, as_csv)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -145,7 +145,7 @@ def stress(
 
         result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=progress)
     summary = result.summary()
-    written = result.write(out, out_format) if out is not None else []
+    written = result.write(out, out_format.value) if out is not None else []
     if fmt is Format.json:
         payload = {"provenance": result.provenance, "summary": _jsonable(summary),
                    "sources": _scenario_sources(sc),

@@ -12,9 +12,10 @@ Public API
 from __future__ import annotations
 
 from .backtest import BacktestResult, backtest
-from .baseline import Baseline, Regions, build_baseline, toy_baseline
-from .engine import mass_balance_residual, simulate
+from .baseline import Baseline, Regions, toy_baseline
+from .baseline_data import build_baseline
 from .result import Result
+from .run import mass_balance_residual, simulate
 from .scenario import Parameters, Scenario, ScenarioError, list_builtin
 
 __all__ = [

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -30,8 +31,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .engine import simulate
+from oreflow.data.store import Store, resolve_store
+from oreflow.errors import unknown
+
 from .result import Result
+from .run import simulate
 from .scenario import Scenario, month_offset
 
 __all__ = ["BACKTESTS", "BacktestResult", "backtest", "calibration_grid", "observations"]
@@ -59,7 +63,9 @@ def _obs_window(date: str, period: str, start: _dt.date) -> tuple[float, float] 
     return None
 
 
-def observations(scenario: Scenario, base_prices: Mapping[str, float]) -> pd.DataFrame:
+def observations(
+    scenario: Scenario, base_prices: Mapping[str, float], *, store: Store | None = None
+) -> pd.DataFrame:
     """Observed oxide prices for a backtest scenario, as multiples of the base price.
 
     Parameters
@@ -68,6 +74,8 @@ def observations(scenario: Scenario, base_prices: Mapping[str, float]) -> pd.Dat
         The historical scenario (its start and horizon select the dates).
     base_prices : mapping
         Pre-episode base price per material [USD/kg] (the baseline's).
+    store : oreflow.data.Store, optional
+        Where the observed prices are read (default: the embedded data with user imports).
 
     Returns
     -------
@@ -76,9 +84,7 @@ def observations(scenario: Scenario, base_prices: Mapping[str, float]) -> pd.Dat
         ``market``, ``month_from``, ``month_to`` (months from the start), ``usd_per_kg``
         (midpoint of a range), ``multiple``, ``source_id``, ``flag``, ``row_id``.
     """
-    from oreflow.data.store import Store
-
-    p = Store.default().table("prices")
+    p = resolve_store(store).table("prices")
     mats = BACKTESTS.get(scenario.name, ())
     sel = p[
         p["material"].isin(mats)
@@ -247,6 +253,7 @@ def backtest(
     seed: int | None = 0,
     *,
     scenario: Scenario | None = None,
+    store: Store | None = None,
 ) -> BacktestResult:
     """Run a historical built-in scenario and compare it with the observed record.
 
@@ -261,19 +268,20 @@ def backtest(
     scenario : Scenario, optional
         Use this scenario (same name) instead of the built-in one, e.g. with other
         parameters during calibration.
+    store : oreflow.data.Store, optional
+        Data for the baseline and the observed record (default: embedded data with imports).
 
     Returns
     -------
     BacktestResult
     """
     if name not in BACKTESTS:
-        from oreflow.errors import unknown
-
         raise unknown("backtest (an episode with an observed record)", name, BACKTESTS)
     sc = scenario if scenario is not None else Scenario.builtin(name)
-    res = simulate(sc, draws=draws, seed=seed)
+    st = resolve_store(store)
+    res = simulate(sc, draws=draws, seed=seed, store=st)
     base = {m: float(p) for m, p in zip(res.materials, res.plan.p0, strict=True)}
-    obs = observations(sc, base)
+    obs = observations(sc, base, store=st)
     return BacktestResult(scenario=sc, result=res, observed=obs)
 
 
@@ -305,8 +313,6 @@ def calibration_grid(
     pandas.DataFrame
         One row per grid point.
     """
-    import itertools
-
     base = Scenario.builtin(name)
     keys = list(grid)
     rows = []

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .engine import Draws, Plan, RunArrays
 from .scenario import Scenario
+from .state import Draws, Plan, RunArrays
 
 __all__ = ["QUANTILES", "Result"]
 

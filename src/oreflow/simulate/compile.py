@@ -1,0 +1,300 @@
+"""Compiling a scenario against a baseline: the deterministic schedule of the shocks.
+
+:func:`compile_plan` turns shocks (dates, materials, regions, sectors) into arrays indexed by
+step, material and segment (:class:`~oreflow.simulate.state.Plan`); the random parts stay in
+the draws. :func:`resolve_regions` expands bloc names in a scenario's targets through the
+store's ``blocs`` table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from oreflow.data.store import Store, resolve_store
+
+from .baseline import Baseline, Regions
+from .draws import elasticity_key
+from .scenario import (
+    DemandChange,
+    ExportRestriction,
+    PriceFloor,
+    ProductionOutage,
+    Scenario,
+    ScenarioError,
+    StockpileRelease,
+    Tariff,
+    expand_materials,
+)
+from .state import DemandShift, Outage, Plan, Restriction
+
+__all__ = ["compile_plan", "resolve_regions"]
+
+F = NDArray[np.float64]
+
+
+def resolve_regions(scenario: Scenario, *, store: Store | None = None) -> Regions:
+    """Controller and named targets, bloc names expanded through the store's ``blocs`` table.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its restrictions' ``targets`` hold ISO3 codes or bloc names (``EU27``, ``G7`` …).
+    store : oreflow.data.Store, optional
+        Where the blocs are read (default: the embedded data with the user's imports).
+    """
+    targets: list[str] = []
+    blocs = bloc_members(resolve_store(store))
+    for t in scenario.named_targets():
+        members = blocs.get(t)
+        if members is None:
+            if len(t) != 3 or not t.isupper():
+                raise ScenarioError(f"unknown target {t!r}: not an ISO3 code or a known bloc")
+            members = (t,)
+        for m in members:
+            if m != scenario.controller and m not in targets:
+                targets.append(m)
+    return Regions(controller=scenario.controller, targets=tuple(targets))
+
+
+def bloc_members(store: Store) -> dict[str, tuple[str, ...]]:
+    """Member countries of every bloc in the ``blocs`` table (the EU as one row ``EUU`` is
+    left out: its members are listed one by one)."""
+    df = store.table("blocs")
+    out: dict[str, tuple[str, ...]] = {}
+    for bloc, grp in df.groupby("bloc"):
+        codes = tuple(sorted({c for c in grp["iso3"].dropna() if len(c) == 3 and c != "EUU"}))
+        out[str(bloc)] = codes
+    return out
+
+
+def _region_mask(baseline: Baseline, region: str) -> NDArray[np.bool_]:
+    r = np.zeros(3, dtype=bool)
+    if region == "all":
+        r[:] = True
+    elif region in ("controller", "rest", "targets"):
+        r[("controller", "rest", "targets").index(region)] = True
+    elif len(region) == 3 and region.isupper():
+        r[baseline.region_of(region)] = True
+    else:
+        raise ScenarioError(f"unknown region {region!r}")
+    return r
+
+
+def _mat_mask(baseline: Baseline, names: list[str]) -> NDArray[np.bool_]:
+    want = set(expand_materials(names))
+    return np.array([m in want for m in baseline.materials])
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _groups(
+    scenario: Scenario, sectors: tuple[str, ...], ks: NDArray[np.intp]
+) -> tuple[F, NDArray[np.intp]]:
+    """Sectors sharing an elasticity draw, as a (sectors x groups) 0/1 matrix and one
+    representative sector column per group (their demands add up exactly)."""
+    keys = [elasticity_key(scenario, sectors[k]) for k in ks]
+    uniq = list(dict.fromkeys(keys))
+    gmat = np.array([[1.0 if kk == u else 0.0 for u in uniq] for kk in keys]).reshape(
+        len(keys), len(uniq)
+    )
+    rep = np.array([ks[keys.index(u)] for u in uniq], dtype=np.intp)
+    return gmat, rep
+
+
+def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
+    """Compile the deterministic schedule of a scenario against a baseline.
+
+    Raises
+    ------
+    ScenarioError
+        If a shock refers to materials, sectors or origins that the baseline lacks.
+    """
+    b = baseline
+    nm = b.n_materials
+    nk = len(b.sectors)
+    dt = float(scenario.step_months)
+    n_t = scenario.horizon_months // scenario.step_months
+    t0 = np.arange(n_t) * dt
+    t_mid = t0 + 0.5 * dt
+    is_prod = b.is_product
+    el = np.flatnonzero(~is_prod)
+    pr = np.flatnonzero(is_prod)
+    d_el = b.demand[el].sum(axis=(0, 1)) if el.size else np.zeros(nk)
+    d_pr = b.demand[pr].sum(axis=(0, 1)) if pr.size else np.zeros(nk)
+    kmag = b.sectors.index("magnet_makers") if "magnet_makers" in b.sectors else -1
+    k_el = (
+        np.array([k for k in range(nk) if d_el[k] > 0 or k == kmag], dtype=np.intp)
+        if el.size
+        else np.zeros(0, dtype=np.intp)
+    )
+    k_pr = np.array([k for k in range(nk) if d_pr[k] > 0], dtype=np.intp)
+    if pr.size and k_pr.size == 0:
+        k_pr = np.array([k for k in range(nk) if k != kmag][:1], dtype=np.intp)
+    # cost share of each element in the magnets that use it (recipe x base prices)
+    input_share = np.zeros(b.n_materials)
+    for e in el:
+        shares = [b.recipe[e, p] * b.price[e] / b.price[p] for p in pr if b.recipe[e, p] > 0]
+        input_share[e] = min(max(shares), 1.0) if shares else 0.0
+    g_el, gc_el = _groups(scenario, b.sectors, k_el)
+    g_pr, gc_pr = _groups(scenario, b.sectors, k_pr)
+    q0 = b.production / 12.0
+    d0 = b.demand / 12.0
+    nonc = q0.copy()
+    nonc[:, 0] = 0.0
+    tot = nonc.sum(axis=1, keepdims=True)
+    ramp_weight = np.divide(nonc, tot, out=np.zeros_like(nonc), where=tot > 0)
+    volume = q0.sum(axis=1)
+    cb = b.cross_border if b.cross_border is not None else np.full((nm, 3), 0.5)
+    content = b.controller_content if b.controller_content is not None else np.zeros((nm, 3))
+    restr: list[Restriction] = []
+    outages: list[Outage] = []
+    demands: list[DemandShift] = []
+    release = np.zeros((n_t, nm, 3))
+    gov0 = np.zeros((nm, 3))
+    log_floor = np.full((n_t, nm, 3), -np.inf)
+    wedge = np.zeros((n_t, nm, 3))
+    onset = math.inf
+    start = scenario.start
+    for sh in scenario.shocks:
+        if isinstance(sh, ExportRestriction):
+            ann, eff, end = sh.window(start)
+            mats = np.array([m in sh.controlled_materials() for m in b.materials])
+            regs = (
+                np.array([False, True, True])
+                if sh.all_destinations
+                else np.array([False, False, True])
+            )
+            qbase = float((b.imports_from_controller * np.outer(mats, regs)).sum())
+            if sh.quota_t_per_yr is not None:
+                if qbase <= 0:
+                    raise ScenarioError(f"restriction {sh.id}: no baseline exports for a quota")
+                mean_share = min(1.0, sh.quota_t_per_yr.mean() / qbase)
+            else:
+                mean_share = 0.0 if sh.approval_rate is None else sh.approval_rate.mean()
+            if not sh.all_destinations and not b.members[2]:
+                raise ScenarioError(f"restriction {sh.id}: baseline has no targets segment")
+            restr.append(
+                Restriction(
+                    ann=ann,
+                    eff=eff,
+                    end=end,
+                    mats=mats,
+                    regs=regs,
+                    mean_approval=mean_share,
+                    quota_base=qbase,
+                    deminimis=sh.de_minimis_threshold is not None,
+                    reach_base=content,
+                )
+            )
+            onset = min(onset, ann)
+        elif isinstance(sh, ProductionOutage):
+            s0, s1 = sh.window(start)
+            key = (sh.country, sh.stage)
+            if key not in b.origin:
+                known = ", ".join(f"{c}/{s}" for c, s in b.origin) or "none"
+                raise ScenarioError(
+                    f"outage {sh.id or sh.country}: the baseline has no origin shares for "
+                    f"{sh.country} at stage {sh.stage} (known: {known})"
+                )
+            mats = _mat_mask(b, sh.materials)
+            w = np.where(mats[:, None], b.origin[key], 0.0)
+            qsum = b.production.sum(axis=1)
+            world = np.divide(
+                (w * b.production).sum(axis=1), qsum, out=np.zeros(nm), where=qsum > 0
+            )
+            outages.append(Outage(s0, s1, sh.recovery_months, w, world))
+            onset = min(onset, s0)
+        elif isinstance(sh, DemandChange):
+            s0, s1 = sh.window(start)
+            mask = np.zeros((nm, 3, nk))
+            mats = _mat_mask(b, sh.materials)
+            regs = _region_mask(b, sh.region)
+            if sh.sector == "all":
+                secs = np.ones(nk, dtype=bool)
+            elif sh.sector in b.sectors:
+                secs = np.array([s == sh.sector for s in b.sectors])
+            else:
+                raise ScenarioError(
+                    f"demand change {sh.id}: unknown sector {sh.sector!r} "
+                    f"(baseline sectors: {', '.join(b.sectors)})"
+                )
+            mask[np.ix_(mats, regs, secs)] = 1.0
+            demands.append(DemandShift(s0, s1, mask, sh.persist))
+            onset = min(onset, s0)
+        elif isinstance(sh, StockpileRelease):
+            s0, s1 = sh.window(start)
+            mats = _mat_mask(b, sh.materials)
+            regs = _region_mask(b, sh.region)
+            frac = np.array([_overlap(a, a + dt, s0, s1) for a in t0]) / (s1 - s0)
+            amount = np.outer(mats, regs) * sh.tonnes
+            release += frac[:, None, None] * amount[None]
+            gov0 += amount * frac.sum()
+            onset = min(onset, s0)
+        elif isinstance(sh, PriceFloor):
+            s0, s1 = sh.window(start)
+            mats = _mat_mask(b, sh.materials)
+            regs = _region_mask(b, sh.region)
+            on = (t_mid >= s0) & (t_mid < s1)
+            lf = np.log(sh.usd_per_kg / b.price)
+            val = np.where(np.outer(mats, regs), lf[:, None], -np.inf)
+            log_floor[on] = np.maximum(log_floor[on], val[None])
+        elif isinstance(sh, Tariff):
+            s0, s1 = sh.window(start)
+            mats = _mat_mask(b, sh.materials)
+            regs = _region_mask(b, sh.region)
+            regs[0] = False
+            on = (t_mid >= s0) & (t_mid < s1)
+            wedge[on] += np.outer(mats, regs)[None] * math.log1p(sh.rate)
+            onset = min(onset, s0)
+    if scenario.pipeline and b.projects:
+        proj_cap = np.zeros((len(b.projects), nm, 3))
+        for j, p in enumerate(b.projects):
+            proj_cap[j, :, p.region] = p.capacity / 12.0
+    else:
+        proj_cap = np.zeros((0, nm, 3))
+    choke = scenario.parameters.choke_price_multiple
+    return Plan(
+        scenario=scenario,
+        baseline=b,
+        dt=dt,
+        n_steps=n_t,
+        t_mid=np.asarray(t_mid, dtype=np.float64),
+        q0=q0,
+        d0=d0,
+        x0flow=b.imports_from_controller / 12.0,
+        p0=b.price.copy(),
+        el=el,
+        pr=pr,
+        k_el=k_el,
+        k_pr=k_pr,
+        kmag=kmag,
+        input_share=input_share,
+        g_el=g_el,
+        gc_el=gc_el,
+        g_pr=g_pr,
+        gc_pr=gc_pr,
+        recipe=b.recipe,
+        ramp_weight=ramp_weight,
+        volume=volume,
+        restrictions=tuple(restr),
+        outages=tuple(outages),
+        demands=tuple(demands),
+        release=release,
+        gov0=gov0,
+        log_floor=log_floor,
+        log_wedge=wedge,
+        proj_cap=proj_cap,
+        cross_border=cb,
+        x_lo=math.log(1.0 / choke),
+        x_hi=math.log(choke),
+        onset=max(onset, 0.0) if math.isfinite(onset) else math.inf,
+        n_regions=3
+        if b.members[2] and float(b.consumption()[:, 2].sum() + b.production[:, 2].sum()) > 0
+        else 2,
+        notes=dict(b.notes),
+    )
