@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oreflow.chain.elements import oxide_factor
+from oreflow.chain.elements import (
+    DEFAULT_RE_CONTENT_NDFEB,
+    oxide_factor,
+    recipe_content,
+    reo_per_tonne,
+)
 from oreflow.chain.names import (
     MATERIAL_ALIASES,
     NON_NODE_CODES,
@@ -22,10 +27,13 @@ from oreflow.chain.names import (
     REO_UNITS,
     RESIDUAL_CODES,
     STAGES,
+    USE_STAGE,
 )
+from oreflow.errors import InputError
 
 __all__ = [
     "aggregate_codes",
+    "chain_inputs",
     "cited_sources",
     "country_composition",
     "pick_vintage",
@@ -206,3 +214,134 @@ def country_composition(composition: pd.DataFrame, meta: dict[str, Any]) -> pd.D
     table.index = pd.Index([str(c) for c in table.index], name="country")
     return table
 
+
+def chain_inputs(
+    stage_output: pd.DataFrame,
+    flows: pd.DataFrame | None,
+    composition: pd.DataFrame | None,
+    recipes: pd.DataFrame | None,
+    *,
+    year: int,
+    material: str,
+    vintage: str | Mapping[str, str] | None,
+    basis: str,
+    vintages: pd.DataFrame | None,
+    countries: pd.DataFrame | None,
+    blocs: pd.DataFrame | None,
+    demand: pd.Series | None,
+    product: str,
+    grade: str | None,
+    excluded: frozenset[str],
+) -> dict[str, Any]:
+    """Keyword arguments of :class:`~oreflow.chain.SupplyChain` read from the data tables.
+
+    The work of :meth:`SupplyChain.from_tables` (parameters documented there): pick each
+    stage's rows of the material and year (newest vintage per key unless ``vintage`` names
+    one), convert units to t REO-eq where a stage mixes them, drop aggregate codes (noted in
+    ``meta``), read known flows, the country ore mixes, governance scores and blocs.
+    """
+    meta: dict[str, Any] = {"year": year, "material": material, "basis": basis}
+    ranks = vintage_ranks(vintages)
+    rows = stage_output[
+        (pd.to_numeric(stage_output["year"], errors="coerce") == year)
+        & (stage_output["basis"].astype(str) == basis)
+    ]
+    if rows.empty:
+        raise InputError(f"no {basis} rows in stage_output for {year}")
+    recipe: pd.Series | None = None
+    if recipes is not None and not recipes.empty:
+        recipe = recipe_content(recipes, product, grade)
+        meta["recipe"] = {"recipe": str(recipe.name), **recipe.round(6).to_dict()}
+    if recipe is None or recipe.empty:
+        recipe = pd.Series({"Nd": DEFAULT_RE_CONTENT_NDFEB}, name="default 30 wt% RE as Nd")
+        meta["recipe"] = {"recipe": str(recipe.name), "Nd": DEFAULT_RE_CONTENT_NDFEB}
+    product_factor = reo_per_tonne(recipe)
+    frames: dict[str, pd.Series] = {}
+    units: dict[str, str] = {}
+    factors: dict[str, float] = {}
+    vintages_used: dict[str, list[str]] = {}
+    output_vintages: dict[tuple[str, str], str] = {}
+    dropped: dict[str, float] = {}
+    sources_used: dict[str, list[str]] = {}
+    for stage in STAGES:
+        srows = select_material(rows[rows["stage"].astype(str) == stage], material, product)
+        if srows.empty:
+            continue
+        wanted = vintage.get(stage) if isinstance(vintage, Mapping) else vintage
+        srows = pick_vintage(srows, ["iso3"], wanted, ranks)
+        sources_used[stage] = cited_sources(srows)
+        tonnes = pd.to_numeric(srows["tonnes"], errors="coerce")
+        codes = srows["iso3"].astype(str)
+        is_node = ~codes.isin(excluded) & tonnes.notna()
+        for code, value in zip(codes[~is_node], tonnes[~is_node], strict=True):
+            if code != "WLD" and np.isfinite(value):
+                dropped[f"{stage}:{code}"] = float(value)
+        srows, tonnes, codes = srows[is_node], tonnes[is_node], codes[is_node]
+        stage_units = (
+            srows["unit"].fillna("t_REO").astype(str)
+            if "unit" in srows
+            else pd.Series("t_REO", index=srows.index)
+        )
+        row_factor = pd.Series(
+            [unit_factor(stage, u, product_factor, material) for u in stage_units],
+            index=stage_units.index, dtype=float)
+        if row_factor.isna().any():
+            bad = sorted(set(stage_units[row_factor.isna()]))
+            raise InputError(f"stage '{stage}': cannot convert unit(s) {bad} to t REO")
+        if stage_units.nunique() == 1:
+            units[stage] = str(stage_units.iloc[0])
+            factors[stage] = float(row_factor.iloc[0])
+            values = tonnes
+        else:  # mixed units: express the whole stage in t REO-eq
+            units[stage] = "t_REO"
+            factors[stage] = 1.0
+            values = tonnes * row_factor
+        frames[stage] = (
+            pd.Series(values.to_numpy(), index=codes.to_numpy()).groupby(level=0).sum()
+        )
+        if "vintage" in srows:
+            vintages_used[stage] = sorted(set(srows["vintage"].dropna().astype(str)))
+            output_vintages.update(
+                {(stage, c): str(v) for c, v in zip(codes, srows["vintage"], strict=True)}
+            )
+    if "mine" not in frames:
+        raise InputError(f"no mine output of {material} in {year} ({basis})")
+    missing_stages = [s for s in STAGES if s not in frames]
+    for name, table in (("flows", flows), ("composition", composition),
+                        ("recipes", recipes)):
+        if table is not None and not table.empty:
+            sources_used[name] = cited_sources(table)
+    meta.update(
+        vintages=vintages_used, stages_missing=missing_stages, aggregates_dropped=dropped,
+        sources=sources_used,
+    )
+    if demand is not None:
+        frames[USE_STAGE] = demand.astype(np.float64)
+        units[USE_STAGE] = units[list(frames)[-2]]
+    output = pd.DataFrame(frames).T.fillna(0.0)
+    last = [s for s in STAGES if s in frames][-1]
+    if demand is not None:
+        factors[USE_STAGE] = factors[last]
+    flow_frame = None
+    if flows is not None and not flows.empty:
+        flow_frame = prepare_flows(
+            flows, year, material, product, units, factors, excluded, ranks,
+            output_vintages, meta,
+        )  # fmt: skip
+    comp = country_composition(composition, meta) if composition is not None else None
+    governance = None
+    if countries is not None and "governance_score" in countries:
+        governance = pd.Series(
+            pd.to_numeric(countries["governance_score"], errors="coerce").to_numpy(),
+            index=countries["iso3"].astype(str).to_numpy(),
+            name="governance_score",
+        )
+    bloc_map: dict[str, set[str]] = {}
+    if blocs is not None and not blocs.empty:
+        for b, code in zip(blocs["bloc"].astype(str), blocs["iso3"].astype(str), strict=True):
+            bloc_map.setdefault(b, set()).add(code)
+    return {
+        "output": output, "units": units, "reo_per_unit": factors, "flows": flow_frame,
+        "composition": comp, "recipe": recipe, "governance": governance, "blocs": bloc_map,
+        "year": year, "material": material, "meta": meta,
+    }
