@@ -202,6 +202,20 @@ def ration(xs, lw, nt_open, cons, imp, inv_buy, supply, at_hi, capped):
 # --------------------------------------------------------------------------------------
 
 
+def outage_intensity(tm, start, end, recovery):
+    """Share of an outage in force at month ``tm``, written from the spec (docs/engine.md)
+    as a trapezoid, independently of the engine's code: 0 before ``start``, 1 until ``end``,
+    then a straight line down to 0 over ``recovery`` months."""
+    if not start <= tm:
+        return 0.0
+    after_end = tm - end
+    if after_end < 0:
+        return 1.0
+    if recovery <= 0:
+        return 0.0
+    return max(0.0, 1.0 - after_end / recovery)
+
+
 def schedule(plan: Plan, d: Draws, i_draw: int, t: int, bind):
     """Shocks in force in step t for one draw, as nested lists [m][r]."""
     b = plan.baseline
@@ -239,13 +253,8 @@ def schedule(plan: Plan, d: Draws, i_draw: int, t: int, bind):
                             leak[m] = min(leak[m], 1.0 - rch_n * (1.0 - sh))
     loss = [[0.0] * 3 for _ in range(nm)]
     for j, o in enumerate(plan.outages):
-        if tm < o.start:
-            continue
-        if tm < o.end:
-            inten = 1.0
-        elif o.recovery > 0 and tm < o.end + o.recovery:
-            inten = 1.0 - (tm - o.end) / o.recovery
-        else:
+        inten = outage_intensity(tm, o.start, o.end, o.recovery)
+        if inten == 0.0:
             continue
         sj = d.outage_share[i_draw, j] * inten
         for m in range(nm):

@@ -285,13 +285,36 @@ def test_tracing_properties(net):
     assert np.all(h <= 10_000 + 1e-6) and np.all(h >= 10_000 / n_prod - 1e-6)
 
 
-def test_low_level_functions_agree_with_chain(toy):
+def _backward_paths(s, stage, country):
+    """Every backward sourcing path from (stage, country) to the mine, with its probability:
+    lists of countries [node, supplier at stage-1, ..., mine country]."""
+    paths = [([country], 1.0)]
+    for t in range(stage, 0, -1):  # S[t-1][j, c]: share of stage-t inputs in c from j
+        paths = [(path + [j], w * s[t - 1][j, path[-1]])
+                 for path, w in paths for j in range(s.shape[1]) if s[t - 1][j, path[-1]] > 0]
+    return paths
+
+
+def test_origin_and_control_shares_match_a_path_enumeration(toy):
+    """Origin mixes and control shares, checked against a brute-force enumeration of every
+    backward path through the sourcing matrices (no matrix product, no recursion)."""
     s = np.stack([toy.sourcing(x).to_numpy() for x in STAGES[1:]])
-    np.testing.assert_allclose(origin_matrices(s), toy.origin_matrices())
-    x = np.array([1.0, 0.0, 0.0])
-    np.testing.assert_allclose(control_shares(s, x), toy.control_share("CHN").to_numpy())
-    many = control_shares(s, np.eye(3))
-    assert many.shape == (4, 3, 3)
+    n = s.shape[1]
+    x = np.array([1.0, 0.0, 0.0])  # X = {CHN}
+    o = origin_matrices(s)
+    ctrl = control_shares(s, x)
+    for stage in range(len(STAGES)):
+        for c in range(n):
+            paths = _backward_paths(s, stage, c)
+            assert sum(w for _, w in paths) == pytest.approx(1.0)
+            origin = np.zeros(n)
+            for path, w in paths:
+                origin[path[-1]] += w
+            np.testing.assert_allclose(o[stage][:, c], origin, atol=1e-12)
+            through_x = sum(w for path, w in paths if any(x[j] for j in path))
+            assert ctrl[stage, c] == pytest.approx(through_x, abs=1e-12)
+    np.testing.assert_allclose(toy.control_share("CHN").to_numpy(), ctrl)
+    assert control_shares(s, np.eye(3)).shape == (4, 3, 3)
 
 
 # -- element resolution --------------------------------------------------------------------

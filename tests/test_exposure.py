@@ -562,10 +562,6 @@ def test_doctests() -> None:
 
 
 def test_impact_with_a_builtin_scenario(store: Any) -> None:
-    from oreflow.simulate import list_builtin
-
-    if "china-2025-04" not in list_builtin():
-        pytest.skip("built-in scenario not shipped yet")
     ans = impact(Bom.example("drone"), "china-2025-04", draws=40, seed=2, store=store)
     s = ans.tables["summary"].iloc[0]
     assert ans.meta["scenario"] == "china-2025-04" and ans.meta["engine"]["seed"] == 2

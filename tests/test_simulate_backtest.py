@@ -33,10 +33,12 @@ def test_fit_statistics(bt):
     assert np.isfinite(fit["rms_log_error"])
 
 
-def test_model_reproduces_a_spike(bt):
+def test_backtest_peak_is_a_several_fold_spike_below_the_technical_ceiling(bt):
+    # a coarse guard only: the fit itself is judged against the observed record elsewhere
     t = bt.table()
     peak = t[(t["what"] == "peak multiple")]
-    assert np.all(peak["model_p50"] > 3.0)  # the quota episode drives prices up several-fold
+    assert np.all(peak["model_p50"] > 3.0)
+    assert np.all(peak["model_p50"] < 100.0)
 
 
 def test_unknown_backtest():
