@@ -290,7 +290,7 @@ def _backward_paths(s, stage, country):
     lists of countries [node, supplier at stage-1, ..., mine country]."""
     paths = [([country], 1.0)]
     for t in range(stage, 0, -1):  # S[t-1][j, c]: share of stage-t inputs in c from j
-        paths = [(path + [j], w * s[t - 1][j, path[-1]])
+        paths = [([*path, j], w * s[t - 1][j, path[-1]])
                  for path, w in paths for j in range(s.shape[1]) if s[t - 1][j, path[-1]] > 0]
     return paths
 

@@ -185,3 +185,16 @@ def test_month_offset_and_groups():
     assert month_offset(dt.date(2024, 12, 1), dt.date(2025, 1, 1)) == -1.0
     assert expand_materials(["HREE"])[0] == "Y"
     assert "NdFeB" in expand_materials(["all"])
+
+
+def test_bloc_targets_expand_through_the_store(store) -> None:
+    """A restriction aimed at a bloc name reaches every member country, read from the store's
+    blocs table (a package-path read once returned no members without any error)."""
+    from oreflow.simulate.compile import resolve_regions
+
+    sc = Scenario.parse_yaml(
+        "name: eu\nstart: 2025-01\nshocks:\n"
+        "  - {kind: export_restriction, materials: [Dy], targets: [EU27], effective: 2025-02}\n")
+    regions = resolve_regions(sc, store=store)
+    assert regions.controller == "CHN"
+    assert len(regions.targets) == 27 and {"DEU", "FRA", "ITA"} <= set(regions.targets)

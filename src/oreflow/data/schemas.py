@@ -96,7 +96,7 @@ class TableInfo:
 
 @functools.cache
 def _pandera_schema(info: TableInfo) -> pa.DataFrameSchema:
-    import pandera.pandas as pa
+    import pandera.pandas as pa  # imported on use (0.8 s): `oreflow data list` stays under 1 s
 
     columns: dict[str, pa.Column] = {}
     for f in info.fields:
@@ -127,7 +127,7 @@ def validate_frame(info: TableInfo, df: pd.DataFrame, *, label: str,
 
     Returns one :class:`Problem` per failing cell (line = ``first_line`` + row position).
     """
-    import pandera.errors as pae
+    import pandera.errors as pae  # imported on use, as above
 
     schema = _pandera_schema(info)
     frame = df.reset_index(drop=True)
