@@ -95,11 +95,13 @@ def test_allocation_and_balance(toy):
     a = toy.allocation("separation")
     assert a.loc["MMR", "CHN"] == pytest.approx(20)
     assert a.loc["USA", "CHN"] == pytest.approx(10)
-    b = toy.balance()
-    assert b.loc["separation", ["known_flows", "domestic", "imports", "gap"]].tolist() == (
+    b = toy.balance()  # one row per supplying stage: where its output goes
+    assert b.loc["mine", ["known_flows", "domestic", "imports", "gap"]].tolist() == (
         pytest.approx([20, 70, 10, 0])
     )
-    assert b.loc["magnet", "requirement"] == pytest.approx(100)  # 75 + 25 t REO-eq
+    assert b.loc["metal", "to_next_stage"] == pytest.approx(100)  # 75 + 25 t REO-eq
+    assert b.loc["separation", "gap"] == pytest.approx(0)  # 100 separated, 100 to metal
+    assert b.loc["magnet", "final_use"] == 0  # no final use given
 
 
 def test_sourcing_matrix_edge_cases():
@@ -457,35 +459,52 @@ def test_bloc_table_by_hand(toy):
     assert metal[["self_sufficiency", "largest_outside_share"]].tolist() == pytest.approx(
         [0.8, 0.2]
     )
-    assert np.isnan(bt.loc[("magnet", "all"), "bloc_demand"])  # no use stage
+    assert bt.loc[("magnet", "all"), "bloc_demand"] == 0  # no final use of magnets given
 
 
-def test_use_stage_and_final_demand():
-    demand = pd.Series({"CHN": 100.0, "USA": 100.0})  # t magnets consumed
-    chain = SupplyChain(
-        TOY_OUTPUT.T.assign(use=demand).T.fillna(0.0),
-        units={"magnet": "t_product"},
-        reo_per_unit={"magnet": 0.5},
-        flows=TOY_FLOWS,
-        governance=TOY_GOV,
-    )
-    assert chain.stages[-1] == "use" and chain.supply_stages == tuple(STAGES)
+def _toy_with_use(**use: dict[str, float]) -> SupplyChain:
+    final = pd.DataFrame(use).T.fillna(0.0)  # stages × countries
+    return SupplyChain(TOY_OUTPUT, units={"magnet": "t_product"}, reo_per_unit={"magnet": 0.5},
+                       flows=TOY_FLOWS, final_use=final, governance=TOY_GOV)
+
+
+def test_final_use_of_magnets_by_hand():
+    chain = _toy_with_use(magnet={"CHN": 100.0, "USA": 100.0})  # t magnets used
     # magnets: CHN makes 150, uses 100 → surplus 50 goes to USA, which makes 50 and needs 100
-    assert chain.sourcing("use")["USA"].tolist() == pytest.approx([0.5, 0, 0.5])
+    assert chain.use_sourcing("magnet")["USA"].tolist() == pytest.approx([0.5, 0, 0.5])
+    assert chain.final_use.loc["magnet", "USA"] == 100
     bt = chain.bloc_table("USA").set_index("stage")
     assert bt.loc["magnet", "self_sufficiency"] == pytest.approx(0.5)
     assert bt.loc["magnet", "import_reliance"] == pytest.approx(0.5)
-    # final basis: USA consumes 100 t magnets = 50 t REO-eq → mine demand 50; mine SS 20/50
-    fb = chain.bloc_table("USA", demand_basis="final").set_index("stage")
-    assert fb.loc["mine", "self_sufficiency"] == pytest.approx(0.4)
-    # consuming in CHN does not count as passing through CHN at the use stage
-    # USA's use: ½ CHN magnets (USA content 1/9: USA ore in CHN separation) + ½ USA magnets
-    cs = chain.control_share("USA")
-    assert cs.loc["use", "USA"] == pytest.approx(0.5 / 9 + 0.5)
-    assert cs.loc["use", "CHN"] == pytest.approx(1 / 9)  # not 1: consuming is not producing
-    assert "use" not in chain.concentration_table().index
+    # USA's use: ½ CHN magnets (USA content 1/9: USA ore in CHN separation) + ½ USA magnets;
+    # consuming in CHN does not count as passing through CHN
+    cs = chain.use_control_share("USA")
+    assert cs.loc["magnet", "USA"] == pytest.approx(0.5 / 9 + 0.5)
+    assert cs.loc["magnet", "CHN"] == pytest.approx(1 / 9)
+    # origin of USA's magnet use, by hand: CHN separation ore is (2/3, 2/9, 1/9) CHN/MMR/USA;
+    # USA metal is ½ own oxide (USA ore) + ½ CHN oxide; USA magnets 0.8 USA + 0.2 CHN metal;
+    # CHN magnets are all CHN metal = CHN oxide; USA uses ½ CHN + ½ USA magnets
+    chn = np.array([2 / 3, 2 / 9, 1 / 9])
+    usa_metal = 0.5 * np.array([0, 0, 1]) + 0.5 * chn
+    usa_magnets = 0.8 * usa_metal + 0.2 * chn
+    mix = chain.use_origin_mix("magnet", "USA")
+    assert mix.tolist() == pytest.approx((0.5 * chn + 0.5 * usa_magnets).tolist())
     rt = chain.risk_table("USA")
     assert np.isfinite(rt.loc["magnet", "supply_risk"])
+
+
+def test_final_use_of_oxides_adds_to_bloc_demand_and_shares_domestic_supply():
+    chain = _toy_with_use(separation={"USA": 5.0, "CHN": 5.0})  # t REO of oxides used
+    bt = chain.bloc_table("USA").set_index("stage")
+    # USA separates 10; its metal plants need 20 and its oxide users 5 → SS 10/25
+    assert bt.loc["separation", "bloc_demand"] == pytest.approx(25)
+    assert bt.loc["separation", "self_sufficiency"] == pytest.approx(0.4)
+    # domestic supply (10) is shared in proportion to need: 8 to plants, 2 to users
+    assert chain.use_allocation("separation").loc["USA", "USA"] == pytest.approx(2)
+    assert chain.allocation("metal").loc["USA", "USA"] == pytest.approx(8)
+    b = chain.balance()
+    # 100 separated against 100 to metal plants + 10 used: 10 t more is used than made
+    assert b.loc["separation", "gap"] == pytest.approx(10)
 
 
 def test_risk_table_by_hand(toy):
@@ -626,15 +645,20 @@ def test_from_tables_matches_the_toy(toy):
     assert chain.meta["vintages"]["mine"] == ["B"]
     assert chain.concentration_table()["hhi_wgi"].iloc[0] == pytest.approx(2.448)
     assert chain.members("WEST") == {"USA", "AUS"}
-    # element chain: the recipe need of the magnet plants is reported (CHN: 150·0.02·1.14769
-    # = 3.443 t Dy2O3), while the Dy they get is the Dy mined (3 + 6 = 9 t), split by need
+    # element chain: the magnets hold their recipe need (CHN: 150·0.02·1.14769 = 3.443 t
+    # Dy2O3); the metal plants make what the magnets need; the 9 t mined and separated
+    # cover it, and what no one is recorded to use stays visible as unallocated
     dy = chain.for_element("Dy")
     assert dy.output.loc["mine"].tolist() == pytest.approx([3, 6, 0])
     magnets = so[(so["stage"] == "magnet")].groupby("iso3")["tonnes"].sum()
     need = magnets * 0.02 * oxide_factor("Dy")
     assert dy.meta["recipe_need"]["magnet"] == pytest.approx(need.sum())
-    assert dy.output.loc["magnet"].sum() == pytest.approx(9)
-    assert dy.output.loc["magnet", "CHN"] == pytest.approx(9 * need["CHN"] / need.sum())
+    assert dy.output.loc["magnet", "CHN"] == pytest.approx(need["CHN"])
+    assert dy.output.loc["magnet", "USA"] == pytest.approx(need["USA"])
+    assert dy.output.loc["metal"].sum() == pytest.approx(need.sum())
+    assert dy.output.loc["separation"].sum() == pytest.approx(9)
+    assert dy.meta["element_deficit"] == 0
+    assert dy.meta["element_unallocated"]["separation"] == pytest.approx(9 - need.sum())
     assert chain.for_element("Dy", heavy_free=True).output.loc["magnet"].sum() == 0
     # asking for an element builds the REO chain and resolves it
     direct = SupplyChain.from_tables(so, fl, comp, rec, material="Dy", vintages=vin)
@@ -652,8 +676,12 @@ def test_metal_in_tonnes_of_metal_is_routed_not_a_recipe_stage():
     chain = SupplyChain.from_tables(so, fl, comp, rec, vintages=vin)
     assert chain.reo_per_unit["metal"] == pytest.approx(oxide_factor("Nd"))
     assert chain.reo_output.loc["metal"].tolist() == pytest.approx([80, 0, 20])
-    # Dy in metal follows the feed (as in the toy: 8 and 1 t), not the magnet recipe
-    assert chain.for_element("Dy").output.loc["metal"].tolist() == pytest.approx([8, 0, 1])
+    # metal plants make the Dy their magnet customers need, whatever unit the metal is
+    # counted in: CHN's magnets need 3.443 t, USA's 1.148 t, each covered by its own metal
+    # (USA's metal, 20 t REO-eq, exceeds its magnets' need at this recipe, 18.6)
+    need = np.array([150.0, 0.0, 50.0]) * 0.02 * oxide_factor("Dy")
+    assert chain.sourcing("magnet").loc["USA", "USA"] == 1.0
+    assert chain.for_element("Dy").output.loc["metal"].tolist() == pytest.approx(need.tolist())
 
 
 def test_known_flows_are_capped_at_the_exporters_output():
@@ -676,9 +704,10 @@ def test_from_tables_vintage_and_basis_choices():
     assert no_recipe.reo_per_unit["magnet"] == pytest.approx(0.30 * oxide_factor("Nd"))
     with pytest.raises(InputError, match="2031"):
         SupplyChain.from_tables(so, year=2031)
-    demand = pd.Series({"CHN": 100.0, "USA": 100.0})
-    with_use = SupplyChain.from_tables(so, fl, recipes=rec, demand=demand)
-    assert with_use.stages[-1] == "use"
+    use = pd.DataFrame({"CHN": [100.0], "USA": [100.0]}, index=["magnet"])
+    with_use = SupplyChain.from_tables(so, fl, recipes=rec, final_use=use)
+    assert with_use.final_use.loc["magnet", "USA"] == 100
+    assert with_use.stages == tuple(STAGES)
 
 
 def test_from_default_data_with_a_toy_store(toy_store):

@@ -24,9 +24,9 @@ from oreflow.chain.elements import (
     recipe_content,
     reo_per_tonne,
 )
-from oreflow.chain.names import NON_NODE_CODES, RARE_EARTHS, RESIDUAL_CODES, STAGES, USE_STAGE
+from oreflow.chain.names import NON_NODE_CODES, RARE_EARTHS, RESIDUAL_CODES, STAGES
 from oreflow.chain.network import SupplyChain
-from oreflow.chain.sourcing import control_shares, origin_matrices, sourcing_matrix
+from oreflow.chain.sourcing import allocate, control_shares, origin_matrices, sourcing_matrix
 from oreflow.chain.tables import cited_sources
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
     "RARE_EARTHS",
     "RESIDUAL_CODES",
     "STAGES",
-    "USE_STAGE",
     "SupplyChain",
+    "allocate",
     "cited_sources",
     "control_shares",
     "metrics",

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from oreflow.chain import metrics
-from oreflow.chain.names import RESIDUAL_CODES, USE_STAGE
+from oreflow.chain.names import RESIDUAL_CODES
 from oreflow.errors import unknown
 
 __all__ = ["Links", "bloc_table", "concentration_table", "crma_table", "risk_table"]
@@ -44,6 +44,10 @@ class Links:
         t REO-eq per unit of each stage's output [t REO-eq / unit].
     allocation : numpy.ndarray, shape (stages − 1, countries, countries)
         A[t][j, c]: flow from stage t in j to stage t+1 in c [t REO-eq/yr].
+    use : numpy.ndarray, shape (stages, countries)
+        Final use of each stage's product by country [stage unit/yr].
+    use_allocation : numpy.ndarray, shape (stages, countries, countries)
+        A^U[t][j, c]: flow of stage-t product from j to final users in c [t REO-eq/yr].
     units : tuple of str
         Unit of each stage.
     governance : pandas.Series or None
@@ -57,14 +61,16 @@ class Links:
     q: FloatArray
     k: FloatArray
     allocation: FloatArray
+    use: FloatArray
+    use_allocation: FloatArray
     units: tuple[str, ...]
     governance: pd.Series | None
     blocs: Mapping[str, frozenset[str]]
 
     @property
     def supply_stages(self) -> tuple[str, ...]:
-        """Production stages (every stage except ``use``)."""
-        return tuple(s for s in self.stages if s != USE_STAGE)
+        """Production stages (all stages: final use is not a stage)."""
+        return self.stages
 
     def stage_pos(self, stage: str) -> int:
         """Position of ``stage``; unknown stages get a did-you-mean error."""
@@ -90,32 +96,29 @@ class Links:
 
 
 
+def _flows_out(net: Links, t: int) -> FloatArray:
+    """Everything stage t ships: to the next stage's plants and to final users [t REO-eq/yr]."""
+    alloc: FloatArray = net.use_allocation[t]
+    return alloc + net.allocation[t] if t + 1 < len(net.stages) else alloc
+
+
 def _bloc_rows(
     net: Links,
     mask: BoolArray,
     controller: BoolArray | None,
-    demand_basis: Literal["next_stage", "final"],
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     req = net.q * net.k[:, None]
-    has_use = net.stages[-1] == USE_STAGE
-    final_req = float(req[-1][mask].sum()) if has_use else np.nan
     for t, stage in enumerate(net.stages):
-        if stage == USE_STAGE:
-            continue
         k = net.k[t]
         output_b = float(net.q[t][mask].sum())
+        alloc = _flows_out(net, t)
+        supply = alloc[:, mask].sum(axis=1) / k
+        imports = float(alloc[np.ix_(~mask, mask)].sum()) / k
+        exports = float(alloc[np.ix_(mask, ~mask)].sum()) / k
+        demand = float(net.use[t][mask].sum())
         if t + 1 < len(net.stages):
-            alloc = net.allocation[t]
-            supply = alloc[:, mask].sum(axis=1) / k
-            imports = float(alloc[np.ix_(~mask, mask)].sum()) / k
-            exports = float(alloc[np.ix_(mask, ~mask)].sum()) / k
-            demand = float(req[t + 1][mask].sum()) / k
-        else:
-            supply = np.full(len(net.countries), np.nan)
-            imports = exports = demand = np.nan
-        if demand_basis == "final":
-            demand = final_req / k
+            demand += float(req[t + 1][mask].sum()) / k
         cases: list[tuple[str, BoolArray | None]] = [("all", None)]
         if controller is not None:
             label = "ex_" + "+".join(str(c) for c in net.countries[controller])
@@ -124,7 +127,7 @@ def _bloc_rows(
             sup = supply.copy()
             out_b = output_b
             if removed is not None:
-                sup[removed & np.isfinite(sup)] = 0.0
+                sup[removed] = 0.0
                 out_b = float(net.q[t][mask & ~removed].sum())
             series = pd.Series(sup, index=net.countries)
             total = float(np.nansum(sup)) if np.isfinite(sup).any() else np.nan
@@ -167,7 +170,6 @@ def bloc_table(
     members: str | Iterable[str],
     *,
     controller: str | Iterable[str] | None = None,
-    demand_basis: Literal["next_stage", "final"] = "next_stage",
 ) -> pd.DataFrame:
     """Bloc balance per stage: output, demand, self-sufficiency, outside suppliers.
 
@@ -177,19 +179,15 @@ def bloc_table(
         The bloc: a bloc name (:attr:`blocs`), an ISO3 code or several codes.
     controller : str or iterable of str, optional
         A country (or set) whose supply to the bloc is removed in the second case.
-    demand_basis : {"next_stage", "final"}, default "next_stage"
-        Bloc demand for stage-s material: the input requirement of the bloc's stage-(s+1)
-        plants (``next_stage``), or the bloc's final consumption expressed in stage-s
-        units (``final``, needs a ``use`` stage). The last production stage without a
-        ``use`` stage has no demand (NaN).
 
     Returns
     -------
     pandas.DataFrame
         One row per (stage, case); ``case`` is ``all`` or ``ex_<controller>``. Columns:
-        ``unit``; ``bloc_output`` and ``bloc_demand`` [unit/yr]; ``self_sufficiency`` =
+        ``unit``; ``bloc_output`` and ``bloc_demand`` (the bloc's next-stage plants' input
+        need plus its final use of the stage's product) [unit/yr]; ``self_sufficiency`` =
         output / demand [-]; ``bloc_supply`` (stage-s material delivered to the bloc's
-        next-stage plants, own supply included) [unit/yr]; ``supply_coverage`` = supply /
+        plants and users, own supply included) [unit/yr]; ``supply_coverage`` = supply /
         demand [-]; ``imports``, ``exports`` [unit/yr]; ``import_reliance`` [-];
         ``largest_outside_supplier`` and ``largest_outside_share`` (of bloc supply) [-];
         ``controller_share`` of bloc supply [-]. Removing the controller is static
@@ -197,17 +195,19 @@ def bloc_table(
 
     Notes
     -----
-    With allocation A_s (see :func:`sourcing_matrix`) and bloc B:
+    With A_s the flows of stage-s product to the next stage's plants and A^U_s those to final
+    users (see :func:`~oreflow.chain.sourcing.allocate`), and bloc B:
 
     .. math::
 
-        x_j = \\sum_{c\\in B} A_{s+1}[j, c],\\quad
+        x_j = \\sum_{c\\in B} (A_s + A^U_s)[j, c],\\quad
+        D_B = \\sum_{c\\in B} R_{s+1}(c) + U_s(c),\\quad
         SS_B = \\frac{\\sum_{c\\in B} Q_s(c)}{D_B},\\quad
         \\sigma^{out}_B = \\max_{j\\notin B} x_j \\Big/ \\sum_j x_j
     """
     mask = net.mask(members)
     ctrl = None if controller is None else net.mask(controller)
-    return pd.DataFrame(_bloc_rows(net, mask, ctrl, demand_basis))
+    return pd.DataFrame(_bloc_rows(net, mask, ctrl))
 
 
 
@@ -216,7 +216,6 @@ def crma_table(
     members: str | Iterable[str] = "EU27",
     *,
     recycling_output: float | None = None,
-    demand_basis: Literal["next_stage", "final"] = "next_stage",
 ) -> pd.DataFrame:
     """EU Critical Raw Materials Act benchmarks for a bloc (default EU27).
 
@@ -226,8 +225,6 @@ def crma_table(
         The bloc.
     recycling_output : float, optional
         Bloc recycling output or capacity [t REO/yr]; the recycling test is NA without it.
-    demand_basis : {"next_stage", "final"}, default "next_stage"
-        As in :meth:`bloc_table`.
 
     Returns
     -------
@@ -236,17 +233,12 @@ def crma_table(
         (production or capacity); the Act's shares are of capacity.
     """
     mask = net.mask(members)
-    table = pd.DataFrame(_bloc_rows(net, mask, None, demand_basis)).set_index("stage")
-    stages = [s for s in net.supply_stages if s in table.index]
-    supplier = {}
-    for t, stage in enumerate(net.stages):
-        if stage not in stages:
-            continue
-        if t + 1 < len(net.stages):
-            x = net.allocation[t][:, mask].sum(axis=1)
-            supplier[stage] = metrics.shares(pd.Series(x, index=net.countries))
-        else:  # last production stage without a use stage: bloc supply unknown
-            supplier[stage] = pd.Series(np.nan, index=net.countries)
+    table = pd.DataFrame(_bloc_rows(net, mask, None)).set_index("stage")
+    supplier = {
+        stage: metrics.shares(pd.Series(_flows_out(net, t)[:, mask].sum(axis=1),
+                                        index=net.countries))
+        for t, stage in enumerate(net.stages)
+    }
     supplier_shares = pd.DataFrame(supplier).T
     return metrics.crma_benchmarks(
         table["bloc_output"],
@@ -396,8 +388,8 @@ def risk_table(
         Indexed by stage: ``hhi_wgi_global``, ``hhi_wgi_sourcing`` [0–10],
         ``import_reliance``, ``eol_rir``, ``si_sr`` [-], ``supply_risk`` [0–10] and
         ``bottleneck`` (True on the stage of highest SR). The sourcing mix of a stage is
-        the supply of its material to the bloc's next-stage plants; the last production
-        stage has one only if the chain has a ``use`` stage (else NaN).
+        the supply of its product to the bloc's next-stage plants and final users (NaN
+        where the bloc buys none of it).
 
     Notes
     -----
@@ -419,13 +411,10 @@ def risk_table(
         ir = pd.Series(0.0, index=stages)
     else:
         mask = net.mask(members)
-        rows = pd.DataFrame(_bloc_rows(net, mask, None, "next_stage")).set_index("stage")
+        rows = pd.DataFrame(_bloc_rows(net, mask, None)).set_index("stage")
         ir = rows["import_reliance"].reindex(stages).astype(np.float64)
-        n = len(net.countries)
-        mix = np.full((len(stages), n), np.nan)
-        for t in range(len(stages)):  # loop over stages, not countries
-            if t + 1 < len(net.stages):
-                mix[t] = metrics.shares(net.allocation[t][:, mask].sum(axis=1))
+        mix = np.stack([metrics.shares(_flows_out(net, t)[:, mask].sum(axis=1))
+                        for t in range(len(stages))])  # loop over stages, not countries
         values = _hhi_wgi(net, mix, score, missing_governance, trade_adjustment)[0]
         sourcing_hhi = pd.Series(values, index=stages, dtype=np.float64)
     if import_reliance is not None:

@@ -14,13 +14,10 @@ __all__ = [
     "REO_UNITS",
     "RESIDUAL_CODES",
     "STAGES",
-    "USE_STAGE",
 ]
 
 #: Production stages in chain order.
 STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
-#: Optional final stage: consumption of the last production stage's output by country.
-USE_STAGE = "use"
 #: Residual country codes kept as one node each ("other countries", "rest of world").
 RESIDUAL_CODES = frozenset({"OTH", "ROW"})
 #: Aggregate codes that are never nodes (their members are, or they double-count).

@@ -1,11 +1,13 @@
 """The supply-chain network for one year and material: stages, countries, sourcing, tracing.
 
 A :class:`SupplyChain` holds, for a material and a year, the output Q[s, c] of every node
-(stage s, country c) over the stages ``mine → separation → metal → magnet`` (optionally
-followed by a ``use`` stage of final consumption) and the **sourcing matrices** S_s[j, c] — the
-share of stage-s inputs in country c that come from stage s−1 in country j. From those it
-derives origin mixes, control shares, X-origin content and de-minimis reach, bloc balances and
-the indicator tables of :mod:`oreflow.chain.indicators`.
+(stage s, country c) over the stages ``mine → separation → metal → magnet``, the final use
+U[s, c] of each stage's product by country (catalysts use separated oxides, motors use
+magnets), and the **sourcing matrices**: S_s[j, c], the share of stage-s inputs in country c
+that come from stage s−1 in country j, and S^U_s[j, c], the share of country c's final use of
+stage-s product bought from j. From those it derives origin mixes, control shares, X-origin
+content and de-minimis reach for producers and users, bloc balances and the indicator tables
+of :mod:`oreflow.chain.indicators`.
 
 Pure numpy/pandas: no IO except :meth:`SupplyChain.from_default_data`, which asks
 the store (``store=``) for the tables. Equations, rules and references are in
@@ -31,8 +33,9 @@ from oreflow.chain import indicators, metrics
 from oreflow.chain.elements import (
     oxide_factor,
 )
-from oreflow.chain.names import RARE_EARTHS, REO_UNITS, RESIDUAL_CODES, STAGES, USE_STAGE
-from oreflow.chain.sourcing import control_shares, origin_matrices, sourcing_matrix
+from oreflow.chain.names import RARE_EARTHS, REO_UNITS, RESIDUAL_CODES, STAGES
+from oreflow.chain.resolve import resolve_element
+from oreflow.chain.sourcing import allocate, control_shares, origin_matrices
 from oreflow.chain.tables import (
     aggregate_codes,
     chain_inputs,
@@ -52,6 +55,61 @@ def _order_countries(codes: Iterable[str]) -> pd.Index:
         c for c in unique if c in RESIDUAL_CODES
     ]
     return pd.Index(ordered, name="country")
+
+
+def _stage_frame(frame: pd.DataFrame, stages: Sequence[str], countries: pd.Index,
+                 what: str) -> FloatArray:
+    """A stages × countries frame as a finite, non-negative array in chain order."""
+    f = frame.copy()
+    f.index = pd.Index([str(s) for s in frame.index])
+    f.columns = pd.Index([str(c) for c in frame.columns])
+    arr: FloatArray = np.nan_to_num(
+        f.reindex(index=list(stages), columns=countries).to_numpy(dtype=np.float64), nan=0.0)
+    if np.any(arr < 0) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} must be finite and non-negative")
+    return arr
+
+
+def _allocate_stages(
+    stages: Sequence[str],
+    supply: FloatArray,
+    use: FloatArray,
+    known: Sequence[FloatArray | None],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Allocate every stage's output to the next stage's plants and to its own final users.
+
+    Returns plant sourcing and allocation, shape (stages − 1, n, n), and final-user sourcing
+    and allocation, shape (stages, n, n) [-, t REO-eq/yr] (see :func:`allocate`).
+    """
+    n_st, n = supply.shape
+    s_arr = np.zeros((n_st - 1, n, n))
+    a_arr = np.zeros((n_st - 1, n, n))
+    su_arr = np.zeros((n_st, n, n))
+    au_arr = np.zeros((n_st, n, n))
+    for t in range(n_st):  # loop over stages, not countries
+        last = t == n_st - 1
+        needs = use[t][None] if last else np.stack([supply[t + 1], use[t]])
+        if not supply[t].sum() > 0:
+            if needs.sum() > 0:
+                what = f"'{stages[t + 1]}'" if not last else "final use"
+                raise ValueError(f"sourcing {what} from '{stages[t]}': the upstream stage has "
+                                 "no output to source from")
+            eye = np.eye(n)
+            su_arr[t] = eye
+            if not last:
+                s_arr[t] = eye
+            continue
+        try:
+            s_g, a_g = allocate(supply[t], needs, None if last else known[t])
+        except ValueError as exc:
+            target = "final use" if last else f"'{stages[t + 1]}'"
+            raise ValueError(f"sourcing {target} from '{stages[t]}': {exc}") from exc
+        if last:
+            su_arr[t], au_arr[t] = s_g[0], a_g[0]
+        else:
+            s_arr[t], a_arr[t] = s_g[0], a_g[0]
+            su_arr[t], au_arr[t] = s_g[1], a_g[1]
+    return s_arr, a_arr, su_arr, au_arr
 
 
 class SupplyChain:
@@ -111,6 +169,7 @@ class SupplyChain:
         units: Mapping[str, str] | None = None,
         reo_per_unit: Mapping[str, float] | None = None,
         flows: pd.DataFrame | None = None,
+        final_use: pd.DataFrame | None = None,
         composition: pd.DataFrame | None = None,
         recipe: pd.Series | None = None,
         governance: pd.Series | None = None,
@@ -119,42 +178,35 @@ class SupplyChain:
         material: str = "REO",
         meta: Mapping[str, Any] | None = None,
     ) -> None:
-        known_stages = (*STAGES, USE_STAGE)
         labels = [str(s) for s in output.index]
         for s in labels:
-            if s not in known_stages:
-                raise unknown("stage", s, known_stages)
+            if s not in STAGES:
+                raise unknown("stage", s, STAGES)
         if len(set(labels)) != len(labels):
             raise ValueError("each stage must appear once in output")
-        stages = tuple(s for s in known_stages if s in labels)
-        if len(stages) < 1 or stages[0] == USE_STAGE:
+        stages = tuple(s for s in STAGES if s in labels)
+        if not stages:
             raise ValueError("output needs at least one production stage")
         flow_codes: list[str] = []
         if flows is not None and not flows.empty:
             if missing := {"stage", "exporter", "importer", "tonnes"} - set(flows.columns):
                 raise ValueError(f"flows lack column(s): {', '.join(sorted(missing))}")
             flow_codes = [*flows["exporter"].astype(str), *flows["importer"].astype(str)]
-        countries = _order_countries([*(str(c) for c in output.columns), *flow_codes])
-        frame = output.copy()
-        frame.index = pd.Index(labels)
-        frame.columns = pd.Index([str(c) for c in output.columns])
-        q = frame.reindex(index=list(stages), columns=countries).to_numpy(dtype=np.float64)
-        q = np.nan_to_num(q, nan=0.0)
-        if np.any(q < 0) or not np.all(np.isfinite(q)):
-            raise ValueError("output must be finite and non-negative")
+        use_codes: list[str] = []
+        if final_use is not None:
+            bad = [str(s) for s in final_use.index if str(s) not in stages]
+            if bad:
+                raise ValueError(f"final use given for stage(s) {bad} that have no output")
+            use_codes = [str(c) for c in final_use.columns]
+        countries = _order_countries(
+            [*(str(c) for c in output.columns), *flow_codes, *use_codes])
+        q = _stage_frame(output, stages, countries, "output")
+        u = (np.zeros_like(q) if final_use is None
+             else _stage_frame(final_use, stages, countries, "final use"))
         unit_map = dict(units or {})
         factor_map = dict(reo_per_unit or {})
-        unit_list: list[str] = []
-        factors: list[float] = []
-        for s in stages:
-            prev_unit = unit_list[-1] if unit_list else "t_REO"
-            prev_factor = factors[-1] if factors else 1.0
-            default_unit, default_factor = (
-                (prev_unit, prev_factor) if s == USE_STAGE else ("t_REO", 1.0)
-            )
-            unit_list.append(str(unit_map.get(s, default_unit)))
-            factors.append(float(factor_map.get(s, default_factor)))
-        k = np.asarray(factors)
+        unit_list = tuple(str(unit_map.get(s, "t_REO")) for s in stages)
+        k = np.asarray([float(factor_map.get(s, 1.0)) for s in stages])
         if np.any(~(k > 0)):
             raise ValueError("reo_per_unit factors must be positive")
         known = self._known_flow_arrays(flows, stages, countries, k)
@@ -162,10 +214,11 @@ class SupplyChain:
             stages=stages,
             countries=countries,
             q=q,
-            units=tuple(unit_list),
+            u=u,
+            units=unit_list,
             k=k,
             known=known,
-            sourcing=None,
+            links=None,
             composition=composition,
             recipe=recipe,
             governance=governance,
@@ -213,10 +266,11 @@ class SupplyChain:
         stages: tuple[str, ...],
         countries: pd.Index,
         q: FloatArray,
+        u: FloatArray,
         units: tuple[str, ...],
         k: FloatArray,
         known: Sequence[FloatArray | None],
-        sourcing: FloatArray | None,
+        links: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None,
         composition: pd.DataFrame | None,
         recipe: pd.Series | None,
         governance: pd.Series | None,
@@ -224,12 +278,13 @@ class SupplyChain:
         year: int | None,
         material: str,
         meta: Mapping[str, Any] | None,
-        allocation: FloatArray | None = None,
     ) -> None:
         self._stages = stages
         self._countries = countries
         self._q = q
         self._q.setflags(write=False)
+        self._u = u
+        self._u.setflags(write=False)
         self._units = units
         self._k = k
         self._year = year
@@ -239,28 +294,13 @@ class SupplyChain:
         self._recipe = recipe
         self._governance = governance
         self._blocs = {str(b): frozenset(str(c) for c in m) for b, m in (blocs or {}).items()}
-        requirement = q * k[:, None]
-        n = len(countries)
-        n_links = len(stages) - 1
-        if sourcing is None:
-            s_arr = np.empty((n_links, n, n))
-            a_arr = np.empty((n_links, n, n))
-            for t in range(n_links):  # loop over stages, not countries
-                try:
-                    s_arr[t], a_arr[t] = sourcing_matrix(
-                        requirement[t], requirement[t + 1], known[t]
-                    )
-                except ValueError as exc:
-                    raise ValueError(
-                        f"sourcing '{stages[t + 1]}' from '{stages[t]}': {exc}"
-                    ) from exc
-        else:
-            s_arr = sourcing
-            a_arr = allocation if allocation is not None else s_arr * requirement[1:, None, :]
-        s_arr.setflags(write=False)
-        a_arr.setflags(write=False)
-        self._S = s_arr
-        self._A = a_arr
+        if links is None:
+            links = _allocate_stages(stages, q * k[:, None], u * k[:, None], known)
+        s_arr, a_arr, su_arr, au_arr = links
+        for arr in links:
+            arr.setflags(write=False)
+        self._S, self._A = s_arr, a_arr  # plants of stage t+1 from stage t: (links, n, n)
+        self._SU, self._AU = su_arr, au_arr  # final users of stage t: (stages, n, n)
         self._known = list(known)
         self._origin: FloatArray | None = None
         self._control_all: FloatArray | None = None
@@ -280,7 +320,8 @@ class SupplyChain:
         vintages: pd.DataFrame | None = None,
         countries: pd.DataFrame | None = None,
         blocs: pd.DataFrame | None = None,
-        demand: pd.Series | None = None,
+        consumption: pd.DataFrame | None = None,
+        final_use: pd.DataFrame | None = None,
         product: str = "NdFeB",
         grade: str | None = None,
     ) -> SupplyChain:
@@ -319,9 +360,13 @@ class SupplyChain:
             ``countries`` table: governance scores and aggregate codes.
         blocs : pandas.DataFrame, optional
             ``blocs`` table (bloc, iso3), so bloc methods accept bloc names.
-        demand : pandas.Series, optional
-            Final consumption of the last stage's product by country [t product/yr]; adds a
-            ``use`` stage. Without it, final use is not modelled (see ``docs/model.md``).
+        consumption : pandas.DataFrame, optional
+            ``consumption`` table (year, stage, iso3, material, tonnes, unit): final use of
+            each stage's product by country, read for ``year`` (the stage's material or
+            product, newest vintage per key).
+        final_use : pandas.DataFrame, optional
+            Final use by stage (rows) and country (columns) in each stage's unit [unit/yr];
+            replaces what ``consumption`` gives for the stages it names.
         product, grade : str
             Recipe product and grade of the magnet stage.
 
@@ -342,13 +387,15 @@ class SupplyChain:
                 parent = cls.from_tables(
                     stage_output, flows, composition, recipes, year=year, material="REO",
                     vintage=vintage, basis=basis, vintages=vintages, countries=countries,
-                    blocs=blocs, demand=demand, product=product, grade=grade,
+                    blocs=blocs, consumption=consumption, final_use=final_use,
+                    product=product, grade=grade,
                 )  # fmt: skip
                 return parent.for_element(material)
         return cls(**chain_inputs(
             stage_output, flows, composition, recipes, year=year, material=material,
             vintage=vintage, basis=basis, vintages=vintages, countries=countries, blocs=blocs,
-            demand=demand, product=product, grade=grade, excluded=excluded,
+            consumption=consumption, final_use=final_use, product=product, grade=grade,
+            excluded=excluded,
         ))
 
     @classmethod
@@ -359,7 +406,7 @@ class SupplyChain:
         *,
         basis: Literal["production", "capacity"] = "production",
         vintage: str | Mapping[str, str] | None = None,
-        demand: pd.Series | None = None,
+        final_use: pd.DataFrame | None = None,
         store: Store | None = None,
     ) -> SupplyChain:
         """Build the chain from the embedded dataset (through :mod:`oreflow.data.store`).
@@ -374,8 +421,9 @@ class SupplyChain:
             Rows of ``stage_output`` to use.
         vintage : str or mapping, optional
             See :meth:`from_tables`.
-        demand : pandas.Series, optional
-            Final consumption by country [t product/yr]; adds a ``use`` stage.
+        final_use : pandas.DataFrame, optional
+            Final use by stage and country, replacing the ``consumption`` table's rows for the
+            stages it names (see :meth:`from_tables`).
         store : oreflow.data.Store, optional
             Store to read from (default: the embedded data with the user's imports).
 
@@ -400,7 +448,8 @@ class SupplyChain:
             vintages=optional("vintages"),
             countries=optional("countries"),
             blocs=optional("blocs"),
-            demand=demand,
+            consumption=optional("consumption"),
+            final_use=final_use,
         )
         chain._meta["dataset_version"] = st.version
         return chain
@@ -413,8 +462,8 @@ class SupplyChain:
 
     @property
     def supply_stages(self) -> tuple[str, ...]:
-        """Production stages (every stage except ``use``)."""
-        return tuple(s for s in self._stages if s != USE_STAGE)
+        """Production stages (all stages; final use is not a stage)."""
+        return self._stages
 
     @property
     def countries(self) -> pd.Index:
@@ -528,7 +577,7 @@ class SupplyChain:
     def allocation(self, stage: str) -> pd.DataFrame:
         """Allocated flows into a stage: supplier j × user c [t REO-eq/yr].
 
-        Known flows, domestic supply and imports as allocated by :func:`sourcing_matrix`.
+        Known flows, domestic supply and imports as allocated by :func:`allocate`.
         """
         t = self._link(stage)
         return pd.DataFrame(
@@ -536,36 +585,100 @@ class SupplyChain:
         )
 
     def balance(self) -> pd.DataFrame:
-        """Mass balance of each link between stages [t REO-eq/yr].
+        """Mass balance of every stage's output [t REO-eq/yr].
 
         Returns
         -------
         pandas.DataFrame
-            One row per stage after the first: ``upstream_supply`` (previous stage's output),
-            ``requirement`` (this stage's input need), ``known_flows``, ``domestic``,
-            ``imports`` (allocated), and ``gap`` = requirement − upstream_supply (positive:
-            the downstream stage uses more than the upstream stage reports — stocks,
-            unrecorded output or unit mismatch).
+            One row per stage: ``supply`` (the stage's output), ``to_next_stage`` (input
+            requirement of the next stage's plants), ``final_use`` (consumption of this
+            stage's product), ``known_flows``, ``domestic`` and ``imports`` (allocated to
+            plants and users), and ``gap`` = to_next_stage + final_use − supply (negative: the
+            stage makes more than is recorded as used — stock building, unrecorded use or
+            losses; positive: buyers use more than is recorded as made).
         """
-        req = self._q * self._k[:, None]
+        supply = self._q * self._k[:, None]
+        use = self._u * self._k[:, None]
         rows = []
-        for t in range(len(self._stages) - 1):
-            known = self._known[t]
+        n_st = len(self._stages)
+        for t in range(n_st):
+            known = self._known[t] if t < n_st - 1 else None
             known_total = 0.0 if known is None else float(known.sum())
-            diag = float(np.trace(self._A[t])) - (0.0 if known is None else float(np.trace(known)))
-            allocated = float(self._A[t].sum())
+            alloc = self._AU[t] + (self._A[t] if t < n_st - 1 else 0.0)
+            diag = float(np.trace(alloc)) - (0.0 if known is None else float(np.trace(known)))
+            nxt = float(supply[t + 1].sum()) if t < n_st - 1 else 0.0
             rows.append(
                 {
-                    "stage": self._stages[t + 1],
-                    "upstream_supply": float(req[t].sum()),
-                    "requirement": float(req[t + 1].sum()),
+                    "stage": self._stages[t],
+                    "supply": float(supply[t].sum()),
+                    "to_next_stage": nxt,
+                    "final_use": float(use[t].sum()),
                     "known_flows": known_total,
                     "domestic": diag,
-                    "imports": allocated - known_total - diag,
-                    "gap": float(req[t + 1].sum() - req[t].sum()),
+                    "imports": float(alloc.sum()) - known_total - diag,
+                    "gap": nxt + float(use[t].sum()) - float(supply[t].sum()),
                 }
             )
         return pd.DataFrame(rows).set_index("stage")
+
+    # -- final use ---------------------------------------------------------------------------
+    @property
+    def final_use(self) -> pd.DataFrame:
+        """Final use of each stage's product by country (stages × countries) [unit/yr]."""
+        return pd.DataFrame(self._u.copy(), index=list(self._stages), columns=self._countries)
+
+    def use_sourcing(self, stage: str) -> pd.DataFrame:
+        """Where the final users of a stage's product buy it: supplier × user country [-].
+
+        Columns sum to 1; a country without final use gets the column it would have at the
+        margin (domestic if it has surplus, else the import mix).
+        """
+        t = self._stage_pos(stage)
+        return pd.DataFrame(self._SU[t].copy(), index=self._countries.rename("supplier"),
+                            columns=self._countries)
+
+    def use_allocation(self, stage: str) -> pd.DataFrame:
+        """Flows of a stage's product to final users: supplier × user country [t REO-eq/yr]."""
+        t = self._stage_pos(stage)
+        return pd.DataFrame(self._AU[t].copy(), index=self._countries.rename("supplier"),
+                            columns=self._countries)
+
+    def use_origin_matrix(self, stage: str) -> pd.DataFrame:
+        """Where the material that each country uses at ``stage`` was mined (mine × user) [-].
+
+        Notes
+        -----
+        .. math:: O^U_s = O_s\\, S^U_s
+        """
+        t = self._stage_pos(stage)
+        o = self.origin_matrices()[t] @ self._SU[t]
+        return pd.DataFrame(o, index=self._countries.rename("origin"), columns=self._countries)
+
+    def use_origin_mix(self, stage: str, country: str) -> pd.Series:
+        """Origin mix of one country's final use of a stage's product [-], summing to 1."""
+        o = self.use_origin_matrix(stage).iloc[:, self._country_pos(country)]
+        return pd.Series(o.to_numpy(), index=o.index, name=(stage, country))
+
+    def use_origin_content(
+        self, members: str | Iterable[str], from_stage: str | None = None
+    ) -> pd.DataFrame:
+        """Share of each country's final use that passed through X at a stage ≥ ``from_stage``.
+
+        Stages × user countries [-]: using material in X does not count as passing through
+        X; NaN for stages before ``from_stage``.
+
+        Notes
+        -----
+        .. math:: P^U_s(c) = \\sum_j S^U_s[j, c]\\, P^{(k)}_s(j)
+        """
+        prod = self.origin_content(members, from_stage).to_numpy()
+        values = np.einsum("sjc,sj->sc", self._SU, np.nan_to_num(prod, nan=0.0))
+        values[np.isnan(prod).all(axis=1)] = np.nan
+        return pd.DataFrame(values, index=list(self._stages), columns=self._countries)
+
+    def use_control_share(self, members: str | Iterable[str]) -> pd.DataFrame:
+        """Probability that each country's final use passed through X at any stage [-]."""
+        return self.use_origin_content(members, None)
 
     # -- origin tracing ----------------------------------------------------------------------
     def origin_matrices(self) -> FloatArray:
@@ -609,10 +722,6 @@ class SupplyChain:
         o = self.origin_matrices()[self._stage_pos(stage)][:, self._country_pos(country)]
         return pd.Series(o.copy(), index=self._countries.rename("origin"), name=(stage, country))
 
-    def _counts(self) -> BoolArray:
-        counts: BoolArray = np.array([s != USE_STAGE for s in self._stages])
-        return counts
-
     def origin_content(
         self, members: str | Iterable[str], from_stage: str | None = None
     ) -> pd.DataFrame:
@@ -644,7 +753,7 @@ class SupplyChain:
         any stage from k on), measured by mass of REO rather than by value.
         """
         start = 0 if from_stage is None else self._stage_pos(from_stage)
-        p = control_shares(self._S, self._mask(members), from_stage=start, counts=self._counts())
+        p = control_shares(self._S, self._mask(members), from_stage=start)
         return pd.DataFrame(p, index=list(self._stages), columns=self._countries)
 
     def control_share(self, members: str | Iterable[str]) -> pd.DataFrame:
@@ -681,7 +790,7 @@ class SupplyChain:
         """
         if self._control_all is None:
             n = len(self._countries)
-            p = control_shares(self._S, np.eye(n), counts=self._counts())  # (stage, c, x)
+            p = control_shares(self._S, np.eye(n))  # (stage, c, x)
             ctrl = np.ascontiguousarray(np.swapaxes(p, 1, 2))
             ctrl.setflags(write=False)
             self._control_all = ctrl
@@ -764,33 +873,20 @@ class SupplyChain:
         Returns
         -------
         SupplyChain
-            Chain with material ``element``; every stage in t of the element's oxide
-            [t REO-eq/yr]; element-weighted sourcing matrices.
+            Chain with material ``element``; every stage and final use in t of the element's
+            oxide [t REO-eq/yr]; element-weighted sourcing.
 
         Notes
         -----
-        Mine output per element is output × ore composition, f₀(c) = share of the element in
-        c's REO (countries with output but no composition get the output-weighted mean mix
-        of the others; listed in ``meta["composition_imputed"]``):
-
-        .. math:: E_0(c) = R_0(c)\\, f_0(c)
-
-        The element content of a node's input follows its sources,
-        f_s(c) = Σ_j S_s[j, c] f_{s−1}(j), so a separator's element mix is the mix of its
-        feed. Downstream element throughput is the stage's REO-eq requirement weighted by
-        that content and scaled so that the element is conserved:
-
-        .. math:: E_s(c) = E_{tot}\\,\\frac{R_s(c) f_s(c)}{\\sum_{c'} R_s(c') f_s(c')}
-
-        The product stage (magnets counted in t of product, and a following ``use`` stage)
-        splits the conserved element in proportion to the recipe need
-        N_s(c) = Q_s(c) · w_e · oxide_factor(e); the total need Σ N_s is reported in
-        ``meta["recipe_need"]`` [t oxide/yr], so a recipe that asks for more of the element
-        than is mined shows up there instead of breaking the mass balance (the shipped
-        "typical" NdFeB recipe averages a 3 % and a 0.6–1.2 % Dy source and does). The
-        element sourcing matrices weight
-        each supplier by its element content:
-        S^e_s[j, c] = S_s[j, c] f_{s−1}(j) / f_s(c).
+        Mine output per element is output × ore composition, E₀(c) = R₀(c) f₀(c) (countries
+        with output but no composition get the output-weighted mean mix of the others;
+        listed in ``meta["composition_imputed"]``). The element then follows the chain as in
+        :func:`oreflow.chain.resolve.resolve_element`: with the ore up to separation, with
+        the recipe of the product (magnets in t of product) from there down, the separators
+        meeting the metal plants' need and selling the rest to their final users. The
+        recipe's total need is in ``meta["recipe_need"]``; a need larger than the separated
+        element shows as ``meta["element_deficit"]`` [t oxide/yr] and a note, never as a
+        silently rescaled flow.
         """
         if element not in RARE_EARTHS:
             raise unknown("rare-earth element", element, RARE_EARTHS)
@@ -804,67 +900,51 @@ class SupplyChain:
             if element in comp
             else np.zeros(len(self._countries))
         )
-        req = self._q * self._k[:, None]
-        mine = req[0]
+        supply = self._q * self._k[:, None]
+        mine = supply[0]
         known_w = np.where(known_rows, mine, 0.0)
         if not known_w.sum() > 0:
             raise InputError("no mining country with output has an ore composition")
         mean_f = float(np.nansum(known_w * np.nan_to_num(f0)) / known_w.sum())
         imputed = [str(c) for c, k, m in zip(self._countries, known_rows, mine, strict=True)
                    if not k and m > 0]  # fmt: skip
-        f0 = np.where(known_rows, f0, mean_f)
         meta["composition_imputed"] = imputed
-        n_st, n = self._q.shape
-        q_e = np.zeros((n_st, n))
-        s_e = np.empty_like(self._S)
-        q_e[0] = mine * f0
-        total = float(q_e[0].sum())
-        if not total > 0:
-            raise InputError(f"no mine output of {element} in the chain's ore compositions")
-        content = None
-        in_recipe = False
-        if self._recipe is not None:
+        f0 = np.where(known_rows, f0, mean_f)
+        need = None
+        product = self._product_position()
+        if self._recipe is not None and product is not None:
             w = self._recipe.copy()
             if heavy_free:
                 moved = float(w.get("Dy", 0.0)) + float(w.get("Tb", 0.0))
                 w = w.drop(labels=[e for e in ("Dy", "Tb") if e in w.index])
                 w["Nd"] = float(w.get("Nd", 0.0)) + moved
             content = float(w.get(element, 0.0)) * oxide_factor(element)
-            # the recipe speaks of this element (or it was removed as heavy-RE-free); an
-            # element it does not list (Pr, Tb lumped with Nd, Dy) follows the plants
-            in_recipe = element in w.index or (heavy_free and element in ("Dy", "Tb"))
+            need = self._q[product] * content
             meta["recipe_content"] = content
-        product_pos = self._product_positions()
-        f_prev = f0
-        for t in range(1, n_st):  # loop over stages, not countries
-            weighted = self._S[t - 1] * f_prev[:, None]
-            f_t = weighted.sum(axis=0)
-            supply_mix = q_e[t - 1] / q_e[t - 1].sum() if q_e[t - 1].sum() > 0 else None
-            fallback = supply_mix if supply_mix is not None else self._S[t - 1].mean(axis=1)
-            s_e[t - 1] = np.where(
-                f_t[None, :] > 0, weighted / np.where(f_t > 0, f_t, 1.0)[None, :],
-                fallback[:, None],
-            )  # fmt: skip
-            if content is not None and t in product_pos:
-                # the recipe says how much each plant would need; what it gets is the
-                # conserved element, split in proportion to that need (see Notes)
-                need = self._q[t] * content
-                meta.setdefault("recipe_need", {})[self._stages[t]] = float(need.sum())
-                # a recipe without the element: it follows the plants' REO-eq requirement
-                x = need if need.sum() > 0 or in_recipe else req[t] * f_t
-            else:
-                x = req[t] * f_t
-            q_e[t] = total * x / x.sum() if x.sum() > 0 else 0.0
-            f_prev = f_t
+            meta["recipe_need"] = {self._stages[product]: float(need.sum())}
+        junction = self._stages.index("separation") if "separation" in self._stages else 0
+        flows = resolve_element(
+            supply=supply, use=self._u * self._k[:, None], allocation=self._A,
+            use_allocation=self._AU, sourcing=self._S, use_sourcing=self._SU,
+            mine_content=f0, product_need=need, junction=junction,
+        )  # fmt: skip
+        if not flows.output[0].sum() > 0:
+            raise InputError(f"no mine output of {element} in the chain's ore compositions")
+        meta["element_deficit"] = float(flows.deficit.sum())
+        meta["element_unallocated"] = dict(zip(self._stages, map(float, flows.unallocated),
+                                               strict=True))
+        meta["element_notes"] = list(flows.notes)
+        n_st = len(self._stages)
         chain = SupplyChain.__new__(SupplyChain)
         chain._set_state(
             stages=self._stages,
             countries=self._countries,
-            q=q_e,
+            q=flows.output,
+            u=flows.final_use,
             units=tuple("t_REO" for _ in self._stages),
             k=np.ones(n_st),
             known=[None] * (n_st - 1),
-            sourcing=s_e,
+            links=(flows.sourcing, flows.allocation, flows.use_sourcing, flows.use_allocation),
             composition=None,
             recipe=None,
             governance=self._governance,
@@ -875,22 +955,20 @@ class SupplyChain:
         )
         return chain
 
-    def _product_positions(self) -> set[int]:
-        """Positions of the product stage (magnets in a product unit) and the ``use`` stage."""
+    def _product_position(self) -> int | None:
+        """Position of the product stage (magnets counted in a product unit), if any."""
         if "magnet" not in self._stages:
-            return set()
+            return None
         pos = self._stages.index("magnet")
-        if self._units[pos] in REO_UNITS:
-            return set()
-        return {pos} | ({pos + 1} if pos + 1 < len(self._stages) else set())
+        return None if self._units[pos] in REO_UNITS else pos
 
     # -- indicator tables (oreflow.chain.indicators) -----------------------------------------
     def links(self) -> indicators.Links:
         """The numbers indicator tables read (:class:`~oreflow.chain.indicators.Links`)."""
         return indicators.Links(
             stages=self._stages, countries=self._countries, q=self._q, k=self._k,
-            allocation=self._A, units=self._units, governance=self._governance,
-            blocs=self._blocs,
+            allocation=self._A, use=self._u, use_allocation=self._AU, units=self._units,
+            governance=self._governance, blocs=self._blocs,
         )
 
     def bloc_table(
@@ -898,24 +976,18 @@ class SupplyChain:
         members: str | Iterable[str],
         *,
         controller: str | Iterable[str] | None = None,
-        demand_basis: Literal["next_stage", "final"] = "next_stage",
     ) -> pd.DataFrame:
         """Bloc balance per stage; see :func:`oreflow.chain.indicators.bloc_table`."""
-        return indicators.bloc_table(
-            self.links(), members, controller=controller, demand_basis=demand_basis
-        )
+        return indicators.bloc_table(self.links(), members, controller=controller)
 
     def crma_table(
         self,
         members: str | Iterable[str] = "EU27",
         *,
         recycling_output: float | None = None,
-        demand_basis: Literal["next_stage", "final"] = "next_stage",
     ) -> pd.DataFrame:
         """EU CRMA benchmarks of a bloc; see :func:`oreflow.chain.indicators.crma_table`."""
-        return indicators.crma_table(
-            self.links(), members, recycling_output=recycling_output, demand_basis=demand_basis
-        )
+        return indicators.crma_table(self.links(), members, recycling_output=recycling_output)
 
     def concentration_table(
         self,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["control_shares", "origin_matrices", "sourcing_matrix"]
+__all__ = ["allocate", "control_shares", "origin_matrices", "sourcing_matrix"]
 
 FloatArray = NDArray[np.float64]
 
@@ -63,11 +63,58 @@ def sourcing_matrix(
            [0.   , 1.   , 0.556],
            [0.   , 0.   , 0.   ]])
     """
-    q = np.asarray(supply, dtype=np.float64)
     d = np.asarray(requirement, dtype=np.float64)
-    n = q.shape[0]
-    if q.shape != (n,) or d.shape != (n,):
+    if d.ndim != 1:
         raise ValueError("supply and requirement must be 1-d arrays of the same length")
+    sourcing, alloc = allocate(supply, d[None, :], known)
+    return sourcing[0], alloc[0]
+
+
+def allocate(
+    supply: ArrayLike, requirements: ArrayLike, known: ArrayLike | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Allocate a stage's output to several groups of buyers in every country.
+
+    The rule of :func:`sourcing_matrix` with ``g`` buyer groups (e.g. the next stage's plants
+    and the final users of this stage's product): known flows (to the first group only), then
+    domestic supply shared among a country's groups in proportion to their need, then imports
+    in proportion to the exporters' surplus.
+
+    Parameters
+    ----------
+    supply : array_like, shape (n,)
+        Output by country [t REO-eq/yr].
+    requirements : array_like, shape (g, n)
+        Need of each buyer group by country [t REO-eq/yr].
+    known : array_like, shape (n, n), optional
+        Known flows K[j, c] to the first group [t REO-eq/yr].
+
+    Returns
+    -------
+    sourcing : numpy.ndarray, shape (g, n, n)
+        S[g, j, c]: share of group g's supply in c that comes from j [-]; columns sum to 1.
+    allocation : numpy.ndarray, shape (g, n, n)
+        A[g, j, c]: allocated flow [t REO-eq/yr].
+
+    Notes
+    -----
+    With need r_gc (after known flows), domestic supply h_c = min(a_c, Σ_g r_gc) is split as
+    h_gc = h_c r_gc / Σ_g r_gc; imports m_gc = r_gc − h_gc come from the exporters' surplus
+    u_j = a_j − h_j in proportion to it. With one group this is :func:`sourcing_matrix`.
+
+    Examples
+    --------
+    >>> S, A = allocate([100.0, 0.0], [[60.0, 30.0], [20.0, 10.0]])
+    >>> A.sum(axis=(1, 2)).tolist()  # plants and users get their need: the 20 t gap to
+    [90.0, 30.0]
+    >>> S[1][:, 1].tolist()  # supply shows in SupplyChain.balance(); c1's users import all
+    [1.0, 0.0]
+    """
+    q = np.asarray(supply, dtype=np.float64)
+    d = np.asarray(requirements, dtype=np.float64)
+    n = q.shape[0]
+    if q.ndim != 1 or d.ndim != 2 or d.shape[1] != n:
+        raise ValueError("supply must be (n,) and requirements (groups, n)")
     k = np.zeros((n, n)) if known is None else np.array(known, dtype=np.float64, copy=True)
     if k.shape != (n, n):
         raise ValueError("known flows must be an (n, n) array")
@@ -81,25 +128,34 @@ def sourcing_matrix(
     if over.any():  # an exporter cannot ship more than it produces: scale its flows down
         k[over] *= (q[over] / shipped[over])[:, None]
     available = np.maximum(q - k.sum(axis=1), 0.0)
-    need = np.maximum(d - k.sum(axis=0), 0.0)
-    domestic = np.minimum(available, need)
-    surplus = available - domestic
+    need = d.copy()
+    need[0] = np.maximum(d[0] - k.sum(axis=0), 0.0)
+    need_tot = need.sum(axis=0)
+    domestic_tot = np.minimum(available, need_tot)
+    part = np.divide(need, need_tot[None, :], out=np.zeros_like(need), where=need_tot[None] > 0)
+    domestic = domestic_tot[None, :] * part
+    surplus = available - domestic_tot
     imports = need - domestic
     total_surplus = surplus.sum()
     mix = surplus / total_surplus if total_surplus > 0 else q / q.sum()
-    alloc = k
-    alloc[np.diag_indices(n)] += domestic
-    alloc += np.outer(mix, imports)
-    col = alloc.sum(axis=0)
+    alloc = np.zeros((d.shape[0], n, n))
+    alloc[0] += k
+    idx = np.arange(n)
+    alloc[:, idx, idx] += domestic
+    alloc += mix[None, :, None] * imports[:, None, :]
+    col = alloc.sum(axis=1)  # (g, n)
     empty = ~(col > 0)
-    sourcing = np.divide(alloc, np.where(empty, 1.0, col)[None, :])
+    sourcing = np.divide(alloc, np.where(empty, 1.0, col)[:, None, :])
     if empty.any():
-        fallback = np.repeat(mix[:, None], int(empty.sum()), axis=1)
-        own = surplus[empty] > 0
-        idx = np.flatnonzero(empty)
-        fallback[:, own] = 0.0
-        fallback[idx[own], np.flatnonzero(own)] = 1.0
-        sourcing[:, empty] = fallback
+        own = surplus > 0  # a country with surplus would source at home at the margin
+        for g in range(d.shape[0]):  # loop over buyer groups (two), not countries
+            cols = np.flatnonzero(empty[g])
+            if cols.size:
+                sub = np.repeat(mix[:, None], cols.size, axis=1)
+                mine = own[cols]
+                sub[:, mine] = 0.0
+                sub[cols[mine], np.flatnonzero(mine)] = 1.0
+                sourcing[g][:, cols] = sub
     return sourcing, alloc
 
 

@@ -27,7 +27,6 @@ from oreflow.chain.names import (
     REO_UNITS,
     RESIDUAL_CODES,
     STAGES,
-    USE_STAGE,
 )
 from oreflow.errors import InputError
 
@@ -36,6 +35,7 @@ __all__ = [
     "chain_inputs",
     "cited_sources",
     "country_composition",
+    "final_use_frame",
     "pick_vintage",
     "prepare_flows",
     "select_material",
@@ -228,7 +228,8 @@ def chain_inputs(
     vintages: pd.DataFrame | None,
     countries: pd.DataFrame | None,
     blocs: pd.DataFrame | None,
-    demand: pd.Series | None,
+    consumption: pd.DataFrame | None,
+    final_use: pd.DataFrame | None,
     product: str,
     grade: str | None,
     excluded: frozenset[str],
@@ -238,7 +239,8 @@ def chain_inputs(
     The work of :meth:`SupplyChain.from_tables` (parameters documented there): pick each
     stage's rows of the material and year (newest vintage per key unless ``vintage`` names
     one), convert units to t REO-eq where a stage mixes them, drop aggregate codes (noted in
-    ``meta``), read known flows, the country ore mixes, governance scores and blocs.
+    ``meta``), read known flows, final use by stage and country, the country ore mixes,
+    governance scores and blocs.
     """
     meta: dict[str, Any] = {"year": year, "material": material, "basis": basis}
     ranks = vintage_ranks(vintages)
@@ -315,13 +317,17 @@ def chain_inputs(
         vintages=vintages_used, stages_missing=missing_stages, aggregates_dropped=dropped,
         sources=sources_used,
     )
-    if demand is not None:
-        frames[USE_STAGE] = demand.astype(np.float64)
-        units[USE_STAGE] = units[list(frames)[-2]]
     output = pd.DataFrame(frames).T.fillna(0.0)
-    last = [s for s in STAGES if s in frames][-1]
-    if demand is not None:
-        factors[USE_STAGE] = factors[last]
+    uses = (final_use_frame(consumption, year, material, product, units, factors, excluded,
+                            ranks, meta)
+            if consumption is not None and not consumption.empty else None)
+    if final_use is not None:
+        given = final_use.copy()
+        given.index = pd.Index([str(x) for x in given.index])
+        uses = given if uses is None else pd.concat(
+            [uses.drop(index=[x for x in given.index if x in uses.index]), given])
+    if uses is not None:
+        sources_used["consumption"] = meta.pop("consumption_sources", [])
     flow_frame = None
     if flows is not None and not flows.empty:
         flow_frame = prepare_flows(
@@ -342,6 +348,62 @@ def chain_inputs(
             bloc_map.setdefault(b, set()).add(code)
     return {
         "output": output, "units": units, "reo_per_unit": factors, "flows": flow_frame,
+        "final_use": uses,
         "composition": comp, "recipe": recipe, "governance": governance, "blocs": bloc_map,
         "year": year, "material": material, "meta": meta,
     }
+
+
+def final_use_frame(
+    consumption: pd.DataFrame,
+    year: int,
+    material: str,
+    product: str,
+    units: Mapping[str, str],
+    factors: Mapping[str, float],
+    excluded: frozenset[str],
+    ranks: Mapping[str, float],
+    meta: dict[str, Any],
+) -> pd.DataFrame | None:
+    """Final use of each stage's product by country from the ``consumption`` table.
+
+    Rows of the year and of the stage's material (or product, for magnets) are summed over
+    sectors, newest vintage per (stage, country, sector); aggregate codes are dropped (noted
+    in ``meta["consumption_dropped"]``). Quantities in t REO at a stage counted in product
+    are converted with the stage's REO factor. Returns stages × countries in each stage's
+    unit, or None when the table has nothing for the year.
+    """
+    rows = consumption[pd.to_numeric(consumption["year"], errors="coerce") == year]
+    out: dict[str, pd.Series] = {}
+    dropped: dict[str, float] = {}
+    cited: set[str] = set()
+    for stage in units:
+        srows = select_material(rows[rows["stage"].astype(str) == stage], material, product)
+        if srows.empty:
+            continue
+        key = [c for c in ("iso3", "sector") if c in srows]
+        srows = pick_vintage(srows, key, None, ranks)
+        codes = srows["iso3"].astype(str)
+        tonnes = pd.to_numeric(srows["tonnes"], errors="coerce")
+        unit = srows["unit"].fillna(units[stage]).astype(str) if "unit" in srows else (
+            pd.Series(units[stage], index=srows.index))
+        scale = pd.Series(
+            [1.0 if u == units[stage] else (1.0 / factors[stage] if u in REO_UNITS else np.nan)
+             for u in unit], index=srows.index, dtype=float)
+        if scale.isna().any():
+            bad = sorted(set(unit[scale.isna()]))
+            raise InputError(f"consumption at stage '{stage}': unit(s) {bad} do not match the "
+                             f"stage's unit {units[stage]}")
+        node = ~codes.isin(excluded) & tonnes.notna()
+        for code, value in zip(codes[~node], tonnes[~node], strict=True):
+            if np.isfinite(value):
+                dropped[f"{stage}:{code}"] = dropped.get(f"{stage}:{code}", 0.0) + float(value)
+        values = (tonnes * scale)[node]
+        out[stage] = pd.Series(values.to_numpy(), index=codes[node].to_numpy()).groupby(
+            level=0).sum()
+        cited.update(cited_sources(srows[node]))
+    if not out:
+        return None
+    meta["consumption_dropped"] = dropped
+    meta["consumption_sources"] = sorted(cited)
+    return pd.DataFrame(out).T.fillna(0.0)
