@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from oreflow.errors import InputError, ValidationError
 from oreflow.exposure import Bom, MarketPaths, exposure, impact, list_examples, read_bom, run_line
-
-ex = importlib.import_module("oreflow.exposure.impact")  # the module, not the function
+from oreflow.exposure.bom import quantities
+from oreflow.exposure.bom_io import dotted
+from oreflow.exposure.impact import market_paths
 
 EXAMPLES = ("drone", "ev-motor", "fighter", "wind-turbine")
 
@@ -80,8 +81,8 @@ def test_example_loads_and_cites_every_figure(name: str) -> None:
     bom = Bom.example(name)
     assert bom.origin == f"example:{name}"
     # every number is sourced or flagged as an assumption (with a note)
-    for path, q in ex._quantities(bom):
-        field = ex._dotted(path)
+    for path, q in quantities(bom):
+        field = dotted(path)
         if field.endswith(("price_sensitivity",)):
             continue
         assert q.source or q.assumption, field
@@ -237,7 +238,7 @@ def test_market_paths_from_an_engine_result(store: Any) -> None:
         "  - {kind: export_restriction, materials: [Dy], effective: 2025-03,\n"
         "     licence_lag_months: 2, approval_rate: 0.2}\n")
     res = simulate(sc, draws=30, seed=5, baseline=toy_baseline(targets=False))
-    p = ex.market_paths(res, "USA")
+    p = market_paths(res, "USA")
     assert p.availability.shape == (30, 18, 3) and p.materials == ("Nd", "Dy", "NdFeB")
     assert (p.availability >= 0).all() and (p.availability <= 1).all()
     assert p.onset_month == pytest.approx(2.0)
@@ -247,7 +248,7 @@ def test_market_paths_from_an_engine_result(store: Any) -> None:
     assert ans.meta["scenario"] == "toy" and ans.meta["seed"] == 5
     assert s["cost_increase_usd_per_unit_p50"] > 0
     # a buyer inside the controller sees the controller segment's fill rate
-    pc = ex.market_paths(res, "CHN")
+    pc = market_paths(res, "CHN")
     assert pc.meta["region"] == "CHN"
 
 
@@ -557,8 +558,12 @@ def test_nothing_is_computed_on_partial_input(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    res = doctest.testmod(ex, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert res.failed == 0 and res.attempted >= 5
+    failed = attempted = 0
+    for name in ("bom", "bom_io", "trace", "impact"):
+        module = importlib.import_module(f"oreflow.exposure.{name}")
+        res = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        failed, attempted = failed + res.failed, attempted + res.attempted
+    assert failed == 0 and attempted >= 5
 
 
 def test_impact_with_a_builtin_scenario(store: Any) -> None:
@@ -573,3 +578,4 @@ def test_impact_with_a_builtin_scenario(store: Any) -> None:
     assert 0 <= s["units_delayed_share_p50"] <= 1
     assert s["months_to_stockout_p10"] <= s["months_to_stockout_p90"]
     assert ans.tables["monthly"]["date"].iloc[0] == "2025-04"
+
