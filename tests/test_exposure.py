@@ -17,10 +17,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oreflow.errors import InputError, ValidationError
-from oreflow.exposure import Bom, MarketPaths, exposure, impact, list_examples, read_bom, run_line
+from oreflow.exposure import (
+    Bom,
+    MarketPaths,
+    Quantity,
+    exposure,
+    impact,
+    list_examples,
+    read_bom,
+    run_line,
+)
 from oreflow.exposure.bom import quantities
 from oreflow.exposure.bom_io import dotted
 from oreflow.exposure.impact import market_paths
+from oreflow.uncertain import Fixed, Uniform
 
 EXAMPLES = ("drone", "ev-motor", "fighter", "wind-turbine")
 
@@ -579,3 +589,13 @@ def test_impact_with_a_builtin_scenario(store: Any) -> None:
     assert s["months_to_stockout_p10"] <= s["months_to_stockout_p90"]
     assert ans.tables["monthly"]["date"].iloc[0] == "2025-04"
 
+
+def test_quantity_draws_through_the_shared_distribution() -> None:
+    q = Quantity(value=1.5, low=1.0, high=2.0)  # the value is the point, the range the draws
+    assert isinstance(q.distribution, Uniform) and q.distribution.support() == (1.0, 2.0)
+    assert q.point == 1.5
+    x = q.sample(50, rng=np.random.default_rng(4))
+    assert np.array_equal(x, np.random.default_rng(4).uniform(1.0, 2.0, size=50))
+    p = Quantity.model_validate(3)
+    assert isinstance(p.distribution, Fixed)
+    assert p.sample(3, rng=np.random.default_rng(0)).tolist() == [3.0, 3.0, 3.0]

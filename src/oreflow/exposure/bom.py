@@ -4,7 +4,8 @@ A :class:`Bom` lists products (units per year, plant country, unit value) and, p
 its rare-earth inputs — magnets (NdFeB or SmCo, mass per unit, grade or element content) and
 other rare-earth materials — with the current suppliers by country and share, inventory
 [months of use], qualification time of a new supplier [months], and price sensitivity. Every
-figure is a :class:`Quantity`: a value or a range with its citations or an assumption flag.
+figure is a :class:`Quantity`: a value or a range with its citations or an assumption flag;
+its randomness is that of :mod:`oreflow.uncertain` (:attr:`Quantity.distribution`).
 
 :func:`check_bom` checks a BOM against a store (countries, materials, grades, projects,
 sources and cited rows); :func:`parse_bom` and :func:`read_bom` read text or a file through
@@ -34,6 +35,7 @@ from oreflow.chain import RARE_EARTHS
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, Problem, ValidationError, did_you_mean, unknown
 from oreflow.exposure.bom_io import FieldPath, dedupe_problems, pydantic_problems, read_raw
+from oreflow.uncertain import Fixed, Uniform, fixed, uniform
 
 __all__ = [
     "CITABLE_TABLES",
@@ -112,9 +114,9 @@ class Quantity(Model):
 
     Written as a bare number (``1.5``) or as a mapping
     ``{value: 1.5, low: 1, high: 2, source: [...], assumption: false, note: "..."}``. A range
-    is sampled uniformly in :func:`~oreflow.exposure.impact`; the point used without a
-    scenario is ``value``, else the midpoint of the range. A figure that is not read from a
-    source is flagged ``assumption: true`` and says why in ``note``.
+    is sampled uniformly under a scenario (:attr:`distribution`, :meth:`sample`); the point
+    used without a scenario is ``value``, else the midpoint of the range. A figure that is not
+    read from a source is flagged ``assumption: true`` and says why in ``note``.
     """
 
     value: float | None = None
@@ -172,12 +174,19 @@ class Quantity(Model):
             return float(self.low), float(self.high)
         return self.point, self.point
 
-    def sample(self, n: int, rng: np.random.Generator) -> FloatArray:
-        """``n`` draws: uniform over the range, or the value repeated."""
+    @property
+    def distribution(self) -> Fixed | Uniform:
+        """The figure as a distribution of :mod:`oreflow.uncertain`.
+
+        Uniform over the range when one is given (a value with a range is its point estimate,
+        :attr:`point`, and does not shape the draws), else the value fixed.
+        """
         lo, hi = self.bounds
-        if hi > lo:
-            return np.asarray(rng.uniform(lo, hi, size=n), dtype=np.float64)
-        return np.full(n, lo, dtype=np.float64)
+        return uniform(lo, hi) if hi > lo else fixed(lo)
+
+    def sample(self, n: int, *, rng: np.random.Generator) -> FloatArray:
+        """``n`` draws of :attr:`distribution`: uniform over the range, or the value repeated."""
+        return self.distribution.sample(n, rng=rng)
 
     def text(self, digits: int = 3) -> str:
         """Short display: ``1.5``, ``1–2`` or ``1.5 (1–2)``."""

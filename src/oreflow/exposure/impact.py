@@ -381,7 +381,7 @@ def impact(
         onset = paths.onset_month
         in_ctrl = prod.plant_country in tracer.members
         pfx = f"{prod.id}"
-        units_yr = prod.units_per_year.sample(d_n, stream(f"{pfx}.units"))
+        units_yr = prod.units_per_year.sample(d_n, rng=stream(f"{pfx}.units"))
         u_step = units_yr / 12.0 * dt
         n_in = len(prod.inputs)
         mass = np.zeros((d_n, n_in))
@@ -396,8 +396,8 @@ def impact(
         for i, inp in enumerate(prod.inputs):
             ipfx = f"{pfx}.{inp.id}"
             tr = tracer.trace(inp)
-            mass[:, i] = inp.mass_kg_per_unit.sample(d_n, stream(f"{ipfx}.mass"))
-            inv = inp.inventory_months.sample(d_n, stream(f"{ipfx}.inventory"))
+            mass[:, i] = inp.mass_kg_per_unit.sample(d_n, rng=stream(f"{ipfx}.mass"))
+            inv = inp.inventory_months.sample(d_n, rng=stream(f"{ipfx}.inventory"))
             stock[:, i] = inv / dt * u_step * mass[:, i]
             avail, pm, base_price, used, how = _input_paths(inp, tr, paths)
             if how:
@@ -408,7 +408,7 @@ def impact(
             kbar = float(shares @ kappa_sup) if not in_ctrl else 1.0
             sigma[:, :, i] = 1.0 - kbar * (1.0 - avail)
             if inp.price_usd_per_kg is not None:
-                p_now = inp.price_usd_per_kg.sample(d_n, stream(f"{ipfx}.price"))
+                p_now = inp.price_usd_per_kg.sample(d_n, rng=stream(f"{ipfx}.price"))
             else:
                 p_now = np.full(d_n, base_price)
             change = p_now[:, None] * (pm - 1.0)
@@ -418,18 +418,18 @@ def impact(
                 change = np.maximum(change, content_change)
             dprice[:, :, i] = inp.price_sensitivity * change
             qual, _src = qualification(inp, st)
-            q_in = qual.sample(d_n, stream(f"{ipfx}.qualification"))
-            deliv = inp.delivery_months.sample(d_n, stream(f"{ipfx}.delivery"))
+            q_in = qual.sample(d_n, rng=stream(f"{ipfx}.qualification"))
+            deliv = inp.delivery_months.sample(d_n, rng=stream(f"{ipfx}.delivery"))
             ready_any = np.full(d_n, np.inf)
             for a_i, alt in enumerate(inp.alternatives):
                 apfx = f"{ipfx}.alt{a_i}"
-                q_alt = (alt.qualification_months.sample(d_n, stream(f"{apfx}.q"))
+                q_alt = (alt.qualification_months.sample(d_n, rng=stream(f"{apfx}.q"))
                          if alt.qualification_months is not None else q_in)
                 ready = onset + q_alt + deliv  # months from the start of the paths
                 ready_any = np.minimum(ready_any, ready)
                 if alt.capacity_kg_per_month is None:
                     continue
-                cap = alt.capacity_kg_per_month.sample(d_n, stream(f"{apfx}.cap"))
+                cap = alt.capacity_kg_per_month.sample(d_n, rng=stream(f"{apfx}.cap"))
                 k_alt = 1.0 if in_ctrl else tracer.kappa(tr, alt.country)
                 share_on = np.clip((months[None, :] + dt - ready[:, None]) / dt, 0.0, 1.0)
                 vol = cap[:, None] * dt * share_on * (1.0 - k_alt * (1.0 - avail))
@@ -454,7 +454,7 @@ def impact(
         cost_year = cost_t[:, after].sum(axis=1) * 12.0 / horizon_after
         delayed_total = res.delayed[:, after].sum(axis=1)
         planned_total = u_step * int(after.sum())
-        value = (prod.unit_value_usd.sample(d_n, stream(f"{pfx}.value"))
+        value = (prod.unit_value_usd.sample(d_n, rng=stream(f"{pfx}.value"))
                  if prod.unit_value_usd else None)
         mts = np.maximum(res.stockout - onset, 0.0)
         binding = np.where(np.isfinite(res.stockout), res.input_stockout.argmin(axis=1), -1)
