@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oreflow.data.store import Store
 from oreflow.errors import InputError, ValidationError
 from oreflow.exposure import (
     Bom,
@@ -599,3 +600,23 @@ def test_quantity_draws_through_the_shared_distribution() -> None:
     p = Quantity.model_validate(3)
     assert isinstance(p.distribution, Fixed)
     assert p.sample(3, rng=np.random.default_rng(0)).tolist() == [3.0, 3.0, 3.0]
+
+def test_impact_simulates_on_the_store_it_is_given(tmp_path: Path, store: Any) -> None:
+    """``impact(..., store=S)`` runs the engine on S: a user import in S moves the result."""
+    dear = Store(user=tmp_path / "user")  # embedded data + a user layer with dearer Dy oxide
+    row = dear.table("prices").set_index("row_id").loc[["prices-0044"]]
+    assert row["material"].iloc[0] == "Dy" and str(row["date"].iloc[0]) == "2024"
+    row["value"] = row["value"] * 4
+    f = tmp_path / "dy.csv"
+    row.reset_index().to_csv(f, index=False)
+    assert dear.import_file(f, "prices").replaced == 1
+    assert dear.fingerprint() != store.fingerprint()
+    bom = Bom.example("drone")
+    a = impact(bom, "china-2025-04", draws=40, seed=2, store=store)
+    b = impact(bom, "china-2025-04", draws=40, seed=2, store=dear)
+    # the engine's baseline was built from the store passed in, not from the default store
+    assert a.meta["engine"]["dataset_hash"] == store.fingerprint()
+    assert b.meta["engine"]["dataset_hash"] == dear.fingerprint()
+    # and its dearer Dy base price raises the cost of the magnets' Dy content
+    cost = "cost_increase_usd_per_unit_p50"
+    assert b.tables["summary"][cost].iloc[0] > a.tables["summary"][cost].iloc[0]

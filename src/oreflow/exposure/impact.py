@@ -312,9 +312,10 @@ def impact(
     bom : Bom
         The bill of materials.
     scenario : Scenario, str, pathlib.Path, Result or MarketPaths
-        A scenario (built-in name, YAML file or :class:`~oreflow.simulate.Scenario`) run by
-        :func:`oreflow.simulate.simulate`; an engine result already computed; or synthetic
-        :class:`MarketPaths` (then used for every product whatever its plant country).
+        A scenario (built-in name, YAML file or :class:`~oreflow.simulate.Scenario`, read by
+        :meth:`~oreflow.simulate.Scenario.load`) run by :func:`oreflow.simulate.simulate`
+        on ``store``; an engine result already computed; or synthetic :class:`MarketPaths`
+        (then used for every product whatever its plant country).
     draws : int, default 500
         Monte Carlo draws of the engine (ignored for a Result or MarketPaths).
     seed : int, optional
@@ -322,7 +323,8 @@ def impact(
         uniformly per draw); recorded in ``meta``. Default: the engine result's seed, else
         fresh entropy.
     store : oreflow.data.Store, optional
-        Data store for tracing (the engine builds its own baseline from the embedded data).
+        Data store (default the embedded data plus user imports): the tracing reads it, and
+        a scenario is simulated on it (:func:`oreflow.simulate.simulate` with ``store=``).
     horizon : int, optional
         Override the scenario horizon [months].
 
@@ -367,7 +369,8 @@ def impact(
     True
     """
     st = resolve_store(store)
-    paths_by_country, run_meta, seed_used = _resolve_paths(bom, scenario, draws, seed, horizon)
+    paths_by_country, run_meta, seed_used = _resolve_paths(bom, scenario, draws, seed, horizon,
+                                                           store=st)
 
     def stream(name: str) -> np.random.Generator:  # one stream per BOM quantity
         return named_stream(seed_used, "exposure", name)
@@ -588,8 +591,14 @@ def _resolve_paths(
     draws: int,
     seed: int | None,
     horizon: int | None,
+    *,
+    store: Store,
 ) -> tuple[dict[str, MarketPaths], dict[str, Any], int]:
-    """Market paths per plant country, run metadata and the seed used for BOM sampling."""
+    """Market paths per plant country, run metadata and the seed used for BOM sampling.
+
+    A scenario (name, YAML path or :class:`~oreflow.simulate.Scenario`, read by
+    :meth:`Scenario.load`) is simulated on ``store``.
+    """
     countries = sorted({p.plant_country for p in bom.products})
     if isinstance(scenario, MarketPaths):
         entropy = np.random.SeedSequence().entropy
@@ -602,7 +611,8 @@ def _resolve_paths(
     else:
         if draws < 1:
             raise InputError("draws must be at least 1")
-        result = simulate(scenario, draws=draws, seed=seed, horizon=horizon)
+        result = simulate(Scenario.load(scenario), draws=draws, seed=seed, horizon=horizon,
+                          store=store)
     prov = dict(result.provenance)
     seed_used = int(seed) if seed is not None else int(prov.get("seed", 0))
     paths = {c: market_paths(result, c) for c in countries}
