@@ -16,10 +16,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oreflow.data.store import Store
 from oreflow.errors import InputError, ValidationError
-from oreflow.exposure import Bom, MarketPaths, exposure, impact, list_examples, read_bom, run_line
-
-ex = importlib.import_module("oreflow.exposure.impact")  # the module, not the function
+from oreflow.exposure import (
+    Bom,
+    MarketPaths,
+    Quantity,
+    exposure,
+    impact,
+    list_examples,
+    read_bom,
+    run_line,
+)
+from oreflow.exposure.bom import quantities
+from oreflow.exposure.bom_io import dotted
+from oreflow.exposure.impact import market_paths
+from oreflow.uncertain import Fixed, Uniform
 
 EXAMPLES = ("drone", "ev-motor", "fighter", "wind-turbine")
 
@@ -80,8 +92,8 @@ def test_example_loads_and_cites_every_figure(name: str) -> None:
     bom = Bom.example(name)
     assert bom.origin == f"example:{name}"
     # every number is sourced or flagged as an assumption (with a note)
-    for path, q in ex._quantities(bom):
-        field = ex._dotted(path)
+    for path, q in quantities(bom):
+        field = dotted(path)
         if field.endswith(("price_sensitivity",)):
             continue
         assert q.source or q.assumption, field
@@ -237,7 +249,7 @@ def test_market_paths_from_an_engine_result(store: Any) -> None:
         "  - {kind: export_restriction, materials: [Dy], effective: 2025-03,\n"
         "     licence_lag_months: 2, approval_rate: 0.2}\n")
     res = simulate(sc, draws=30, seed=5, baseline=toy_baseline(targets=False))
-    p = ex.market_paths(res, "USA")
+    p = market_paths(res, "USA")
     assert p.availability.shape == (30, 18, 3) and p.materials == ("Nd", "Dy", "NdFeB")
     assert (p.availability >= 0).all() and (p.availability <= 1).all()
     assert p.onset_month == pytest.approx(2.0)
@@ -247,7 +259,7 @@ def test_market_paths_from_an_engine_result(store: Any) -> None:
     assert ans.meta["scenario"] == "toy" and ans.meta["seed"] == 5
     assert s["cost_increase_usd_per_unit_p50"] > 0
     # a buyer inside the controller sees the controller segment's fill rate
-    pc = ex.market_paths(res, "CHN")
+    pc = market_paths(res, "CHN")
     assert pc.meta["region"] == "CHN"
 
 
@@ -557,8 +569,12 @@ def test_nothing_is_computed_on_partial_input(tmp_path: Path) -> None:
 
 
 def test_doctests() -> None:
-    res = doctest.testmod(ex, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert res.failed == 0 and res.attempted >= 5
+    failed = attempted = 0
+    for name in ("bom", "bom_io", "trace", "impact"):
+        module = importlib.import_module(f"oreflow.exposure.{name}")
+        res = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        failed, attempted = failed + res.failed, attempted + res.attempted
+    assert failed == 0 and attempted >= 5
 
 
 def test_impact_with_a_builtin_scenario(store: Any) -> None:
@@ -569,3 +585,34 @@ def test_impact_with_a_builtin_scenario(store: Any) -> None:
     assert 0 <= s["units_delayed_share_p50"] <= 1
     assert s["months_to_stockout_p10"] <= s["months_to_stockout_p90"]
     assert ans.tables["monthly"]["date"].iloc[0] == "2025-04"
+
+
+def test_quantity_draws_through_the_shared_distribution() -> None:
+    q = Quantity(value=1.5, low=1.0, high=2.0)  # the value is the point, the range the draws
+    assert isinstance(q.distribution, Uniform) and q.distribution.support() == (1.0, 2.0)
+    assert q.point == 1.5
+    x = q.sample(50, rng=np.random.default_rng(4))
+    assert np.array_equal(x, np.random.default_rng(4).uniform(1.0, 2.0, size=50))
+    p = Quantity.model_validate(3)
+    assert isinstance(p.distribution, Fixed)
+    assert p.sample(3, rng=np.random.default_rng(0)).tolist() == [3.0, 3.0, 3.0]
+
+def test_impact_simulates_on_the_store_it_is_given(tmp_path: Path, store: Any) -> None:
+    """``impact(..., store=S)`` runs the engine on S: a user import in S moves the result."""
+    dear = Store(user=tmp_path / "user")  # embedded data + a user layer with dearer Dy oxide
+    row = dear.table("prices").set_index("row_id").loc[["prices-0044"]]
+    assert row["material"].iloc[0] == "Dy" and str(row["date"].iloc[0]) == "2024"
+    row["value"] = row["value"] * 4
+    f = tmp_path / "dy.csv"
+    row.reset_index().to_csv(f, index=False)
+    assert dear.import_file(f, "prices").replaced == 1
+    assert dear.fingerprint() != store.fingerprint()
+    bom = Bom.example("drone")
+    a = impact(bom, "china-2025-04", draws=40, seed=2, store=store)
+    b = impact(bom, "china-2025-04", draws=40, seed=2, store=dear)
+    # the engine's baseline was built from the store passed in, not from the default store
+    assert a.meta["engine"]["dataset_hash"] == store.fingerprint()
+    assert b.meta["engine"]["dataset_hash"] == dear.fingerprint()
+    # and its dearer Dy base price raises the cost of the magnets' Dy content
+    cost = "cost_increase_usd_per_unit_p50"
+    assert b.tables["summary"][cost].iloc[0] > a.tables["summary"][cost].iloc[0]
