@@ -35,10 +35,12 @@ from oreflow.chain.elements import (
 )
 from oreflow.chain.names import RARE_EARTHS, REO_UNITS, RESIDUAL_CODES, STAGES
 from oreflow.chain.resolve import resolve_element
-from oreflow.chain.sourcing import allocate, control_shares, origin_matrices
+from oreflow.chain.sourcing import allocate_stages, control_shares, origin_matrices
 from oreflow.chain.tables import (
     aggregate_codes,
     chain_inputs,
+    known_flow_arrays,
+    stage_frame,
 )
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, unknown
@@ -55,61 +57,6 @@ def _order_countries(codes: Iterable[str]) -> pd.Index:
         c for c in unique if c in RESIDUAL_CODES
     ]
     return pd.Index(ordered, name="country")
-
-
-def _stage_frame(frame: pd.DataFrame, stages: Sequence[str], countries: pd.Index,
-                 what: str) -> FloatArray:
-    """A stages × countries frame as a finite, non-negative array in chain order."""
-    f = frame.copy()
-    f.index = pd.Index([str(s) for s in frame.index])
-    f.columns = pd.Index([str(c) for c in frame.columns])
-    arr: FloatArray = np.nan_to_num(
-        f.reindex(index=list(stages), columns=countries).to_numpy(dtype=np.float64), nan=0.0)
-    if np.any(arr < 0) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} must be finite and non-negative")
-    return arr
-
-
-def _allocate_stages(
-    stages: Sequence[str],
-    supply: FloatArray,
-    use: FloatArray,
-    known: Sequence[FloatArray | None],
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Allocate every stage's output to the next stage's plants and to its own final users.
-
-    Returns plant sourcing and allocation, shape (stages − 1, n, n), and final-user sourcing
-    and allocation, shape (stages, n, n) [-, t REO-eq/yr] (see :func:`allocate`).
-    """
-    n_st, n = supply.shape
-    s_arr = np.zeros((n_st - 1, n, n))
-    a_arr = np.zeros((n_st - 1, n, n))
-    su_arr = np.zeros((n_st, n, n))
-    au_arr = np.zeros((n_st, n, n))
-    for t in range(n_st):  # loop over stages, not countries
-        last = t == n_st - 1
-        needs = use[t][None] if last else np.stack([supply[t + 1], use[t]])
-        if not supply[t].sum() > 0:
-            if needs.sum() > 0:
-                what = f"'{stages[t + 1]}'" if not last else "final use"
-                raise ValueError(f"sourcing {what} from '{stages[t]}': the upstream stage has "
-                                 "no output to source from")
-            eye = np.eye(n)
-            su_arr[t] = eye
-            if not last:
-                s_arr[t] = eye
-            continue
-        try:
-            s_g, a_g = allocate(supply[t], needs, None if last else known[t])
-        except ValueError as exc:
-            target = "final use" if last else f"'{stages[t + 1]}'"
-            raise ValueError(f"sourcing {target} from '{stages[t]}': {exc}") from exc
-        if last:
-            su_arr[t], au_arr[t] = s_g[0], a_g[0]
-        else:
-            s_arr[t], a_arr[t] = s_g[0], a_g[0]
-            su_arr[t], au_arr[t] = s_g[1], a_g[1]
-    return s_arr, a_arr, su_arr, au_arr
 
 
 class SupplyChain:
@@ -200,16 +147,16 @@ class SupplyChain:
             use_codes = [str(c) for c in final_use.columns]
         countries = _order_countries(
             [*(str(c) for c in output.columns), *flow_codes, *use_codes])
-        q = _stage_frame(output, stages, countries, "output")
+        q = stage_frame(output, stages, countries, "output")
         u = (np.zeros_like(q) if final_use is None
-             else _stage_frame(final_use, stages, countries, "final use"))
+             else stage_frame(final_use, stages, countries, "final use"))
         unit_map = dict(units or {})
         factor_map = dict(reo_per_unit or {})
         unit_list = tuple(str(unit_map.get(s, "t_REO")) for s in stages)
         k = np.asarray([float(factor_map.get(s, 1.0)) for s in stages])
         if np.any(~(k > 0)):
             raise ValueError("reo_per_unit factors must be positive")
-        known = self._known_flow_arrays(flows, stages, countries, k)
+        known = known_flow_arrays(flows, stages, countries, k)
         self._set_state(
             stages=stages,
             countries=countries,
@@ -229,37 +176,6 @@ class SupplyChain:
         )
 
     # -- construction ------------------------------------------------------------------------
-    @staticmethod
-    def _known_flow_arrays(
-        flows: pd.DataFrame | None,
-        stages: tuple[str, ...],
-        countries: pd.Index,
-        k: FloatArray,
-    ) -> list[FloatArray | None]:
-        links = len(stages) - 1
-        known: list[FloatArray | None] = [None] * links
-        if flows is None or flows.empty:
-            return known
-        position = {s: i for i, s in enumerate(stages[:-1])}
-        stage_of = flows["stage"].astype(str)
-        bad_stage = ~stage_of.isin(list(position))
-        if bad_stage.any():
-            raise ValueError(
-                f"known flows must leave one of the stages {list(position)} (the exporting "
-                f"stage); got {sorted(set(stage_of[bad_stage]))}"
-            )
-        t_idx = stage_of.map(position).to_numpy(dtype=np.intp)
-        exp = countries.get_indexer(pd.Index(flows["exporter"].astype(str)))
-        imp = countries.get_indexer(pd.Index(flows["importer"].astype(str)))
-        tonnes = pd.to_numeric(flows["tonnes"], errors="coerce").to_numpy(dtype=np.float64)
-        if not np.all(np.isfinite(tonnes)) or np.any(tonnes < 0):
-            raise ValueError("known flows must be finite and non-negative")
-        n = len(countries)
-        arr = np.zeros((links, n, n))
-        np.add.at(arr, (t_idx, exp, imp), tonnes * k[t_idx])
-        present = np.bincount(t_idx, minlength=links) > 0
-        return [arr[t] if present[t] else None for t in range(links)]
-
     def _set_state(
         self,
         *,
@@ -295,7 +211,7 @@ class SupplyChain:
         self._governance = governance
         self._blocs = {str(b): frozenset(str(c) for c in m) for b, m in (blocs or {}).items()}
         if links is None:
-            links = _allocate_stages(stages, q * k[:, None], u * k[:, None], known)
+            links = allocate_stages(stages, q * k[:, None], u * k[:, None], known)
         s_arr, a_arr, su_arr, au_arr = links
         for arr in links:
             arr.setflags(write=False)

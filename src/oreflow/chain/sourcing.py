@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["allocate", "control_shares", "origin_matrices", "sourcing_matrix"]
+__all__ = ["allocate", "allocate_stages", "control_shares", "origin_matrices", "sourcing_matrix"]
 
 FloatArray = NDArray[np.float64]
 
@@ -244,3 +244,43 @@ def control_shares(
     return result
 
 
+def allocate_stages(
+    stages: Sequence[str],
+    supply: FloatArray,
+    use: FloatArray,
+    known: Sequence[FloatArray | None],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Allocate every stage's output to the next stage's plants and to its own final users.
+
+    Returns plant sourcing and allocation, shape (stages − 1, n, n), and final-user sourcing
+    and allocation, shape (stages, n, n) [-, t REO-eq/yr] (see :func:`allocate`).
+    """
+    n_st, n = supply.shape
+    s_arr = np.zeros((n_st - 1, n, n))
+    a_arr = np.zeros((n_st - 1, n, n))
+    su_arr = np.zeros((n_st, n, n))
+    au_arr = np.zeros((n_st, n, n))
+    for t in range(n_st):  # loop over stages, not countries
+        last = t == n_st - 1
+        needs = use[t][None] if last else np.stack([supply[t + 1], use[t]])
+        if not supply[t].sum() > 0:
+            if needs.sum() > 0:
+                what = f"'{stages[t + 1]}'" if not last else "final use"
+                raise ValueError(f"sourcing {what} from '{stages[t]}': the upstream stage has "
+                                 "no output to source from")
+            eye = np.eye(n)
+            su_arr[t] = eye
+            if not last:
+                s_arr[t] = eye
+            continue
+        try:
+            s_g, a_g = allocate(supply[t], needs, None if last else known[t])
+        except ValueError as exc:
+            target = "final use" if last else f"'{stages[t + 1]}'"
+            raise ValueError(f"sourcing {target} from '{stages[t]}': {exc}") from exc
+        if last:
+            su_arr[t], au_arr[t] = s_g[0], a_g[0]
+        else:
+            s_arr[t], a_arr[t] = s_g[0], a_g[0]
+            su_arr[t], au_arr[t] = s_g[1], a_g[1]
+    return s_arr, a_arr, su_arr, au_arr

@@ -7,11 +7,12 @@ noted in the chain's ``meta``. Pure pandas; no IO.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from oreflow.chain.elements import (
     DEFAULT_RE_CONTENT_NDFEB,
@@ -30,15 +31,19 @@ from oreflow.chain.names import (
 )
 from oreflow.errors import InputError
 
+FloatArray = NDArray[np.float64]
+
 __all__ = [
     "aggregate_codes",
     "chain_inputs",
     "cited_sources",
     "country_composition",
     "final_use_frame",
+    "known_flow_arrays",
     "pick_vintage",
     "prepare_flows",
     "select_material",
+    "stage_frame",
     "unit_factor",
     "vintage_ranks",
 ]
@@ -407,3 +412,51 @@ def final_use_frame(
     meta["consumption_dropped"] = dropped
     meta["consumption_sources"] = sorted(cited)
     return pd.DataFrame(out).T.fillna(0.0)
+
+
+def stage_frame(frame: pd.DataFrame, stages: Sequence[str], countries: pd.Index,
+                 what: str) -> FloatArray:
+    """A stages × countries frame as a finite, non-negative array in chain order."""
+    f = frame.copy()
+    f.index = pd.Index([str(s) for s in frame.index])
+    f.columns = pd.Index([str(c) for c in frame.columns])
+    arr: FloatArray = np.nan_to_num(
+        f.reindex(index=list(stages), columns=countries).to_numpy(dtype=np.float64), nan=0.0)
+    if np.any(arr < 0) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} must be finite and non-negative")
+    return arr
+
+
+def known_flow_arrays(
+    flows: pd.DataFrame | None,
+    stages: tuple[str, ...],
+    countries: pd.Index,
+    k: FloatArray,
+) -> list[FloatArray | None]:
+    """Known flows of each link as (n, n) arrays in t REO-eq/yr (None where there are none).
+
+    ``flows`` rows name the exporting stage; tonnes are in that stage's unit.
+    """
+    links = len(stages) - 1
+    known: list[FloatArray | None] = [None] * links
+    if flows is None or flows.empty:
+        return known
+    position = {s: i for i, s in enumerate(stages[:-1])}
+    stage_of = flows["stage"].astype(str)
+    bad_stage = ~stage_of.isin(list(position))
+    if bad_stage.any():
+        raise ValueError(
+            f"known flows must leave one of the stages {list(position)} (the exporting "
+            f"stage); got {sorted(set(stage_of[bad_stage]))}"
+        )
+    t_idx = stage_of.map(position).to_numpy(dtype=np.intp)
+    exp = countries.get_indexer(pd.Index(flows["exporter"].astype(str)))
+    imp = countries.get_indexer(pd.Index(flows["importer"].astype(str)))
+    tonnes = pd.to_numeric(flows["tonnes"], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(tonnes)) or np.any(tonnes < 0):
+        raise ValueError("known flows must be finite and non-negative")
+    n = len(countries)
+    arr = np.zeros((links, n, n))
+    np.add.at(arr, (t_idx, exp, imp), tonnes * k[t_idx])
+    present = np.bincount(t_idx, minlength=links) > 0
+    return [arr[t] if present[t] else None for t in range(links)]
