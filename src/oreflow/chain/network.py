@@ -340,7 +340,7 @@ class SupplyChain:
         final_use : pandas.DataFrame, optional
             Final use by stage and country, replacing the ``consumption`` table's rows for the
             stages it names (see :meth:`from_tables`).
-        store : oreflow.data.Store, optional
+        store : oreflow.data.store.Store, optional
             Store to read from (default: the embedded data with the user's imports).
 
         Returns

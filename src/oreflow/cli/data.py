@@ -27,7 +27,9 @@ from oreflow.errors import unknown
 @data_app.command("list")
 def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """List the tables with their row counts and vintages."""
-    store = _store()
+    from oreflow.data.catalog import Catalog  # the pandas-free catalogue: starts fast
+
+    store = Catalog.default()
     emit(store.summary(), _fmt(as_json, as_csv),
          title=f"oreflow dataset {store.version}",
          caption="oreflow data show TABLE · oreflow data sources TABLE KEY")

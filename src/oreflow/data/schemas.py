@@ -12,86 +12,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from oreflow.data.catalog import (
+    FALSE_WORDS,
+    ISO3_COLUMNS,
+    TRUE_WORDS,
+    TableInfo,
+)
 from oreflow.errors import Problem, did_you_mean
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
-#: Columns holding country codes, checked against the ``countries`` table.
-ISO3_COLUMNS = frozenset(
-    {"iso3", "exporter", "importer", "partner_iso3", "importer_iso3", "supplier_iso3"}
-)
-#: Columns holding fractions that must lie in [0, 1].
-SHARE_COLUMNS = frozenset(
-    {"share", "share_low", "share_high", "wt_frac", "wt_frac_low", "wt_frac_high",
-     "de_minimis_share"}
-)
-#: Tonnage and capacity columns that must not be negative.
-NONNEGATIVE_COLUMNS = frozenset(
-    {"tonnes", "tonnes_low", "tonnes_high", "capacity", "capacity_low", "capacity_high",
-     "quantity", "usd_per_kg"}
-)
-#: Columns naming the edition a figure comes from, in the order they are looked for.
-VINTAGE_COLUMNS = ("vintage", "edition")
-#: Columns holding the figure a vintage diff compares, in the order they are looked for.
-VALUE_COLUMNS = ("tonnes", "value", "share", "usd_per_kg")
-
-#: Spellings of true and false accepted in boolean columns.
-TRUE_WORDS = {"true", "1", "yes", "y", "t"}
-FALSE_WORDS = {"false", "0", "no", "n", "f"}
-
 #: Tolerance on sums of shares (the sources round to whole percent).
 SHARE_SUM_TOLERANCE = 0.011
 #: Codes in share tables that are not single countries (combined top-N etc.); skipped in sums.
 _COMBINED = {"TOP3", "TOP10", "SEL18", "WLD", "MMR+CHN"}
-
-
-@dataclass(frozen=True, eq=False)
-class TableInfo:
-    """Schema of one table as declared in ``datapackage.json``."""
-
-    name: str
-    path: str
-    fields: tuple[dict[str, Any], ...]
-    primary_key: tuple[str, ...]
-    description: str = ""
-
-    @property
-    def columns(self) -> list[str]:
-        """Column names in declared order."""
-        return [f["name"] for f in self.fields]
-
-    def field(self, name: str) -> dict[str, Any]:
-        """Return the field descriptor named ``name``."""
-        for f in self.fields:
-            if f["name"] == name:
-                return f
-        raise KeyError(name)
-
-    def undeclared(self, columns: Iterable[str], *constraints: str) -> list[str]:
-        """Those of ``columns`` in this table lacking one of the named schema constraints."""
-        return [c for c in columns if c in self.columns
-                and not all(k in self.field(c).get("constraints", {}) for k in constraints)]
-
-    @property
-    def vintage_column(self) -> str | None:
-        """The column naming the edition of each figure, if the table has one.
-
-        ``sources.edition`` describes a publication, not a vintage of a figure.
-        """
-        if self.name == "sources":
-            return None
-        return next((c for c in VINTAGE_COLUMNS if c in self.columns), None)
-
-    @property
-    def value_column(self) -> str | None:
-        """The main numeric column (compared by :meth:`Store.diff`)."""
-        return next((c for c in VALUE_COLUMNS if c in self.columns), None)
 
 
 @functools.cache

@@ -14,30 +14,29 @@ DataFrames typed from the data package (``integer`` → ``Int64``, ``number`` �
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import hashlib
 import io
-import json
 import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from platformdirs import user_data_dir
 
-from oreflow.data.schemas import (
+from oreflow.data.catalog import (
     FALSE_WORDS,
     ISO3_COLUMNS,
     NONNEGATIVE_COLUMNS,
     SHARE_COLUMNS,
     TRUE_WORDS,
+    Catalog,
     TableInfo,
+)
+from oreflow.data.schemas import (
     check_columns,
     check_iso3,
     check_known,
@@ -49,19 +48,6 @@ from oreflow.data.schemas import (
     validate_frame,
 )
 from oreflow.errors import InputError, Problem, ValidationError, unknown
-
-
-def embedded_dir() -> Path:
-    """Return the directory of the embedded dataset shipped inside the package."""
-    return Path(str(resources.files("oreflow.data") / "tables"))
-
-
-def default_user_dir() -> Path:
-    """Return the per-user data directory (``$OREFLOW_DATA_DIR`` or the platform default)."""
-    env = os.environ.get("OREFLOW_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(user_data_dir("oreflow", appauthor=False))
 
 
 def resolve_store(store: Store | None) -> Store:
@@ -101,7 +87,7 @@ class ImportReport:
         }
 
 
-class Store:
+class Store(Catalog):
     """Embedded tables layered with user tables; see the module docstring.
 
     Parameters
@@ -113,8 +99,7 @@ class Store:
     """
 
     def __init__(self, embedded: Path | None = None, user: Path | None = None) -> None:
-        self.embedded = embedded or embedded_dir()
-        self.user = user or default_user_dir()
+        super().__init__(embedded, user)
         self._cache: dict[str, pd.DataFrame] = {}
 
     @classmethod
@@ -122,52 +107,6 @@ class Store:
     def default(cls) -> Store:
         """The store over the embedded data and the current user's directory (cached)."""
         return cls()
-
-    # -- schema ---------------------------------------------------------------------------
-    @functools.cached_property
-    def package(self) -> dict[str, Any]:
-        """The parsed ``datapackage.json`` of the embedded dataset."""
-        path = self.embedded / "datapackage.json"
-        if not path.exists():
-            raise InputError(f"{path}: the embedded data package is missing (broken install?)")
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
-
-    @functools.cached_property
-    def infos(self) -> dict[str, TableInfo]:
-        """Table schemas by name, in the data package's order."""
-        out: dict[str, TableInfo] = {}
-        for res in self.package["resources"]:
-            schema = res.get("schema", {})
-            pk = schema.get("primaryKey", [])
-            out[res["name"]] = TableInfo(
-                name=res["name"],
-                path=res["path"],
-                fields=tuple(schema.get("fields", [])),
-                primary_key=tuple([pk] if isinstance(pk, str) else pk),
-                description=res.get("description", res.get("title", "")),
-            )
-        return out
-
-    @property
-    def version(self) -> str:
-        """Dataset version from the data package."""
-        return str(self.package.get("version", "unknown"))
-
-    def info(self, table: str) -> TableInfo:
-        """Return the schema of ``table``; unknown names get a did-you-mean error."""
-        try:
-            return self.infos[table]
-        except KeyError:
-            raise unknown("table", table, self.infos) from None
-
-    def tables(self) -> list[str]:
-        """Names of all tables."""
-        return list(self.infos)
-
-    def user_file(self, table: str) -> Path:
-        """Where user rows of ``table`` live."""
-        return self.user / "tables" / f"{table}.csv"
 
     # -- reading --------------------------------------------------------------------------
     def table(self, name: str, *, vintage: str | None = None, latest: bool = False) -> pd.DataFrame:
@@ -237,46 +176,6 @@ class Store:
         if problems:
             raise ValidationError(problems)
         return df
-
-    def summary(self) -> list[dict[str, Any]]:
-        """Per table: rows (embedded layered with user rows), user rows, key, vintages.
-
-        Reads the CSV files with the standard library only, so ``oreflow data list`` starts
-        fast (no pandas import).
-        """
-        rank = self.vintage_rank()
-        out: list[dict[str, Any]] = []
-        for name, info in self.infos.items():
-            records = _csv_records(self.embedded / info.path)
-            user_path = self.user_file(name)
-            user = _csv_records(user_path) if user_path.exists() else []
-            key = list(info.primary_key)
-            if key:
-                keys = {tuple(r.get(k, "").strip() for k in key) for r in records + user}
-                rows = len(keys)
-            else:
-                rows = len(records) + len(user)
-            vcol = info.vintage_column
-            found = sorted({r.get(vcol, "") for r in records + user} - {""} if vcol else set(),
-                           key=lambda v: (rank.get(v, -1.0), v))
-            out.append({"table": name, "rows": rows, "user_rows": len(user),
-                        "key": "/".join(key), "vintages": ", ".join(found),
-                        "description": info.description})
-        return out
-
-    def vintage_rank(self) -> dict[str, float]:
-        """Map vintage label → rank (higher = newer), from the ``vintages`` table.
-
-        Read with the standard library (embedded rows, then user rows, which win), so the
-        fast ``data list`` path needs no pandas.
-        """
-        if "vintages" not in self.infos:
-            return {}
-        info = self.infos["vintages"]
-        user_path = self.user_file("vintages")
-        recs = _csv_records(self.embedded / info.path) + (
-            _csv_records(user_path) if user_path.exists() else [])
-        return {r["vintage"]: float(r["rank"]) for r in recs if r.get("rank")}
 
     # -- validation -----------------------------------------------------------------------
     def validate(self, name: str, df: pd.DataFrame, *, label: str | None = None,
@@ -630,12 +529,6 @@ def read_csv_strings(path: Path, *, strip: bool = True) -> pd.DataFrame:
     if strip:
         df = df.apply(lambda s: s.str.strip()).replace({"": None})
     return df
-
-
-def _csv_records(path: Path) -> list[dict[str, str]]:
-    """Read a CSV into dicts of strings with the standard library (fast, no pandas)."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _atomic_write_csv(df: pd.DataFrame, target: Path) -> None:

@@ -397,7 +397,7 @@ class Bom(Model):
         ----------
         name : str
             Example name, e.g. ``"drone"``.
-        store : oreflow.data.Store, optional
+        store : oreflow.data.store.Store, optional
             Store used to validate names and citations (default the embedded data plus user
             imports).
         """
@@ -645,7 +645,7 @@ def read_bom(path: str | Path, *, store: Store | None = None) -> Bom:
     ----------
     path : str or pathlib.Path
         ``.yaml``/``.yml`` or ``.csv`` file; the schema is in ``docs/exposure.md``.
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Store whose ``countries``, ``materials``, ``recipes``, ``sources`` and cited tables
         names are checked against (default the embedded data plus user imports).
 

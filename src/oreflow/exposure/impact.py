@@ -322,7 +322,7 @@ def impact(
         Seed of the engine run and of the BOM's uncertain quantities (ranges are sampled
         uniformly per draw); recorded in ``meta``. Default: the engine result's seed, else
         fresh entropy.
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Data store (default the embedded data plus user imports): the tracing reads it, and
         a scenario is simulated on it (:func:`oreflow.simulate.simulate` with ``store=``).
     horizon : int, optional

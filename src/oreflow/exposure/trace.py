@@ -394,7 +394,7 @@ def exposure(bom: Bom, *, store: Store | None = None) -> Answer:
     ----------
     bom : Bom
         The bill of materials (:func:`read_bom`, :meth:`Bom.example`).
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Data store (default the embedded data plus user imports).
 
     Returns

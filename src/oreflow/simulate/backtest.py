@@ -74,7 +74,7 @@ def observations(
         The historical scenario (its start and horizon select the dates).
     base_prices : mapping
         Pre-episode base price per material [USD/kg] (the baseline's).
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Where the observed prices are read (default: the embedded data with user imports).
 
     Returns
@@ -268,7 +268,7 @@ def backtest(
     scenario : Scenario, optional
         Use this scenario (same name) instead of the built-in one, e.g. with other
         parameters during calibration.
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Data for the baseline and the observed record (default: embedded data with imports).
 
     Returns

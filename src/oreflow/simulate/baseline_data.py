@@ -1,7 +1,7 @@
 """Building the engine's baseline market from a store's tables.
 
 :func:`build_baseline` reads production, prices, recipes, demand shares and projects from a
-:class:`~oreflow.data.Store` and assembles a :class:`~oreflow.simulate.baseline.Baseline`:
+:class:`~oreflow.data.store.Store` and assembles a :class:`~oreflow.simulate.baseline.Baseline`:
 through :class:`~oreflow.chain.SupplyChain` for years with downstream data, by the historic
 rules of ``docs/engine.md`` before. Every number not read directly from the data carries a
 note in ``Baseline.notes``.
@@ -46,7 +46,7 @@ def build_baseline(
         Materials to include (default all 17 elements, NdFeB and SmCo).
     regions : Regions, optional
         Controller and named targets (default China, no targets).
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Where the tables are read.
 
     Returns

@@ -42,7 +42,7 @@ def resolve_regions(scenario: Scenario, *, store: Store | None = None) -> Region
     ----------
     scenario : Scenario
         Its restrictions' ``targets`` hold ISO3 codes or bloc names (``EU27``, ``G7`` …).
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Where the blocs are read (default: the embedded data with the user's imports).
     """
     targets: list[str] = []

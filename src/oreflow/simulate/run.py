@@ -96,7 +96,7 @@ def simulate(
         depend on it.
     chunk_size : int, default 2500
         Draws per chunk.
-    store : oreflow.data.Store, optional
+    store : oreflow.data.store.Store, optional
         Data the baseline and blocs are read from (default: the embedded data with the user's
         imports); ignored for the baseline when ``baseline`` is given.
 
