@@ -4,8 +4,8 @@ Run by hand: ``.venv/bin/python bench/bench_data.py``. Prints a markdown table f
 ``bench/RESULTS.md``. Absolute times on shared machines are noisy, so each figure is also
 given as a ratio to a reference measured in the same run:
 
-- cold start of ``oreflow data list`` (a new process each time) against a bare
-  ``python -c pass`` start, median of N runs; target: under 1 s;
+- cold start of ``oreflow data list`` and ``oreflow --help`` (a new process each time)
+  against a bare ``python -c pass`` start, median of N runs; target: under 1 s;
 - ``Store.query`` on a join of ``stage_output``, ``countries`` and ``sources`` against the
   same join done with pandas ``merge`` on the already loaded tables.
 """
@@ -49,6 +49,7 @@ def main() -> None:
                              for _ in range(N_COLD))
     cold = statistics.median(_time_cmd([exe, "data", "list", "--csv"], env)
                              for _ in range(N_COLD))
+    helpt = statistics.median(_time_cmd([exe, "--help"], env) for _ in range(N_COLD))
 
     from oreflow.data.store import Store
 
@@ -74,6 +75,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(f"| `oreflow data list` cold start (new process, n={N_COLD}) | {cold:.3f} s | "
           f"`python -c pass` {bare:.3f} s | {cold / bare:.1f}× | < 1 s |")
+    print(f"| `oreflow --help` cold start (new process, n={N_COLD}) | {helpt:.3f} s | "
+          f"`python -c pass` {bare:.3f} s | {helpt / bare:.1f}× | < 1 s |")
     print(f"| `data query` 3-table join (stage_output × countries × sources, n={N_QUERY}) | "
           f"{q * 1e3:.1f} ms | pandas merge {p * 1e3:.1f} ms | {q / p:.1f}× | — |")
 
