@@ -21,12 +21,13 @@ def run_json(*args: str) -> dict:
 
 @pytest.mark.usefixtures("user_dir")
 class TestChainVerbs:
-    def test_overview_china_shares_in_published_ranges(self) -> None:
-        out = run_json("overview")
+    def test_overview_china_shares_near_the_published_ones(self) -> None:
+        # bottom-up shares (results, not inputs) within 5 points of the IEA's 2024 figures
+        out = run_json("overview", "--year", "2024")
         ctrl = {r["material"]: r for r in out["controller"]}
-        assert 0.60 <= ctrl["REO"]["mine"] <= 0.72
-        assert 0.85 <= ctrl["REO"]["separation"] <= 0.92
-        assert ctrl["REO"]["magnet"] > 0.90
+        assert abs(ctrl["REO"]["mine"] - 0.69) <= 0.05
+        assert abs(ctrl["REO"]["separation"] - 0.91) <= 0.05
+        assert abs(ctrl["REO"]["magnet"] - 0.94) <= 0.05
         assert "usgs_mcs2026_ree" in out["sources"]["mine"]
         assert {"Nd", "Pr", "Dy", "Tb"} <= set(ctrl)
 
@@ -36,7 +37,7 @@ class TestChainVerbs:
         assert "separation" in res.stdout and "sources (mine)" in res.stdout
 
     def test_concentration_element_and_mineral(self) -> None:
-        out = run_json("concentration", "--material", "Dy", "--stage", "mine")
+        out = run_json("concentration", "--material", "Dy", "--stage", "mine", "--year", "2024")
         (row,) = out["concentration"]
         assert row["top_producer"] == "MMR"  # ionic clays: Myanmar leads Dy mining
         assert 0 < row["hhi"] <= 10_000
@@ -47,27 +48,41 @@ class TestChainVerbs:
         assert res.exit_code == 2 and "did you mean 'Dy'" in res.stderr
 
     def test_trace_dy_japan(self) -> None:
-        out = run_json("trace", "--material", "Dy", "--country", "JPN")
-        assert out["stage"] == "magnet"
+        out = run_json("trace", "--material", "Dy", "--country", "JPN", "--year", "2024")
+        assert out["stage"] == "magnet" and out["node"] == "use"
         (ctrl,) = out["control"]
         assert ctrl["controller"] == "CHN"
         # more of Japan's Dy passed through China than was mined there (Myanmar's ore)
         assert ctrl["passed_through"] > 0.9 > ctrl["mined_there"]
         origin = {r["mined_in"]: r["share"] for r in out["origin"]}
-        assert max(origin, key=origin.__getitem__) == "MMR"
+        # Myanmar's ore (separated in China) is a large part; China's own share includes its
+        # recycled scrap, which counts as of Chinese origin
+        assert sorted(origin, key=origin.__getitem__)[-2:] == ["MMR", "CHN"]
+        assert origin["MMR"] > 0.3
         assert sum(origin.values()) == pytest.approx(1.0)
         assert out["sources"]["mine"] == ["usgs_mcs2026_ree"]
 
     def test_trace_errors(self) -> None:
         res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "JPX"])
         assert res.exit_code == 2 and "unknown country 'JPX'" in res.stderr
-        res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "DEU"])
-        assert res.exit_code == 2 and "no Dy output" in res.stderr
+        res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "NZL"])
+        assert res.exit_code == 2 and "neither makes nor uses Dy" in res.stderr
         res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "JPN", "--stage", "mine"])
-        assert res.exit_code == 2 and "it has at: magnet" in res.stderr
+        assert res.exit_code == 2 and "it has at:" in res.stderr and "magnet" in res.stderr
+        res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "ITA", "--node", "output"])
+        assert res.exit_code == 2 and "no Dy output" in res.stderr
+
+    def test_trace_a_consuming_country(self) -> None:
+        # Germany makes almost no magnets but uses about 10,000 t: its Dy can be traced
+        out = run_json("trace", "--material", "Dy", "--country", "DEU", "--year", "2024")
+        assert out["node"] == "use" and out["stage"] == "magnet" and out["tonnes"] > 50
+        (ctrl,) = out["control"]
+        assert ctrl["passed_through"] > 0.95  # Dy was separated only in China in 2024
+        origin = {r["mined_in"]: r["share"] for r in out["origin"]}
+        assert origin["MMR"] > 0.3  # Myanmar's ore, separated in China
 
     def test_blocs_msp_without_china(self) -> None:
-        out = run_json("blocs", "--bloc", "MSP", "--without", "CHN")
+        out = run_json("blocs", "--bloc", "MSP", "--without", "CHN", "--year", "2024")
         cases = {(r["stage"], r["case"]): r for r in out["balance"]}
         assert set(cases) == {(s, c) for s in ("mine", "separation", "metal", "magnet")
                               for c in ("all", "ex_CHN")}
@@ -93,10 +108,23 @@ class TestChainVerbs:
         assert res.exit_code == 2 and "did you mean 'MSP'" in res.stderr
 
     def test_blocs_crma(self) -> None:
-        out = run_json("blocs", "--bloc", "EU27", "--crma")
+        out = run_json("blocs", "--bloc", "EU27", "--crma", "--year", "2024")
         benches = {(r["benchmark"], r["stage"]): r for r in out["crma"]}
         assert benches[("extraction", "mine")]["passes"] is False
-        assert benches[("single_third_country", "mine")]["detail"] == "CHN"
+        # every stage evaluates (the EU has final use at each stage it buys from)
+        for stage in ("mine", "separation", "metal", "magnet"):
+            b = benches[("single_third_country", stage)]
+            assert b["value"] is not None and 0 < b["value"] <= 1, stage
+        for stage in ("separation", "metal", "magnet"):
+            assert benches[("single_third_country", stage)]["detail"] == "CHN"
+        assert benches[("processing", "separation")]["value"] is not None
+
+    def test_blocs_print_a_percentage_for_every_stage(self) -> None:
+        for bloc in ("MSP", "EU27"):
+            out = run_json("blocs", "--bloc", bloc, "--without", "CHN")
+            for r in out["balance"]:
+                assert r["self_sufficiency"] is not None, (bloc, r["stage"])
+                assert 0 <= r["self_sufficiency"] < 1e6, (bloc, r["stage"])
 
     def test_risk_bottleneck(self) -> None:
         out = run_json("risk", "--eol-rir", "0.05")

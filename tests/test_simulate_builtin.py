@@ -50,7 +50,7 @@ def test_data_baseline_2024():
 
 def test_data_baseline_with_targets_and_historic():
     b = build_baseline(2024, ["Dy", "NdFeB"], Regions("CHN", ("JPN", "USA")))
-    assert b.materials == ("Pr", "Nd", "Dy", "NdFeB")  # recipe elements kept
+    assert b.materials == ("Pr", "Nd", "Tb", "Dy", "NdFeB")  # recipe elements kept
     assert b.consumption()[:, 2].sum() > 0
     h = build_baseline(2009, ["Nd", "Dy"], Regions("CHN", ("JPN",)))
     check_baseline(h)

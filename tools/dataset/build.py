@@ -31,10 +31,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import (
+    balance,
     composition,
     demand,
-    estimates,
     flows,
+    jrc,
     magnets,
     materials,
     minerals,
@@ -87,12 +88,17 @@ def build_tables(facts: FactBase, est: Estimates) -> dict[str, list[Row]]:
     """Every table's rows, from the fact base."""
     t = {name: builder(facts) for name, builder in FACT_TABLES.items()}
     t["materials"] = materials.build_materials()
+    t["flows"] = flows.build_flows(facts, est)
+    bal = balance.build_balance(facts, t["flows"], composition.deposit_fractions(facts))
     t["stage_output"] = (
         production.published_rows(facts)
         + minerals.mineral_rows(facts)
-        + estimates.estimate_rows(facts, est)
+        + bal.stage_output
+        + jrc.dy_split_rows(facts)
     )
-    t["flows"] = flows.build_flows(facts, est)
+    t["recycling"] = bal.recycling
+    t["consumption"] = bal.consumption
+    t["recipes"] += bal.recipes
     t["composition"] = composition.build_composition(facts, t["stage_output"])
     t["projects"], t["project_events"] = projects.build_projects(facts)
     # vintages come last: they rank the labels that the other tables use

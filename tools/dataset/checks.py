@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import BASELINE_YEAR, EST_VINTAGE, Table, read_csv
+from .common import EST_VINTAGE, Table, read_csv
 from .rows import FLAG_VOCAB, Row
 
 Report = Callable[[str], None]
@@ -40,7 +40,10 @@ ISO_COLUMNS = {
 #: Plausible ranges for China's 2024 stage shares, spanning the published figures in
 #: stage_shares (mine: IEA 61-62%, USGS-based 69%, Benchmark 70%; separation: IEA 87-92%;
 #: magnets: more than 90%, IEA 94%); see docs/data.md.
-CHINA_RANGES = {"mine": (0.60, 0.72), "separation": (0.85, 0.92), "magnet": (0.90, 1.0)}
+#: Sanity bounds of China's share per stage (far wider than the published figures, which
+#: ``oreflow data check`` prints beside oreflow's own shares).
+CHINA_BOUNDS = {"mine": (0.5, 0.8), "separation": (0.8, 0.99), "metal": (0.8, 1.0),
+                "magnet": (0.85, 1.0)}
 
 #: Blocs the contract requires, and vintages that must rank in this order (newest first).
 REQUIRED_BLOCS = ("MSP", "G7", "QUAD", "EU27")
@@ -157,49 +160,34 @@ def check_composition(data: Data, err: Report) -> None:
 
 
 def check_stage_output(data: Data, err: Report) -> None:
-    """China's 2024 shares lie in the published ranges; estimated stages add up to world."""
-    so = data["stage_output"]
-
-    def tonnes(stage: str, iso: str, material: str, vintage: str) -> float:
-        hit = [
-            r
-            for r in so
-            if r["year"] == str(BASELINE_YEAR)
-            and r["stage"] == stage
-            and r["iso3"] == iso
-            and r["material"] == material
-            and r["vintage"] == vintage
-            and r["basis"] == "production"
-        ]
-        if len(hit) != 1:
-            raise LookupError(f"{stage} {iso} {material} {vintage}: {len(hit)} rows")
-        return float(hit[0]["tonnes"])
-
-    for stage, material, vint in (
-        ("mine", "REO", "MCS2026"),
-        ("separation", "REO", EST_VINTAGE),
-        ("magnet", "NdFeB", EST_VINTAGE),
-    ):
-        try:
-            share = tonnes(stage, "CHN", material, vint) / tonnes(stage, "WLD", material, vint)
-        except LookupError as e:
-            err(f"China {stage} share: {e}")
-            continue
-        lo, hi = CHINA_RANGES[stage]
-        if not (lo - 1e-6 <= share <= hi + 1e-6):
-            err(f"China {BASELINE_YEAR} {stage} share {share:.4f} outside [{lo}, {hi}]")
-    for stage, material in (("separation", "REO"), ("metal", "REO"), ("magnet", "NdFeB")):
-        parts = [
-            float(r["tonnes"])
-            for r in so
-            if r["vintage"] == EST_VINTAGE
-            and r["stage"] == stage
-            and r["material"] == material
-            and r["iso3"] != "WLD"
-        ]
-        world = tonnes(stage, "WLD", material, EST_VINTAGE)
-        if abs(sum(parts) - world) > 3:
-            err(f"{stage} {BASELINE_YEAR}: parts {sum(parts)} != world {world}")
+    """The balanced chain is complete and China's shares are plausible (a sanity bound only:
+    the published shares are cross-checks printed by ``oreflow data check``, not targets)."""
+    so = [r for r in data["stage_output"] if r["basis"] == "production"]
+    for year in (2024, 2025):
+        for stage, material, vints in (("mine", "REO", ("MCS2026",)),
+                                       ("separation", "REO", (EST_VINTAGE,)),
+                                       ("metal", "REO", (EST_VINTAGE,)),
+                                       ("magnet", "NdFeB", (EST_VINTAGE,))):
+            rows = [r for r in so if r["year"] == str(year) and r["stage"] == stage
+                    and r["material"] == material and r["vintage"] in vints
+                    and r["iso3"] not in ("WLD", "OTH")]
+            chn = sum(float(r["tonnes"]) for r in rows if r["iso3"] == "CHN")
+            total = sum(float(r["tonnes"]) for r in rows)
+            if not total > 0 or not chn > 0:
+                err(f"{year} {stage}: no output (China {chn}, all {total})")
+                continue
+            lo, hi = CHINA_BOUNDS[stage]
+            if not lo <= chn / total <= hi:
+                err(f"{year} {stage}: China share {chn / total:.3f} outside [{lo}, {hi}]")
+            for r in rows:
+                lo_t, hi_t = r["tonnes_low"], r["tonnes_high"]
+                if lo_t and hi_t and not float(lo_t) <= float(r["tonnes"]) <= float(hi_t):
+                    err(f"{year} {stage} {r['iso3']}: value outside its range")
+    uses = data["consumption"]
+    for year in (2024, 2025):
+        for stage in ("separation", "magnet"):
+            if not any(r["year"] == str(year) and r["stage"] == stage for r in uses):
+                err(f"{year}: no final use at the {stage} stage")
 
 
 def check_stage_shares(data: Data, err: Report) -> None:

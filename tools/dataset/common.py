@@ -28,6 +28,11 @@ DATASET_CREATED = "2026-11-28T00:00:00Z"
 EST_VINTAGE = "oreflow-2026.11"
 EST_SOURCE = "oreflow_estimate"
 BASELINE_YEAR = 2024
+#: Overall recovery of ore concentrate to separated oxides (low, central, high) [-]: the 2016
+#: MIIT Standard Conditions require > 92 % (concentrate -> mixed RE) and > 96 % (mixed ->
+#: separated), so at least 0.92 x 0.96 = 0.883; 0.96 if cracking loses nothing
+#: (facts/production/process_yields.csv, miit_2016_gfzt_bbjja).
+RECOVERY = (0.883, 0.92, 0.96)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -133,6 +133,8 @@ AGGREGATES: list[tuple[str, str, str]] = [
     ("TOP10", "Top ten partners combined", "used by China trade (top-10 importers)"),
     ("SEL18", "18 selected partner countries", "denominator of a USITC DataWeb extract"),
     ("MMR+CHN", "Myanmar and China together", "used by a heavy-RE supply share"),
+    ("XEU", "Rest of EU27", "the EU27 members without a figure of their own in a table "
+     "(ISO 3166 user-assigned code); counted in the EU27 bloc (oreflow.chain.names)"),
 ]
 WGI_INDICATORS = {"VA", "PV", "GE", "RQ", "RL", "CC"}
 NO_WGI: Row = {"wgi_year": "", "wgi_estimate": "", "governance_score": "", "wgi_source_id": ""}

@@ -17,6 +17,7 @@ import pandas as pd
 
 from oreflow.answer import Answer
 from oreflow.chain import metrics
+from oreflow.chain.names import DEFAULT_YEAR, RESIDUAL_CODES
 from oreflow.chain.network import SupplyChain
 from oreflow.chain.tables import cited_sources
 from oreflow.data.schemas import check_iso3
@@ -40,7 +41,7 @@ def _check_material(material: str, store: Store) -> None:
         raise unknown("material", material, known)
 
 
-def build_chain(material: str = "REO", year: int = 2024, *, store: Store | None = None,
+def build_chain(material: str = "REO", year: int = DEFAULT_YEAR, *, store: Store | None = None,
                 vintage: str | None = None) -> SupplyChain:
     """The mine → magnet chain of ``material`` (``REO`` or a rare-earth symbol) for ``year``.
 
@@ -58,27 +59,36 @@ def build_chain(material: str = "REO", year: int = 2024, *, store: Store | None 
                                          vintage=vintage)
 
 
-def mineral_shares(material: str, year: int = 2024, *,
-                   store: Store | None = None) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+def mineral_shares(material: str, year: int = DEFAULT_YEAR, *, store: Store | None = None,
+                   latest_ok: bool = False
+                   ) -> tuple[pd.DataFrame, pd.Series, list[str], list[str]]:
     """Country shares per stage of a mineral with stage totals only (newest vintage).
 
     Where the data give a world total (``WLD``) larger than the named countries, the
-    remainder is one residual producer ``ROW`` (so HHI and CR-n are upper bounds).
+    remainder is one residual producer ``ROW`` (so HHI and CR-n are upper bounds). With
+    ``latest_ok``, a year after the material's last data year falls back to that year.
 
     Returns
     -------
-    (shares, totals, sources)
-        Stages × countries [-], world total per stage [t/yr], source ids.
+    (shares, totals, sources, notes)
+        Stages × countries [-], world total per stage [t/yr], source ids, notes.
     """
     st = resolve_store(store)
     _check_material(material, st)
     so = st.table("stage_output", latest=True)
     rows = so[(so["material"] == material) & (so["year"] == year)
               & (so["basis"] == "production")]
+    notes: list[str] = []
     if rows.empty:
         years = sorted(set(so.loc[so["material"] == material, "year"].dropna().astype(int)))
-        hint = f"; it has data for {years}" if years else ""
-        raise InputError(f"no stage output of {material} for {year}{hint}")
+        if not (latest_ok and years and years[-1] < year):
+            hint = f"; it has data for {years}" if years else ""
+            raise InputError(f"no stage output of {material} for {year}{hint}")
+        notes.append(f"no {material} data for {year}: the latest year with data, "
+                     f"{years[-1]}, is shown")
+        year = years[-1]
+        rows = so[(so["material"] == material) & (so["year"] == year)
+                  & (so["basis"] == "production")]
     out: dict[str, pd.Series] = {}
     totals: dict[str, float] = {}
     for stage, grp in rows.groupby("stage", sort=False):
@@ -92,7 +102,7 @@ def mineral_shares(material: str, year: int = 2024, *,
     shares = pd.DataFrame(out).T.fillna(0.0)
     shares.index.name = "stage"
 
-    return shares, pd.Series(totals, name="total"), cited_sources(rows)
+    return shares, pd.Series(totals, name="total"), cited_sources(rows), notes
 
 
 def chain_sources(chain: SupplyChain) -> dict[str, list[str]]:
@@ -111,7 +121,7 @@ def _chain_sources(chain: SupplyChain) -> list[str]:
     return sorted({i for ids in chain_sources(chain).values() for i in ids})
 
 
-def concentration(material: str = "REO", year: int = 2024, *, stage: str | None = None,
+def concentration(material: str = "REO", year: int = DEFAULT_YEAR, *, stage: str | None = None,
                   store: Store | None = None) -> Answer:
     """Concentration per stage: total, top producer, CR1, CR3, HHI, WGI-weighted HHI.
 
@@ -135,7 +145,8 @@ def concentration(material: str = "REO", year: int = 2024, *, stage: str | None 
 def _mineral_concentration(material: str, year: int, *, stage: str | None,
                            store: Store | None) -> Answer:
 
-    shares, totals, sources = mineral_shares(material, year, store=store)
+    shares, totals, sources, notes = mineral_shares(material, year, store=store,
+                                                    latest_ok=year == DEFAULT_YEAR)
     if stage is not None:
         if stage not in shares.index:
             raise unknown("stage", stage, shares.index)
@@ -147,7 +158,6 @@ def _mineral_concentration(material: str, year: int, *, stage: str | None,
         "cr1": metrics.cr(shares, 1).to_numpy(), "cr3": metrics.cr(shares, 3).to_numpy(),
         "hhi": metrics.hhi(shares).to_numpy(),
     })
-    notes = []
     if "ROW" in shares.columns:
         notes.append("ROW = world total less the named producers, counted as one producer: "
                      "CR3 and HHI are upper bounds")
@@ -164,21 +174,18 @@ def _estimate_notes(chain: SupplyChain) -> list[str]:
     vint = chain.meta.get("vintages", {})
     est = [s for s, v in vint.items() if any(x.startswith("oreflow") for x in v)]
     if est:
-        notes.append(f"stages {', '.join(est)} rest on oreflow estimates from published "
-                     "China shares (method in each row: oreflow data show stage_output)")
+        notes.append(f"stages {', '.join(est)} include oreflow estimates (bottom-up, each with "
+                     "its method and range: oreflow data check)")
     if chain.meta.get("composition_imputed"):
         notes.append("ore mix imputed for " + ", ".join(chain.meta["composition_imputed"]))
-    need = chain.meta.get("recipe_need", {})
-    for stage, value in need.items():
-        total = float(chain.output.loc["mine"].sum())
-        if value > 1.05 * total:
-            notes.append(f"the NdFeB recipe asks for {value:,.0f} t of {chain.material} oxide "
-                         f"at the {stage} stage against {total:,.0f} t mined (recipe data "
-                         "conflict; see docs/model.md)")
+    deficit = float(chain.meta.get("element_deficit", 0.0))
+    if deficit > 0.01 * max(float(chain.output.iloc[1:2].to_numpy().sum()), 1.0):
+        notes.append(f"metal plants need {deficit:,.0f} t more {chain.material} oxide than their "
+                     "separators report (see oreflow data check)")
     return notes
 
 
-def overview(year: int = 2024, *, elements: Sequence[str] = OVERVIEW_ELEMENTS,
+def overview(year: int = DEFAULT_YEAR, *, elements: Sequence[str] = OVERVIEW_ELEMENTS,
              controller: str = "CHN", store: Store | None = None) -> Answer:
     """Stage-by-stage overview: REO concentration and the controller's share per element.
 
@@ -199,36 +206,52 @@ def overview(year: int = 2024, *, elements: Sequence[str] = OVERVIEW_ELEMENTS,
                   _chain_sources(reo), _estimate_notes(reo), _meta(reo))
 
 
-def trace(material: str, country: str, *, stage: str | None = None, year: int = 2024,
-          controllers: Iterable[str] = ("CHN",), store: Store | None = None) -> Answer:
-    """Where ``country``'s ``material`` at ``stage`` was mined and whom it passed through.
+def trace(material: str, country: str, *, stage: str | None = None, year: int = DEFAULT_YEAR,
+          controllers: Iterable[str] = ("CHN",), node: str | None = None,
+          store: Store | None = None) -> Answer:
+    """Where ``country``'s ``material`` was mined and whom it passed through.
 
-    ``stage`` defaults to the last stage at which ``country`` has output. Tables:
-    ``origin`` (share of the node's material mined in each country [-], with its
-    t-equivalent), ``control`` (for each controller: the share mined there, the share that
-    passed through it at any stage up to this node, and its origin content counting only
-    stages from ``s`` on, ``content_from_<s>``, which is what a de-minimis rule reads).
+    The node traced is the country's final use of a stage's product (``node="use"``: the
+    magnets its industry uses) or its own output at that stage (``node="output"``); by default
+    its use where it has one, else its output. ``stage`` defaults to the last stage at which
+    the country uses or makes the material. Tables: ``origin`` (share of the node's material
+    mined in each country [-]) and ``control`` (for each controller: the share mined there,
+    the share that passed through it at any stage up to this node, and its origin content
+    counting only stages from ``s`` on, ``content_from_<s>``, which is what a de-minimis rule
+    reads).
     """
     chain = build_chain(material, year, store=store)
     if country not in chain.countries:
         codes = resolve_store(store).table("countries")["iso3"].tolist()
         if country not in codes:
             raise unknown("country", country, codes)
-        raise InputError(f"{country} has no {material} output at any stage in {year}; "
-                         f"countries in the chain: {', '.join(chain.countries)}")
-    node_output: dict[Any, Any] = chain.output[country].to_dict()
-    active = [s for s in chain.stages if node_output[s] > 0]
+        raise InputError(f"{country} neither makes nor uses {material} at any stage in {year} "
+                         f"in the data; countries in the chain: {', '.join(chain.countries)}")
+    made: dict[Any, Any] = chain.output[country].to_dict()
+    used: dict[Any, Any] = chain.final_use[country].to_dict()
+    active = [s for s in chain.stages if made[s] > 0 or used[s] > 0]
     if stage is None:
         if not active:
-            raise InputError(f"{country} has no {material} output in {year}")
+            raise InputError(f"{country} neither makes nor uses {material} in {year}")
         stage = active[-1]
     elif stage not in chain.stages:
         raise unknown("stage", stage, chain.stages)
     elif stage not in active:
-        raise InputError(f"{country} has no {material} output at stage '{stage}' in {year}"
-                         + (f"; it has at: {', '.join(active)}" if active else ""))
-    mix = chain.origin_mix(stage, country)
-    node_tonnes = float(node_output[stage])
+        raise InputError(f"{country} neither makes nor uses {material} at stage '{stage}' in "
+                         f"{year}" + (f"; it has at: {', '.join(active)}" if active else ""))
+    if node is None:
+        node = "use" if used[stage] > 0 else "output"
+    if node not in ("use", "output"):
+        raise unknown("node", node, ("use", "output"))
+    if (used if node == "use" else made)[stage] <= 0:
+        raise InputError(f"{country} has no {material} {node} at stage '{stage}' in {year}")
+    if node == "use":
+        mix = chain.use_origin_mix(stage, country)
+        passed, content = chain.use_control_share, chain.use_origin_content
+    else:
+        mix = chain.origin_mix(stage, country)
+        passed, content = chain.control_share, chain.origin_content
+    tonnes = float((used if node == "use" else made)[stage])
     origin = pd.DataFrame({"mined_in": mix.index, "share": mix.to_numpy()})
     origin = origin[origin["share"] > 0].sort_values("share", ascending=False)
     control_rows = []
@@ -238,15 +261,15 @@ def trace(material: str, country: str, *, stage: str | None = None, year: int = 
         row: dict[str, Any] = {
             "controller": ctrl,
             "mined_there": float(mix.reindex(sorted(members)).fillna(0.0).sum()),
-            "passed_through": _cell(chain.control_share(members), stage, country),
+            "passed_through": _cell(passed(members), stage, country),
         }
         for s in stages[1: stages.index(stage) + 1]:
-            row[f"content_from_{s}"] = _cell(chain.origin_content(members, s), stage, country)
+            row[f"content_from_{s}"] = _cell(content(members, s), stage, country)
         control_rows.append(row)
     control = pd.DataFrame(control_rows)
     return Answer({"origin": origin, "control": control},
                   _chain_sources(chain), _estimate_notes(chain),
-                  _meta(chain, stage=stage, country=country, tonnes=node_tonnes,
+                  _meta(chain, stage=stage, country=country, node=node, tonnes=tonnes,
                         unit=str(chain.units[stage])))
 
 
@@ -294,7 +317,7 @@ def _resolve_bloc(chain: SupplyChain, bloc: str, extra: dict[str, list[str]],
     raise unknown("bloc", bloc, [*chain.blocs, *extra])
 
 
-def bloc_summary(material: str = "REO", year: int = 2024, *,
+def bloc_summary(material: str = "REO", year: int = DEFAULT_YEAR, *,
                  blocs: Sequence[str] = DEFAULT_BLOCS,
                  extra_blocs: dict[str, list[str]] | None = None,
                  store: Store | None = None) -> Answer:
@@ -306,7 +329,8 @@ def bloc_summary(material: str = "REO", year: int = 2024, *,
     for b in [*blocs, *extra]:
         members = _resolve_bloc(chain, b, extra, store)
         present = [m for m in members if m in shares.columns]
-        row: dict[str, Any] = {"bloc": b, "members": len(members)}
+        row: dict[str, Any] = {
+            "bloc": b, "members": len([m for m in members if m not in RESIDUAL_CODES])}
         per_stage = shares[present].sum(axis=1) if present else shares.sum(axis=1) * 0.0
         row.update({str(k): float(v) for k, v in per_stage.items()})
         rows.append(row)
@@ -314,7 +338,7 @@ def bloc_summary(material: str = "REO", year: int = 2024, *,
                   _estimate_notes(chain), _meta(chain))
 
 
-def bloc_balance(bloc: str, material: str = "REO", year: int = 2024, *,
+def bloc_balance(bloc: str, material: str = "REO", year: int = DEFAULT_YEAR, *,
                  without: str | None = None, extra_blocs: dict[str, list[str]] | None = None,
                  crma: bool = False, store: Store | None = None) -> Answer:
     """A bloc's output, needs, self-sufficiency and outside suppliers per stage.
@@ -336,13 +360,14 @@ def bloc_balance(bloc: str, material: str = "REO", year: int = 2024, *,
     if crma:
         tables["crma"] = chain.crma_table(members)
     notes = _estimate_notes(chain)
-    last = chain.stages[-1]
-    notes.append(f"no sourced consumption by country: the {last} stage has no bloc demand "
-                 "(pass demand through the Python API to add a use stage)")
+    residual = [m for m in members if m in RESIDUAL_CODES]
+    if residual:
+        notes.append(f"{', '.join(residual)} stands for the bloc's members without a figure of "
+                     "their own")
     return Answer(tables, _chain_sources(chain), notes, _meta(chain, members=members))
 
 
-def supply_risk(material: str = "REO", year: int = 2024, *, bloc: str | None = None,
+def supply_risk(material: str = "REO", year: int = DEFAULT_YEAR, *, bloc: str | None = None,
                 eol_rir: float = 0.0, si_sr: float = 1.0,
                 store: Store | None = None) -> Answer:
     """EU-style supply risk per stage and the bottleneck (table ``risk``)."""

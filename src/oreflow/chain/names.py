@@ -1,12 +1,16 @@
 """The chain's vocabulary: stages, rare-earth symbols, aggregate country codes, unit labels.
 
-A leaf module (no oreflow imports) so that every part of the chain, the simulator and the
-exposure model speak of the same stages and codes.
+A leaf module (it imports only the data catalogue's default year) so that every part of the
+chain, the simulator and the exposure model speak of the same stages and codes.
 """
 
 from __future__ import annotations
 
+from oreflow.data.catalog import DEFAULT_YEAR
+
 __all__ = [
+    "BLOC_RESIDUALS",
+    "DEFAULT_YEAR",
     "MATERIAL_ALIASES",
     "NON_NODE_CODES",
     "PRODUCT_ALIASES",
@@ -18,8 +22,11 @@ __all__ = [
 
 #: Production stages in chain order.
 STAGES: tuple[str, ...] = ("mine", "separation", "metal", "magnet")
-#: Residual country codes kept as one node each ("other countries", "rest of world").
-RESIDUAL_CODES = frozenset({"OTH", "ROW"})
+#: Residual country codes kept as one node each ("other countries", "rest of world", "rest of
+#: EU27": the members without a figure of their own, an ISO 3166 user-assigned code).
+RESIDUAL_CODES = frozenset({"OTH", "ROW", "XEU"})
+#: Residual nodes that belong to a bloc: the bloc's members without a figure of their own.
+BLOC_RESIDUALS: dict[str, str] = {"EU27": "XEU"}
 #: Aggregate codes that are never nodes (their members are, or they double-count).
 NON_NODE_CODES = frozenset({"WLD", "EUU", "TOP3", "TOP10", "SEL18", "MMR+CHN"})
 #: The 17 rare-earth elements by symbol.

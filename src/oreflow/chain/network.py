@@ -117,6 +117,8 @@ class SupplyChain:
         reo_per_unit: Mapping[str, float] | None = None,
         flows: pd.DataFrame | None = None,
         final_use: pd.DataFrame | None = None,
+        secondary: pd.DataFrame | None = None,
+        elements: pd.DataFrame | None = None,
         composition: pd.DataFrame | None = None,
         recipe: pd.Series | None = None,
         governance: pd.Series | None = None,
@@ -150,6 +152,8 @@ class SupplyChain:
         q = stage_frame(output, stages, countries, "output")
         u = (np.zeros_like(q) if final_use is None
              else stage_frame(final_use, stages, countries, "final use"))
+        sec = (np.zeros_like(q) if secondary is None
+               else stage_frame(secondary, stages, countries, "secondary feed"))
         unit_map = dict(units or {})
         factor_map = dict(reo_per_unit or {})
         unit_list = tuple(str(unit_map.get(s, "t_REO")) for s in stages)
@@ -162,6 +166,8 @@ class SupplyChain:
             countries=countries,
             q=q,
             u=u,
+            secondary=sec * k[:, None],
+            elements=elements,
             units=unit_list,
             k=k,
             known=known,
@@ -183,6 +189,8 @@ class SupplyChain:
         countries: pd.Index,
         q: FloatArray,
         u: FloatArray,
+        secondary: FloatArray,
+        elements: pd.DataFrame | None,
         units: tuple[str, ...],
         k: FloatArray,
         known: Sequence[FloatArray | None],
@@ -201,6 +209,8 @@ class SupplyChain:
         self._q.setflags(write=False)
         self._u = u
         self._u.setflags(write=False)
+        self._sec = secondary  # recycled feed into each stage's plants [t REO-eq/yr]
+        self._elements = elements
         self._units = units
         self._k = k
         self._year = year
@@ -211,7 +221,7 @@ class SupplyChain:
         self._governance = governance
         self._blocs = {str(b): frozenset(str(c) for c in m) for b, m in (blocs or {}).items()}
         if links is None:
-            links = allocate_stages(stages, q * k[:, None], u * k[:, None], known)
+            links = allocate_stages(stages, q * k[:, None], u * k[:, None], known, secondary)
         s_arr, a_arr, su_arr, au_arr = links
         for arr in links:
             arr.setflags(write=False)
@@ -238,6 +248,7 @@ class SupplyChain:
         blocs: pd.DataFrame | None = None,
         consumption: pd.DataFrame | None = None,
         final_use: pd.DataFrame | None = None,
+        recycling: pd.DataFrame | None = None,
         product: str = "NdFeB",
         grade: str | None = None,
     ) -> SupplyChain:
@@ -283,6 +294,9 @@ class SupplyChain:
         final_use : pandas.DataFrame, optional
             Final use by stage (rows) and country (columns) in each stage's unit [unit/yr];
             replaces what ``consumption`` gives for the stages it names.
+        recycling : pandas.DataFrame, optional
+            ``recycling`` table: feed recovered from scrap, by stage and country (REO rows)
+            and the elements it carries.
         product, grade : str
             Recipe product and grade of the magnet stage.
 
@@ -304,14 +318,14 @@ class SupplyChain:
                     stage_output, flows, composition, recipes, year=year, material="REO",
                     vintage=vintage, basis=basis, vintages=vintages, countries=countries,
                     blocs=blocs, consumption=consumption, final_use=final_use,
-                    product=product, grade=grade,
+                    recycling=recycling, product=product, grade=grade,
                 )  # fmt: skip
                 return parent.for_element(material)
         return cls(**chain_inputs(
             stage_output, flows, composition, recipes, year=year, material=material,
             vintage=vintage, basis=basis, vintages=vintages, countries=countries, blocs=blocs,
-            consumption=consumption, final_use=final_use, product=product, grade=grade,
-            excluded=excluded,
+            consumption=consumption, final_use=final_use, recycling=recycling, product=product,
+            grade=grade, excluded=excluded,
         ))
 
     @classmethod
@@ -366,6 +380,7 @@ class SupplyChain:
             blocs=optional("blocs"),
             consumption=optional("consumption"),
             final_use=final_use,
+            recycling=optional("recycling"),
         )
         chain._meta["dataset_version"] = st.version
         return chain
@@ -542,6 +557,12 @@ class SupplyChain:
     def final_use(self) -> pd.DataFrame:
         """Final use of each stage's product by country (stages × countries) [unit/yr]."""
         return pd.DataFrame(self._u.copy(), index=list(self._stages), columns=self._countries)
+
+    @property
+    def secondary(self) -> pd.DataFrame:
+        """Recycled feed into each stage's plants by country (stages × countries)
+        [t REO-eq/yr; t oxide of the element in an element chain]."""
+        return pd.DataFrame(self._sec.copy(), index=list(self._stages), columns=self._countries)
 
     def use_sourcing(self, stage: str) -> pd.DataFrame:
         """Where the final users of a stage's product buy it: supplier × user country [-].
@@ -839,10 +860,12 @@ class SupplyChain:
             meta["recipe_content"] = content
             meta["recipe_need"] = {self._stages[product]: float(need.sum())}
         junction = self._stages.index("separation") if "separation" in self._stages else 0
+        sec_e, observed = self._element_arrays(element)
         flows = resolve_element(
             supply=supply, use=self._u * self._k[:, None], allocation=self._A,
             use_allocation=self._AU, sourcing=self._S, use_sourcing=self._SU,
-            mine_content=f0, product_need=need, junction=junction,
+            mine_content=f0, product_need=need, junction=junction, secondary=self._sec,
+            secondary_element=sec_e, observed=observed,
         )  # fmt: skip
         if not flows.output[0].sum() > 0:
             raise InputError(f"no mine output of {element} in the chain's ore compositions")
@@ -850,6 +873,10 @@ class SupplyChain:
         meta["element_unallocated"] = dict(zip(self._stages, map(float, flows.unallocated),
                                                strict=True))
         meta["element_notes"] = list(flows.notes)
+        meta["element_unexplained"] = {
+            self._stages[t]: {str(c): float(v) for c, v in zip(self._countries, row, strict=True)
+                              if abs(v) > 1e-9}
+            for t, row in enumerate(flows.unexplained) if np.any(np.abs(row) > 1e-9)}
         n_st = len(self._stages)
         chain = SupplyChain.__new__(SupplyChain)
         chain._set_state(
@@ -857,6 +884,8 @@ class SupplyChain:
             countries=self._countries,
             q=flows.output,
             u=flows.final_use,
+            secondary=sec_e,
+            elements=None,
             units=tuple("t_REO" for _ in self._stages),
             k=np.ones(n_st),
             known=[None] * (n_st - 1),
@@ -870,6 +899,38 @@ class SupplyChain:
             meta=meta,
         )
         return chain
+
+    def _element_arrays(self, element: str) -> tuple[FloatArray, FloatArray]:
+        """Recycled element feed and reported element output, shape (stages, n) [t oxide/yr].
+
+        Rows for the group ``NdPr`` are split into Nd and Pr by the recipe's Pr share (the
+        PrNd of magnet scrap and of separators' PrNd oxide), documented in docs/model.md.
+        """
+        n_st, n = self._q.shape
+        sec = np.zeros((n_st, n))
+        obs = np.full((n_st, n), np.nan)
+        if self._elements is None or self._elements.empty:
+            return sec, obs
+        rows = self._elements
+        part = {element: 1.0}
+        if element in ("Nd", "Pr") and self._recipe is not None:
+            nd, pr = float(self._recipe.get("Nd", 0.0)), float(self._recipe.get("Pr", 0.0))
+            if nd + pr > 0:
+                part["NdPr"] = (pr if element == "Pr" else nd) / (nd + pr)
+        for kind, stage, iso3, el, tonnes in zip(
+                rows["kind"].astype(str), rows["stage"].astype(str), rows["iso3"].astype(str),
+                rows["element"].astype(str), pd.to_numeric(rows["tonnes"]), strict=True):
+            frac = part.get(el)
+            c = int(self._countries.get_indexer(pd.Index([iso3]))[0])
+            if frac is None or stage not in self._stages or c < 0 or not np.isfinite(tonnes):
+                continue
+            t = self._stages.index(stage)
+            value = float(tonnes) * frac
+            if kind == "secondary":
+                sec[t, c] += value
+            else:
+                obs[t, c] = value if np.isnan(obs[t, c]) else obs[t, c] + value
+        return sec, obs
 
     def _product_position(self) -> int | None:
         """Position of the product stage (magnets counted in a product unit), if any."""

@@ -46,6 +46,10 @@ class ElementFlows:
         without element supply gets its REO sourcing).
     deficit : numpy.ndarray, shape (n,)
         Element that the metal plants ask of each separator beyond its output (0 if none).
+    unexplained : numpy.ndarray, shape (stages, n)
+        Reported element output less what the node's recorded feed brings (positive: output
+        the recorded feed cannot explain — undocumented mining, stock draws; negative: feed
+        rejected or lost); zero where no output is reported.
     unallocated : numpy.ndarray, shape (stages,)
         Element output of each stage that no buyer takes (stock, unrecorded use).
     """
@@ -58,6 +62,7 @@ class ElementFlows:
     use_sourcing: FloatArray
     deficit: FloatArray
     unallocated: FloatArray
+    unexplained: FloatArray
     notes: list[str] = field(default_factory=list)
 
 
@@ -86,6 +91,9 @@ def resolve_element(
     mine_content: FloatArray,
     product_need: FloatArray | None = None,
     junction: int = 1,
+    secondary: FloatArray | None = None,
+    secondary_element: FloatArray | None = None,
+    observed: FloatArray | None = None,
 ) -> ElementFlows:
     """Follow one element through a REO chain.
 
@@ -107,6 +115,12 @@ def resolve_element(
     junction : int, default 1
         Position of the last supply-driven stage (separation); stages after it up to the last
         are demand-driven when ``product_need`` is given.
+    secondary, secondary_element : numpy.ndarray, shape (stages, n), optional
+        Recycled feed into the plants of each stage [t REO-eq/yr] (part of ``allocation``, as a
+        flow from the country to itself) and the element it carries [t oxide/yr].
+    observed : numpy.ndarray, shape (stages, n), optional
+        Reported element output of supply-driven nodes [t oxide/yr], NaN where not reported;
+        it replaces the supply-driven value, and the difference is ``unexplained``.
 
     Returns
     -------
@@ -145,6 +159,10 @@ def resolve_element(
     5.0
     """
     n_st, n = supply.shape
+    sec = np.zeros((n_st, n)) if secondary is None else secondary
+    sec_e = np.zeros((n_st, n)) if secondary_element is None else secondary_element
+    obs = np.full((n_st, n), np.nan) if observed is None else observed
+    unexplained = np.zeros((n_st, n))
     out = np.zeros((n_st, n))
     fin = np.zeros((n_st, n))
     a_e = np.zeros_like(allocation)
@@ -155,9 +173,14 @@ def resolve_element(
     demand = product_need is not None and n_st - 1 > junction
     last_supply = junction if demand else n_st - 1
     for t in range(last_supply + 1):  # loop over stages, not countries
+        seen = ~np.isnan(obs[t])
+        if seen.any():
+            unexplained[t] = np.where(seen, obs[t] - out[t], 0.0)
+            out[t] = np.where(seen, obs[t], out[t])
         phi[t] = _per_unit(out[t], supply[t])
         if t < n_st - 1:
-            a_e[t] = allocation[t] * phi[t][:, None]
+            own = np.diag(sec[t + 1])  # recycled feed, a flow from a country to itself
+            a_e[t] = (allocation[t] - own) * phi[t][:, None] + np.diag(sec_e[t + 1])
             if t < last_supply:
                 out[t + 1] = a_e[t].sum(axis=0)
         if t < last_supply or not demand:
@@ -191,9 +214,12 @@ def resolve_element(
                          "than the separators that supply them produce")
     unallocated = np.zeros(n_st)
     for t in range(n_st):  # loop over stages, not countries
-        shipped = au_e[t].sum() + (a_e[t].sum() if t < n_st - 1 else 0.0)
+        shipped = au_e[t].sum()
+        if t < n_st - 1:  # what the next stage takes, less its recycled feed (not from stage t)
+            shipped += a_e[t].sum() - sec_e[t + 1].sum()
         unallocated[t] = out[t].sum() - shipped
     s_e = np.stack([_shares(a_e[t], sourcing[t]) for t in range(n_st - 1)]) if n_st > 1 \
         else np.zeros((0, n, n))
     su_e = np.stack([_shares(au_e[t], use_sourcing[t]) for t in range(n_st)])
-    return ElementFlows(out, fin, a_e, au_e, s_e, su_e, deficit, unallocated, notes)
+    return ElementFlows(out, fin, a_e, au_e, s_e, su_e, deficit, unallocated, unexplained,
+                        notes)

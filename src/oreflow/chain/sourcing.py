@@ -49,11 +49,12 @@ def sourcing_matrix(
         A_{jc} &= K_{jc} + \\delta_{jc} h_c + m_c\\,\\frac{u_j}{\\sum_k u_k}, \\qquad
         S_{jc} = A_{jc} \\Big/ \\sum_k A_{kc}
 
-    If the world surplus is smaller than the import need (stocks, unrecorded output) imports
-    are still split in proportion to surplus, so shares stay defined; the gap shows in
-    :meth:`SupplyChain.balance`. If there is no surplus at all the import mix is the upstream
-    output mix q/Σq. A country without requirement gets the column it would have at the
-    margin: domestic if it has surplus, else the import mix.
+    If the world surplus is smaller than the import need (stocks, unrecorded output), the
+    imports beyond the surplus come from producers in proportion to their output (see
+    :func:`allocate`), so shares stay defined; the gap shows in
+    :meth:`SupplyChain.balance`. With no surplus at all the import mix is the upstream output
+    mix q/Σq. A country without requirement gets the column it would have at the margin:
+    domestic if it has surplus, else the import mix.
 
     Examples
     --------
@@ -100,7 +101,11 @@ def allocate(
     -----
     With need r_gc (after known flows), domestic supply h_c = min(a_c, Σ_g r_gc) is split as
     h_gc = h_c r_gc / Σ_g r_gc; imports m_gc = r_gc − h_gc come from the exporters' surplus
-    u_j = a_j − h_j in proportion to it. With one group this is :func:`sourcing_matrix`.
+    u_j = a_j − h_j in proportion to it. Where imports exceed the world's recorded surplus,
+    the excess e = Σm − Σu (stocks, unrecorded output) is attributed to producers in
+    proportion to their output: import mix of importer c ∝ (u_j + e q_j/Σq) for j ≠ c (no
+    country imports from itself unless it is the only producer). With one group this is
+    :func:`sourcing_matrix`.
 
     Examples
     --------
@@ -137,25 +142,36 @@ def allocate(
     surplus = available - domestic_tot
     imports = need - domestic
     total_surplus = surplus.sum()
-    mix = surplus / total_surplus if total_surplus > 0 else q / q.sum()
+    total_imports = imports.sum()
+    # imports beyond the recorded surplus (stocks, unrecorded output) come from producers in
+    # proportion to their output; within it, in proportion to their surplus; a country never
+    # imports from itself unless it is the only producer
+    unexplained = max(total_imports - total_surplus, 0.0)
+    weight = surplus + unexplained * q / q.sum()
+    if not weight.sum() > 0:
+        weight = q.copy()
+    w = weight[:, None] * (1.0 - np.eye(n))
+    cols = w.sum(axis=0)
+    w[:, ~(cols > 0)] = weight[:, None]
+    mix = w / w.sum(axis=0)[None, :]  # (j, c): import mix of importer c
     alloc = np.zeros((d.shape[0], n, n))
     alloc[0] += k
     idx = np.arange(n)
     alloc[:, idx, idx] += domestic
-    alloc += mix[None, :, None] * imports[:, None, :]
+    alloc += mix[None, :, :] * imports[:, None, :]
     col = alloc.sum(axis=1)  # (g, n)
     empty = ~(col > 0)
     sourcing = np.divide(alloc, np.where(empty, 1.0, col)[:, None, :])
     if empty.any():
         own = surplus > 0  # a country with surplus would source at home at the margin
         for g in range(d.shape[0]):  # loop over buyer groups (two), not countries
-            cols = np.flatnonzero(empty[g])
-            if cols.size:
-                sub = np.repeat(mix[:, None], cols.size, axis=1)
-                mine = own[cols]
+            cols_g = np.flatnonzero(empty[g])
+            if cols_g.size:
+                sub = mix[:, cols_g].copy()
+                mine = own[cols_g]
                 sub[:, mine] = 0.0
-                sub[cols[mine], np.flatnonzero(mine)] = 1.0
-                sourcing[g][:, cols] = sub
+                sub[cols_g[mine], np.flatnonzero(mine)] = 1.0
+                sourcing[g][:, cols_g] = sub
     return sourcing, alloc
 
 
@@ -249,13 +265,20 @@ def allocate_stages(
     supply: FloatArray,
     use: FloatArray,
     known: Sequence[FloatArray | None],
+    secondary: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Allocate every stage's output to the next stage's plants and to its own final users.
+
+    ``secondary[t, c]`` is feed that the plants of stage t in c take from outside the chain
+    (material recycled from scrap) [t REO-eq/yr]: it enters as a known flow from c to c on top
+    of the upstream stage's output, so it covers that part of the plants' need and is traced
+    to c as its origin.
 
     Returns plant sourcing and allocation, shape (stages − 1, n, n), and final-user sourcing
     and allocation, shape (stages, n, n) [-, t REO-eq/yr] (see :func:`allocate`).
     """
     n_st, n = supply.shape
+    sec = np.zeros((n_st, n)) if secondary is None else secondary
     s_arr = np.zeros((n_st - 1, n, n))
     a_arr = np.zeros((n_st - 1, n, n))
     su_arr = np.zeros((n_st, n, n))
@@ -273,8 +296,13 @@ def allocate_stages(
             if not last:
                 s_arr[t] = eye
             continue
+        k_t = None if last else known[t]
+        sup_t = supply[t]
+        if not last and sec[t + 1].any():
+            k_t = (np.zeros((n, n)) if k_t is None else k_t) + np.diag(sec[t + 1])
+            sup_t = supply[t] + sec[t + 1]
         try:
-            s_g, a_g = allocate(supply[t], needs, None if last else known[t])
+            s_g, a_g = allocate(sup_t, needs, k_t)
         except ValueError as exc:
             target = "final use" if last else f"'{stages[t + 1]}'"
             raise ValueError(f"sourcing {target} from '{stages[t]}': {exc}") from exc

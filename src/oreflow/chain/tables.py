@@ -21,6 +21,7 @@ from oreflow.chain.elements import (
     reo_per_tonne,
 )
 from oreflow.chain.names import (
+    BLOC_RESIDUALS,
     MATERIAL_ALIASES,
     NON_NODE_CODES,
     PRODUCT_ALIASES,
@@ -38,8 +39,10 @@ __all__ = [
     "chain_inputs",
     "cited_sources",
     "country_composition",
+    "element_inputs",
     "final_use_frame",
     "known_flow_arrays",
+    "market_average",
     "pick_vintage",
     "prepare_flows",
     "select_material",
@@ -235,6 +238,7 @@ def chain_inputs(
     blocs: pd.DataFrame | None,
     consumption: pd.DataFrame | None,
     final_use: pd.DataFrame | None,
+    recycling: pd.DataFrame | None,
     product: str,
     grade: str | None,
     excluded: frozenset[str],
@@ -257,7 +261,7 @@ def chain_inputs(
         raise InputError(f"no {basis} rows in stage_output for {year}")
     recipe: pd.Series | None = None
     if recipes is not None and not recipes.empty:
-        recipe = recipe_content(recipes, product, grade)
+        recipe = recipe_content(recipes, product, grade or market_average(recipes, year))
         meta["recipe"] = {"recipe": str(recipe.name), **recipe.round(6).to_dict()}
     if recipe is None or recipe.empty:
         recipe = pd.Series({"Nd": DEFAULT_RE_CONTENT_NDFEB}, name="default 30 wt% RE as Nd")
@@ -333,6 +337,10 @@ def chain_inputs(
             [uses.drop(index=[x for x in given.index if x in uses.index]), given])
     if uses is not None:
         sources_used["consumption"] = meta.pop("consumption_sources", [])
+    secondary, elements = element_inputs(stage_output, recycling, year, basis, ranks)
+    if recycling is not None and secondary is not None:
+        sources_used["recycling"] = cited_sources(
+            recycling[pd.to_numeric(recycling["year"], errors="coerce") == year])
     flow_frame = None
     if flows is not None and not flows.empty:
         flow_frame = prepare_flows(
@@ -351,9 +359,12 @@ def chain_inputs(
     if blocs is not None and not blocs.empty:
         for b, code in zip(blocs["bloc"].astype(str), blocs["iso3"].astype(str), strict=True):
             bloc_map.setdefault(b, set()).add(code)
+    for b, residual in BLOC_RESIDUALS.items():
+        if b in bloc_map:
+            bloc_map[b].add(residual)
     return {
         "output": output, "units": units, "reo_per_unit": factors, "flows": flow_frame,
-        "final_use": uses,
+        "final_use": uses, "secondary": secondary, "elements": elements,
         "composition": comp, "recipe": recipe, "governance": governance, "blocs": bloc_map,
         "year": year, "material": material, "meta": meta,
     }
@@ -460,3 +471,53 @@ def known_flow_arrays(
     np.add.at(arr, (t_idx, exp, imp), tonnes * k[t_idx])
     present = np.bincount(t_idx, minlength=links) > 0
     return [arr[t] if present[t] else None for t in range(links)]
+
+
+def element_inputs(
+    stage_output: pd.DataFrame,
+    recycling: pd.DataFrame | None,
+    year: int,
+    basis: str,
+    ranks: Mapping[str, float],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Recycled feed by stage and country [t REO/yr], and element data for element chains.
+
+    Returns the secondary-feed frame (stages × countries, the recycling table's REO rows) and
+    a long frame ``kind, stage, iso3, element, tonnes`` [t oxide/yr]: ``secondary`` rows are
+    the elements in the recycled feed, ``output`` rows the element output that producers
+    report (stage_output rows of an element or NdPr below the mine stage, newest vintage).
+    """
+    parts: list[pd.DataFrame] = []
+    secondary = None
+    if recycling is not None and not recycling.empty:
+        rec = recycling[pd.to_numeric(recycling["year"], errors="coerce") == year]
+        reo = rec[rec["material"].astype(str) == "REO"]
+        if not reo.empty:
+            secondary = reo.pivot_table(index="stage", columns="iso3", values="tonnes",
+                                        aggfunc="sum").fillna(0.0)
+        el = rec[rec["material"].astype(str).isin([*RARE_EARTHS, "NdPr"])]
+        parts.append(pd.DataFrame({"kind": "secondary", "stage": el["stage"].astype(str),
+                                   "iso3": el["iso3"].astype(str),
+                                   "element": el["material"].astype(str),
+                                   "tonnes": pd.to_numeric(el["tonnes"], errors="coerce")}))
+    so = stage_output[(pd.to_numeric(stage_output["year"], errors="coerce") == year)
+                      & (stage_output["basis"].astype(str) == basis)
+                      & (stage_output["stage"].astype(str) != "mine")
+                      & stage_output["material"].astype(str).isin([*RARE_EARTHS, "NdPr"])]
+    if not so.empty:
+        so = pick_vintage(so, ["stage", "material", "iso3"], None, ranks)
+        parts.append(pd.DataFrame({"kind": "output", "stage": so["stage"].astype(str),
+                                   "iso3": so["iso3"].astype(str),
+                                   "element": so["material"].astype(str),
+                                   "tonnes": pd.to_numeric(so["tonnes"], errors="coerce")}))
+    elements = pd.concat(parts, ignore_index=True) if parts else None
+    return secondary, elements
+
+
+def market_average(recipes: pd.DataFrame, year: int) -> str | None:
+    """The derived market-average grade for ``year`` (or the newest one before it), if any."""
+    grades = sorted({str(g) for g in recipes["grade"].dropna()
+                     if str(g).startswith("market average ")})
+    dated = [(int(g.rsplit(" ", 1)[1]), g) for g in grades if g.rsplit(" ", 1)[1].isdigit()]
+    before = [g for y, g in sorted(dated) if y <= year]
+    return before[-1] if before else (grades[0] if grades else None)

@@ -248,3 +248,38 @@ def _root(
 
         console.print(f"oreflow {__version__} (dataset {Store.default().version})")
         raise typer.Exit()
+
+
+def footer(answer: Any, fmt: Format) -> None:
+    """Print the notes and sources of an answer under a Rich table."""
+    if fmt is not Format.table:
+        return
+    for note in answer.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for part, ids in answer.sources_by_part.items():
+        if ids:
+            console.print(f"[dim]sources ({part}): {', '.join(ids)}[/]")
+    if answer.sources:
+        console.print("[dim]details of a source: oreflow data sources sources ID[/]")
+
+
+def json_payload(answer: Any, **extra: Any) -> dict[str, Any]:
+    """The JSON frame of an answer: extra keys, sources by part and notes."""
+    return {**extra, "sources": answer.sources_by_part, "notes": answer.notes}
+
+
+def emit_answer(answer: Any, fmt: Format, order: list[tuple[str, str]],
+                 **extra: Any) -> None:
+    """Print an answer's tables (by key, with titles) as Rich tables, JSON or CSV."""
+    if fmt is Format.json:
+        payload = json_payload(answer, **extra)
+        payload.update({key: _jsonable(answer.tables[key]) for key, _ in order})
+        print_json(payload)
+        return
+    if fmt is Format.csv:
+        key, _ = order[0]
+        emit(answer.tables[key], fmt)
+        return
+    for key, title in order:
+        emit(answer.tables[key], fmt, title=title)
+    footer(answer, fmt)

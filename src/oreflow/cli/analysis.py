@@ -6,7 +6,7 @@ Imports inside command functions are deliberate: each verb loads only what it us
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,60 +15,25 @@ from oreflow.cli._app import (
     Format,
     JsonOpt,
     _fmt,
-    _jsonable,
     app,
-    console,
-    emit,
-    print_json,
+    emit_answer,
 )
+from oreflow.data.catalog import DEFAULT_YEAR
 
-YearOpt = Annotated[int, typer.Option(help="Data year (baseline 2024).")]
+YearOpt = Annotated[int, typer.Option(help="Data year.")]
 MaterialOpt = Annotated[str, typer.Option(
     "--material", "-m", help="REO, an element (Nd, Dy, …) or another mineral (Ga, W, …).")]
 
 
-def _footer(answer: Any, fmt: Format) -> None:
-    """Print the notes and sources of an answer under a Rich table."""
-    if fmt is not Format.table:
-        return
-    for note in answer.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    for part, ids in answer.sources_by_part.items():
-        if ids:
-            console.print(f"[dim]sources ({part}): {', '.join(ids)}[/]")
-    if answer.sources:
-        console.print("[dim]details of a source: oreflow data sources sources ID[/]")
-
-
-def _json_payload(answer: Any, **extra: Any) -> dict[str, Any]:
-    return {**extra, "sources": answer.sources_by_part, "notes": answer.notes}
-
-
-def _emit_answer(answer: Any, fmt: Format, order: list[tuple[str, str]],
-                 **extra: Any) -> None:
-    """Print an answer's tables (by key, with titles) as Rich tables, JSON or CSV."""
-    if fmt is Format.json:
-        payload = _json_payload(answer, **extra)
-        payload.update({key: _jsonable(answer.tables[key]) for key, _ in order})
-        print_json(payload)
-        return
-    if fmt is Format.csv:
-        key, _ = order[0]
-        emit(answer.tables[key], fmt)
-        return
-    for key, title in order:
-        emit(answer.tables[key], fmt, title=title)
-    _footer(answer, fmt)
-
-
 @app.command()
-def overview(year: YearOpt = 2024, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+def overview(year: YearOpt = DEFAULT_YEAR, as_json: JsonOpt = False,
+             as_csv: CsvOpt = False) -> None:
     """Stage-by-stage concentration of the rare-earth chain, and China's share by element."""
     from oreflow.chain.analysis import overview as run
 
     answer = run(year)
     fmt = _fmt(as_json, as_csv)
-    _emit_answer(answer, fmt, [
+    emit_answer(answer, fmt, [
         ("stages", f"Rare-earth supply chain {year}: concentration by stage (t REO unless "
                    "unit says)"),
         ("controller", f"China's share of each stage, {year}"),
@@ -79,7 +44,7 @@ def overview(year: YearOpt = 2024, as_json: JsonOpt = False, as_csv: CsvOpt = Fa
 def concentration(
     material: MaterialOpt = "REO",
     stage: Annotated[str | None, typer.Option(help="One stage only.")] = None,
-    year: YearOpt = 2024,
+    year: YearOpt = DEFAULT_YEAR,
     shares: Annotated[bool, typer.Option("--shares", help="Also print country shares.")]
     = False,
     as_json: JsonOpt = False,
@@ -95,7 +60,7 @@ def concentration(
         sh = answer.tables["shares"]
         answer.tables["shares"] = sh.loc[:, (sh > 0).any()].reset_index()
         order.append(("shares", "country shares by stage"))
-    _emit_answer(answer, fmt, order, material=material, year=year)
+    emit_answer(answer, fmt, order, material=material, year=year)
 
 
 @app.command()
@@ -104,10 +69,13 @@ def trace(
     country: Annotated[str, typer.Option("--country", "-c", help="ISO3 code, e.g. JPN.")]
     = "JPN",
     stage: Annotated[str | None, typer.Option(
-        help="Stage of the country's node (default: its last stage with output).")] = None,
+        help="Stage (default: the last stage the country uses or makes).")] = None,
     controller: Annotated[list[str] | None, typer.Option(
         "--controller", help="Country or bloc to test for (repeatable; default CHN).")] = None,
-    year: YearOpt = 2024,
+    node: Annotated[str | None, typer.Option(
+        help="use (what the country's industry uses) or output (what it makes); default "
+             "use where it has any.")] = None,
+    year: YearOpt = DEFAULT_YEAR,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -115,15 +83,17 @@ def trace(
     from oreflow.chain.analysis import trace as run
 
     answer = run(material, country.upper(), stage=stage, year=year,
-                 controllers=controller or ["CHN"])
+                 controllers=controller or ["CHN"], node=node)
     m = answer.meta
     fmt = _fmt(as_json, as_csv)
-    _emit_answer(answer, fmt, [
-        ("control", f"{material} at {m['country']}'s {m['stage']} stage "
+    what = "use of" if m["node"] == "use" else "output at"
+    emit_answer(answer, fmt, [
+        ("control", f"{material}: {m['country']}'s {what} the {m['stage']} stage "
                     f"({m['tonnes']:,.0f} {m['unit']}): share that passed through each "
                     "controller"),
         ("origin", "where it was mined (share of the node's material)"),
-    ], material=material, country=m["country"], stage=m["stage"], year=year)
+    ], material=material, country=m["country"], stage=m["stage"], node=m["node"],
+       tonnes=m["tonnes"], unit=m["unit"], year=year)
 
 
 @app.command()
@@ -137,7 +107,7 @@ def blocs(
         help="CSV with columns bloc,iso3 defining your own blocs.")] = None,
     crma: Annotated[bool, typer.Option(
         "--crma", help="Also test the EU Critical Raw Materials Act benchmarks.")] = False,
-    year: YearOpt = 2024,
+    year: YearOpt = DEFAULT_YEAR,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -148,7 +118,7 @@ def blocs(
     fmt = _fmt(as_json, as_csv)
     if bloc is None:
         answer = bloc_summary(material, year, extra_blocs=extra)
-        _emit_answer(answer, fmt, [("summary", f"Blocs' share of world {material} output, "
+        emit_answer(answer, fmt, [("summary", f"Blocs' share of world {material} output, "
                                                f"{year}")], material=material, year=year)
         return
     answer = bloc_balance(bloc, material, year, without=without, extra_blocs=extra,
@@ -163,7 +133,7 @@ def blocs(
               + (f" (with and without {without})" if without else ""))]
     if crma:
         order.append(("crma", f"{bloc}: EU CRMA benchmarks"))
-    _emit_answer(answer, fmt, order, bloc=bloc, material=material, year=year,
+    emit_answer(answer, fmt, order, bloc=bloc, material=material, year=year,
                  without=without, members=answer.meta.get("members"))
 
 
@@ -176,7 +146,7 @@ def risk(
         help="End-of-life recycling input rate [0-1] (EU factsheet value).")] = 0.0,
     si_sr: Annotated[float, typer.Option(
         help="Substitution index for supply risk [0-1] (1 = no substitute).")] = 1.0,
-    year: YearOpt = 2024,
+    year: YearOpt = DEFAULT_YEAR,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -184,7 +154,7 @@ def risk(
     from oreflow.chain.analysis import supply_risk
 
     answer = supply_risk(material, year, bloc=bloc, eol_rir=eol_rir, si_sr=si_sr)
-    _emit_answer(answer, _fmt(as_json, as_csv), [
+    emit_answer(answer, _fmt(as_json, as_csv), [
         ("risk", f"{material} {year}: supply risk by stage"
                  + (f" for {bloc}" if bloc else " (global view)")),
     ], material=material, year=year, bloc=bloc)

@@ -6,7 +6,7 @@ Imports inside command functions are deliberate: each verb loads only what it us
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ from oreflow.cli._app import (
     console,
     data_app,
     emit,
+    emit_answer,
 )
 from oreflow.errors import unknown
 
@@ -153,3 +154,74 @@ def data_diff(
     """Show what changed between two editions of a table (revisions, additions, removals)."""
     df = _store().diff(table, from_, to, changed_only=not all_rows)
     emit(df, _fmt(as_json, as_csv), title=f"{table}: {from_} → {to} ({len(df)} rows)")
+
+
+@data_app.command("check")
+def data_check(
+    year: Annotated[list[int] | None, typer.Option(
+        "--year", help="Data year (repeatable; default 2024 and 2025).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Check the data: mass balance, shares beside the published ones, every estimate.
+
+    The balance runs per material (REO, Nd, Pr, Dy, Tb), year and link between stages; a
+    residual is what neither a recorded use nor a sourced loss rate explains. China's share of
+    each stage is oreflow's own sum of country rows, printed beside the published shares
+    (cross-checks, never inputs). Every estimate is listed with its range and method.
+    """
+    from oreflow.chain.checks import check_data
+
+    answer = check_data(year or (2024, 2025), store=_store())
+    fmt = _fmt(as_json, as_csv)
+    if fmt is Format.table:  # compact views for the terminal; JSON and CSV keep every column
+        answer.tables = _check_views(answer.tables)
+    emit_answer(answer, fmt, [
+        ("balance", "mass balance per material and link (t REO-eq per year); residual = "
+                    "what neither use nor the sourced loss range explains"),
+        ("concentration", "China's share of each stage: oreflow (bottom-up) vs published"),
+        ("estimates", "oreflow estimates read by the chain, with range and method"),
+    ], years=answer.meta["years"], tolerance=answer.meta["tolerance"])
+
+
+def _check_views(tables: dict[str, Any]) -> dict[str, Any]:
+    """Terminal views of the data-check tables: few columns, numbers formatted."""
+    import pandas as pd
+
+    bal = tables["balance"]
+    t = lambda v: f"{v:,.0f}"  # noqa: E731
+    short = {"mine -> separation": "mine>sep", "separation -> metal + use": "sep>metal+use",
+             "metal -> magnet + use": "metal>magnet", "magnet -> use": "magnet>use"}
+    balance = pd.DataFrame({
+        "year": bal["year"], "mat.": bal["material"], "link": bal["link"].map(
+            lambda v: short.get(v, v)),
+        "supply t": bal["supply"].map(t), "use t": bal["use"].map(t),
+        "loss t": [f"{a:,.0f}-{b:,.0f}" if b else "-" for a, b in
+                   zip(bal["loss_low"], bal["loss_high"], strict=True)],
+        "residual": bal["residual_share"].map(lambda v: f"{v:+.1%}"),
+        "status": bal["status"],
+    })
+    conc = tables["concentration"]
+    concentration = pd.DataFrame({
+        "year": conc["year"], "stage": conc["stage"],
+        "oreflow": conc["oreflow"].map(lambda v: f"{v:.1%}"),
+        "published": conc["published"].map(lambda v: "-" if pd.isna(v) else f"{v:.0%}"),
+        "source": conc["source_id"],
+    })
+    est = tables["estimates"]
+    estimates = pd.DataFrame({
+        "year": est["year"], "table": est["table"], "key": est["key"],
+        "value": est["tonnes"].map(t),
+        "range": [_range(v, a, b) for v, a, b in
+                  zip(est["tonnes"], est["low"], est["high"], strict=True)],
+    })
+    return {"balance": balance, "concentration": concentration, "estimates": estimates}
+
+
+def _range(value: float, low: float, high: float) -> str:
+    """'low-high' of an estimate (a missing end is the value itself), '-' for none."""
+    import pandas as pd
+
+    lo = value if pd.isna(low) else low
+    hi = value if pd.isna(high) else high
+    return "-" if lo == hi else f"{lo:,.0f}-{hi:,.0f}"

@@ -22,6 +22,7 @@ from platformdirs import user_data_dir
 from oreflow.errors import InputError, unknown
 
 __all__ = [
+    "DEFAULT_YEAR",
     "ISO3_COLUMNS",
     "NONNEGATIVE_COLUMNS",
     "SHARE_COLUMNS",
@@ -31,6 +32,11 @@ __all__ = [
     "default_user_dir",
     "embedded_dir",
 ]
+
+#: Default data year of the analysis verbs: the newest year with output at every stage and
+#: final use by country in the embedded data (2025: USGS MCS2026 and company reports; stages
+#: without a 2025 figure carry documented estimates, which ``oreflow data check`` lists).
+DEFAULT_YEAR = 2025
 
 #: Columns holding country codes, checked against the ``countries`` table.
 ISO3_COLUMNS = frozenset(

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from oreflow.chain.names import BLOC_RESIDUALS
 from oreflow.data.store import Store, resolve_store
 
 from .baseline import Baseline, Regions
@@ -61,12 +62,15 @@ def resolve_regions(scenario: Scenario, *, store: Store | None = None) -> Region
 
 def bloc_members(store: Store) -> dict[str, tuple[str, ...]]:
     """Member countries of every bloc in the ``blocs`` table (the EU as one row ``EUU`` is
-    left out: its members are listed one by one)."""
+    left out: its members are listed one by one), with the bloc's residual node (``XEU`` for
+    the EU27 members without a figure of their own)."""
     df = store.table("blocs")
     out: dict[str, tuple[str, ...]] = {}
     for bloc, grp in df.groupby("bloc"):
-        codes = tuple(sorted({c for c in grp["iso3"].dropna() if len(c) == 3 and c != "EUU"}))
-        out[str(bloc)] = codes
+        codes = {c for c in grp["iso3"].dropna() if len(c) == 3 and c != "EUU"}
+        if str(bloc) in BLOC_RESIDUALS:
+            codes.add(BLOC_RESIDUALS[str(bloc)])
+        out[str(bloc)] = tuple(sorted(codes))
     return out
 
 
