@@ -43,7 +43,7 @@ class TestChainVerbs:
         assert 0 < row["hhi"] <= 10_000
         out = run_json("concentration", "-m", "Ga")
         assert out["concentration"][0]["top_producer"] == "CHN"
-        assert out["sources"] == {"stage_output": ["usgs_mcs2025_gallium"]}
+        assert out["sources"] == {"stage_output": ["usgs_mcs2026_data"]}  # newest edition
         res = runner.invoke(app, ["concentration", "-m", "Dyy"])
         assert res.exit_code == 2 and "did you mean 'Dy'" in res.stderr
 

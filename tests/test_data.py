@@ -43,7 +43,8 @@ def test_revisions_are_visible_as_vintages(store: Store) -> None:
     d = store.diff("reserves", "MCS2026 v1.0-1.2", "MCS2026 v1.3").set_index("iso3")
     assert d.loc["BRA", "tonnes_from"] == 21_000_000 and d.loc["BRA", "tonnes_to"] == 11_000_000
     d = store.diff("stage_output", "MCS2025", "MCS2026")
-    aus = d[(d["iso3"] == "AUS") & (d["year"] == 2024) & (d["stage"] == "mine")]
+    aus = d[(d["iso3"] == "AUS") & (d["year"] == 2024) & (d["stage"] == "mine")
+            & (d["material"] == "REO")]
     assert aus["tonnes_from"].tolist() == [13_000] and aus["tonnes_to"].tolist() == [29_000]
 
 

@@ -35,6 +35,7 @@ from . import (
     composition,
     demand,
     flows,
+    history,
     jrc,
     magnets,
     materials,
@@ -58,7 +59,7 @@ from .common import (
     write_json,
     write_table,
 )
-from .rows import Row
+from .rows import Row, number_row
 
 #: Tables built from the fact base alone, with their builders.
 FACT_TABLES: dict[str, Callable[[FactBase], list[Row]]] = {
@@ -84,9 +85,31 @@ FACT_TABLES: dict[str, Callable[[FactBase], list[Row]]] = {
 }
 
 
+def append_series(t: dict[str, list[Row]], facts: FactBase) -> None:
+    """Append the history series and the other minerals' rows to the fact tables.
+
+    They come after the rows of each table's own files, so earlier ``row_id`` values stay.
+    """
+    hist = history.trade_tables(facts)
+    used = minerals.consumption_rows(facts)
+    hist_prices = history.price_rows(facts)
+    t["prices"] = number_row(
+        t["prices"] + hist_prices + minerals.price_rows(facts, hist_prices), "prices"
+    )
+    t["trade"] = number_row(t["trade"] + hist["trade"] + used["trade"], "trade")
+    t["quotas"] = number_row(t["quotas"] + hist["quotas"], "quotas")
+    t["licensing"] = t["licensing"] + hist["licensing"]
+    t["demand"] = number_row(t["demand"] + hist["demand"] + used["demand"], "demand")
+    t["import_dependence"] = number_row(
+        t["import_dependence"] + used["import_dependence"], "import_dependence"
+    )
+    t["stage_shares"] = number_row(t["stage_shares"] + minerals.share_rows(facts), "stage_shares")
+
+
 def build_tables(facts: FactBase, est: Estimates) -> dict[str, list[Row]]:
     """Every table's rows, from the fact base."""
     t = {name: builder(facts) for name, builder in FACT_TABLES.items()}
+    append_series(t, facts)
     t["materials"] = materials.build_materials()
     t["flows"] = flows.build_flows(facts, est)
     bal = balance.build_balance(facts, t["flows"], composition.deposit_fractions(facts))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from oreflow.answer import Answer
 from oreflow.chain import metrics
-from oreflow.chain.names import DEFAULT_YEAR, RESIDUAL_CODES
+from oreflow.chain.names import DEFAULT_YEAR, RESIDUAL_CODES, STAGES
 from oreflow.chain.network import SupplyChain
 from oreflow.chain.tables import cited_sources
 from oreflow.data.schemas import check_iso3
@@ -59,50 +59,118 @@ def build_chain(material: str = "REO", year: int = DEFAULT_YEAR, *, store: Store
                                          vintage=vintage)
 
 
-def mineral_shares(material: str, year: int = DEFAULT_YEAR, *, store: Store | None = None,
-                   latest_ok: bool = False
-                   ) -> tuple[pd.DataFrame, pd.Series, list[str], list[str]]:
-    """Country shares per stage of a mineral with stage totals only (newest vintage).
+def mineral_shares(material: str, year: int = DEFAULT_YEAR, *,
+                   store: Store | None = None) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    """Country shares per stage of a mineral with stage totals only.
 
-    Where the data give a world total (``WLD``) larger than the named countries, the
-    remainder is one residual producer ``ROW`` (so HHI and CR-n are upper bounds). With
-    ``latest_ok``, a year after the material's last data year falls back to that year.
+    Per stage, one edition: the newest vintage that publishes a world total (``WLD``) for
+    the stage, with its own country rows (so a country dropped by a newer edition is not
+    carried over from an older one). A stage without any world total uses the newest row of
+    each country, and its shares are of the named producers only. Where the world total is
+    larger than the named countries, the remainder is one residual producer ``ROW`` (so HHI
+    and CR-n are upper bounds). :func:`mineral_stage_shares` also returns notes saying which
+    data each stage rests on.
 
     Returns
     -------
     (shares, totals, sources, notes)
         Stages × countries [-], world total per stage [t/yr], source ids, notes.
     """
+    shares, totals, sources, _ = mineral_stage_shares(material, year, store=store)
+    return shares, totals, sources
+
+
+def mineral_stage_shares(material: str, year: int = DEFAULT_YEAR, *, store: Store | None = None,
+                         ) -> tuple[pd.DataFrame, pd.Series, list[str], list[str]]:
+    """:func:`mineral_shares` plus notes on the data behind each stage (editions used,
+    missing world totals, tonnages left out)."""
     st = resolve_store(store)
     _check_material(material, st)
-    so = st.table("stage_output", latest=True)
+    so = st.table("stage_output")
     rows = so[(so["material"] == material) & (so["year"] == year)
               & (so["basis"] == "production")]
-    notes: list[str] = []
     if rows.empty:
         years = sorted(set(so.loc[so["material"] == material, "year"].dropna().astype(int)))
-        if not (latest_ok and years and years[-1] < year):
-            hint = f"; it has data for {years}" if years else ""
-            raise InputError(f"no stage output of {material} for {year}{hint}")
-        notes.append(f"no {material} data for {year}: the latest year with data, "
-                     f"{years[-1]}, is shown")
-        year = years[-1]
-        rows = so[(so["material"] == material) & (so["year"] == year)
-                  & (so["basis"] == "production")]
+        hint = f"; it has data for {years}" if years else ""
+        raise InputError(f"no stage output of {material} for {year}{hint}")
+    rank = st.vintage_rank()
     out: dict[str, pd.Series] = {}
     totals: dict[str, float] = {}
-    for stage, grp in rows.groupby("stage", sort=False):
-        by = grp.set_index("iso3")["tonnes"].astype(float)
-        world = float(by.pop("WLD")) if "WLD" in by.index else float(by.sum())
+    used: list[pd.DataFrame] = []
+    notes: list[str] = []
+    order = {s: i for i, s in enumerate(STAGES)}
+    for stage in sorted(rows["stage"].unique(), key=lambda s: (order.get(str(s), 99), str(s))):
+        stage = str(stage)
+        grp = rows[rows["stage"] == stage]
+        grp = grp.assign(_rank=grp["vintage"].map(rank).fillna(-1.0))
+        world_rows = grp[grp["iso3"] == "WLD"]
+        if not world_rows.empty:
+            vintage = str(world_rows.sort_values("_rank")["vintage"].iloc[-1])
+            pick = grp[grp["vintage"] == vintage]
+            others = sorted(set(grp["vintage"].astype(str)) - {vintage})
+            if others:
+                notes.append(f"{stage}: edition {vintage} (newest with a world total); "
+                             f"also in the data: {', '.join(others)}")
+        else:
+            pick = grp.sort_values("_rank", kind="stable").drop_duplicates("iso3", keep="last")
+        pick = pick.drop(columns="_rank")
+        blank = pick[pick["tonnes"].isna()]
+        if not blank.empty:
+            notes.append(f"{stage}: {', '.join(blank['iso3'].astype(str))} left out "
+                         "(no single tonnage: a range or a withheld figure)")
+        known = pick[pick["tonnes"].notna()]
+        by = known.set_index("iso3")["tonnes"].astype(float)
+        world = float(by.pop("WLD")) if "WLD" in by.index else None
         named = float(by.sum())
-        if world > named:
+        if world is None:
+            if named <= 0:
+                notes.append(f"{stage}: no world total and no named output in {year}; "
+                             "stage left out")
+                continue
+            listed = ", ".join(
+                f"{iso} {t:,.0f} t ({v})" for iso, t, v in zip(
+                    known["iso3"].astype(str), known["tonnes"].astype(float),
+                    known["vintage"].astype(str), strict=True))
+            notes.append(f"{stage}: no world total in the data, so shares are of the named "
+                         f"producers only ({listed}), not of world output"
+                         + _published_shares(st, material, year, stage))
+            world = named
+        elif by.empty:
+            notes.append(f"{stage}: world total only ({world:,.0f} t, {pick['vintage'].iloc[0]}),"
+                         " no country split; stage left out")
+            continue
+        elif named > world:
+            notes.append(f"{stage}: the named producers ({named:,.0f} t) exceed the rounded "
+                         f"world total ({world:,.0f} t); shares are of their sum")
+            world = named
+        elif world > named:
             by["ROW"] = world - named
-        out[str(stage)] = by / world
-        totals[str(stage)] = world
+        if world <= 0:
+            notes.append(f"{stage}: world total is zero; stage left out")
+            continue
+        out[stage] = by / world
+        totals[stage] = world
+        used.append(known)
+    if not out:
+        raise InputError(f"no country split of {material} output for {year}: "
+                         + "; ".join(notes))
     shares = pd.DataFrame(out).T.fillna(0.0)
     shares.index.name = "stage"
+    return (shares, pd.Series(totals, name="total"), cited_sources(pd.concat(used)), notes)
 
-    return shares, pd.Series(totals, name="total"), cited_sources(rows), notes
+
+def _published_shares(st: Store, material: str, year: int, stage: str) -> str:
+    """' ; published shares: …' from stage_shares for one material, year and stage."""
+    ss = st.table("stage_shares")
+    hit = ss[(ss["material"] == material) & (ss["year"].astype(str) == str(year))
+             & (ss["stage"] == stage) & ss["share"].notna()]
+    if hit.empty:
+        return ""
+    parts = [f"{iso} {q + ' ' if isinstance(q, str) else ''}{sh:.2f} ({sid})"
+             for iso, q, sh, sid in zip(hit["iso3"].astype(str), hit["qualifier"],
+                                        hit["share"].astype(float), hit["source_id"].astype(str),
+                                        strict=True)]
+    return "; published shares for comparison: " + ", ".join(parts)
 
 
 def chain_sources(chain: SupplyChain) -> dict[str, list[str]]:
@@ -145,8 +213,7 @@ def concentration(material: str = "REO", year: int = DEFAULT_YEAR, *, stage: str
 def _mineral_concentration(material: str, year: int, *, stage: str | None,
                            store: Store | None) -> Answer:
 
-    shares, totals, sources, notes = mineral_shares(material, year, store=store,
-                                                    latest_ok=year == DEFAULT_YEAR)
+    shares, totals, sources, data_notes = mineral_stage_shares(material, year, store=store)
     if stage is not None:
         if stage not in shares.index:
             raise unknown("stage", stage, shares.index)
@@ -158,6 +225,7 @@ def _mineral_concentration(material: str, year: int, *, stage: str | None,
         "cr1": metrics.cr(shares, 1).to_numpy(), "cr3": metrics.cr(shares, 3).to_numpy(),
         "hhi": metrics.hhi(shares).to_numpy(),
     })
+    notes = [n for n in data_notes if stage is None or n.startswith(f"{stage}:")]
     if "ROW" in shares.columns:
         notes.append("ROW = world total less the named producers, counted as one producer: "
                      "CR3 and HHI are upper bounds")

@@ -151,9 +151,25 @@ def data_diff(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Show what changed between two editions of a table (revisions, additions, removals)."""
+    """Show what changed between two editions of a table (revisions, additions, removals).
+
+    A figure found in one edition only is 'added' or 'removed' where the other edition's data
+    cover its group (e.g. material and metric); otherwise it is marked as not in that
+    edition's data, since that edition's figures are incomplete (JSON/CSV status
+    not_in_from_edition / not_in_to_edition).
+    """
     df = _store().diff(table, from_, to, changed_only=not all_rows)
-    emit(df, _fmt(as_json, as_csv), title=f"{table}: {from_} → {to} ({len(df)} rows)")
+    fmt = _fmt(as_json, as_csv)
+    caption = None
+    if fmt is Format.table:
+        labels = {"not_in_from_edition": f"not in {from_} data",
+                  "not_in_to_edition": f"not in {to} data"}
+        if df["status"].isin(list(labels)).any():
+            caption = ("'not in … data': that edition's figures for the group (same material, "
+                       "metric, year …) are incomplete, so the absence is no addition or "
+                       "removal; 'added'/'removed' only where both editions cover the group")
+        df = df.assign(status=df["status"].replace(labels))
+    emit(df, fmt, title=f"{table}: {from_} → {to} ({len(df)} rows)", caption=caption)
 
 
 @data_app.command("check")

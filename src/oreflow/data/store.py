@@ -399,8 +399,23 @@ class Store(Catalog):
         """Compare two editions of ``table`` figure by figure.
 
         Returns one row per key present in either edition: the key columns, the value in
-        each edition, the absolute and relative change and a ``status`` of ``changed``,
-        ``unchanged``, ``added`` (only in ``to``) or ``removed`` (only in ``from``).
+        each edition, the absolute and relative change and a ``status``:
+
+        ``changed`` / ``unchanged``
+            The key is in both editions.
+        ``added`` / ``removed``
+            The key is only in ``to`` (only in ``from``), and the other edition's data cover
+            the key's group (see below): the edition really lacks the figure.
+        ``not_in_from_edition`` / ``not_in_to_edition``
+            The key is only in one edition and the other edition's data for its group are
+            incomplete, so the absence says nothing (e.g. an edition seen only through a few
+            restated figures).
+
+        A key's *group* is the key less its country columns (reserves: material and metric;
+        stage_output: year, stage, material and basis). An edition *covers* a group if it
+        holds at least as many keys of the group as the other edition, or if it holds some
+        and none of them carries the flag ``secondary`` (figures read from the publication
+        itself, whose table is taken whole).
         """
         info = self.info(table)
         vcol, value = info.vintage_column, info.value_column
@@ -409,16 +424,25 @@ class Store(Catalog):
         a = self.table(table, vintage=from_vintage)
         b = self.table(table, vintage=to_vintage)
         key = [k for k in info.primary_key if k != vcol]
-        if not key:  # tables keyed by row_id: compare on the descriptive columns
+        if key in ([], ["row_id"]):  # keyed by row_id: compare on the descriptive columns
             key = [c for c in info.columns if c not in {vcol, value, "row_id", "source_id",
                    "other_source_ids", "flag", "note", "value_low", "value_high",
-                   "qualifier", "tonnes_low", "tonnes_high", "year_status"}]
+                   "qualifier", "tonnes_low", "tonnes_high", "year_status", "method"}]
         m = a[[*key, value]].merge(b[[*key, value]], on=key, how="outer",
                                    suffixes=("_from", "_to"), indicator=True)
         vf, vt = m[f"{value}_from"], m[f"{value}_to"]
+        group = [k for k in key if k not in ISO3_COLUMNS]
+        covers_from = _covers(a, b, key, group)
+        covers_to = _covers(b, a, key, group)
+        gkeys = _group_keys(m, group)
         status = pd.Series("unchanged", index=m.index, dtype=object)
-        status[m["_merge"] == "left_only"] = "removed"
-        status[m["_merge"] == "right_only"] = "added"
+        left, right = m["_merge"] == "left_only", m["_merge"] == "right_only"
+        to_ok = gkeys.map(lambda g: g in covers_to).astype(bool)
+        from_ok = gkeys.map(lambda g: g in covers_from).astype(bool)
+        status[left & to_ok] = "removed"
+        status[left & ~to_ok] = "not_in_to_edition"
+        status[right & from_ok] = "added"
+        status[right & ~from_ok] = "not_in_from_edition"
         both = m["_merge"] == "both"
         diff_mask = both & ~((vf == vt) | (vf.isna() & vt.isna()))
         status[diff_mask] = "changed"
@@ -510,6 +534,34 @@ class Store(Catalog):
 
 
 # -- helpers shared by reading and importing -------------------------------------------------
+def _group_keys(df: pd.DataFrame, group: list[str]) -> pd.Series:
+    """The group of each row of ``df`` as a tuple of strings (one group if ``group`` is empty)."""
+    if not group:
+        return pd.Series([()] * len(df), index=df.index, dtype=object)
+    cells = df[group].astype(str).to_numpy().tolist()
+    return pd.Series([tuple(c) for c in cells], index=df.index, dtype=object)
+
+
+def _covers(edition: pd.DataFrame, other: pd.DataFrame, key: list[str],
+            group: list[str]) -> set[tuple[str, ...]]:
+    """Groups whose data ``edition`` covers (see :meth:`Store.diff`)."""
+    def counts(df: pd.DataFrame) -> dict[tuple[str, ...], int]:
+        out: dict[tuple[str, ...], int] = {}
+        for g in _group_keys(df.drop_duplicates(key), group):
+            out[g] = out.get(g, 0) + 1
+        return out
+
+    mine, theirs = counts(edition), counts(other)
+    primary: set[tuple[str, ...]] = set()
+    if "flag" in edition.columns and not edition.empty:
+        secondary = edition["flag"].fillna("").astype(str).str.split(";").map(
+            lambda fl: "secondary" in fl)
+        gk = _group_keys(edition, group)
+        flagged = set(gk[secondary])
+        primary = set(gk) - flagged
+    return {g for g, n in mine.items() if n >= theirs.get(g, 0) or g in primary}
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 

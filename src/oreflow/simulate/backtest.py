@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import unknown
 
+from .baseline_data import calibration_prices
 from .result import Result
 from .run import simulate
 from .scenario import Scenario, month_offset
@@ -84,7 +85,7 @@ def observations(
         ``market``, ``month_from``, ``month_to`` (months from the start), ``usd_per_kg``
         (midpoint of a range), ``multiple``, ``source_id``, ``flag``, ``row_id``.
     """
-    p = resolve_store(store).table("prices")
+    p = calibration_prices(resolve_store(store))
     mats = BACKTESTS.get(scenario.name, ())
     sel = p[
         p["material"].isin(mats)

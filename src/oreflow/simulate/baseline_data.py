@@ -76,9 +76,20 @@ CROSS_BORDER_DEFAULT = 0.5
 SM_IN_SM2CO17 = 2 * 150.36 / (2 * 150.36 + 17 * 58.933)
 
 
+def calibration_prices(st: Store) -> pd.DataFrame:
+    """The ``prices`` rows the engine reads: all but the history series (``series`` column:
+    the 2009-2012 and 2022-2025 monthly records), which are not part of the calibration
+    documented in docs/engine.md (section 7) yet."""
+    p: pd.DataFrame = st.table("prices")
+    if "series" in p.columns:
+        p = p[p["series"].isna()]
+    return p
+
+
 def _full_baseline(st: Store, year: int, regions: Regions) -> Baseline:
     seps = st.table("stage_output")
-    has_sep = bool(((seps["year"].astype(int) == year) & (seps["stage"] == "separation")).any())
+    has_sep = bool(((seps["year"].astype(int) == year) & (seps["stage"] == "separation")
+                    & (seps["material"] == "REO")).any())
     b = _modern(st, year, regions) if has_sep else _historic(st, year, regions)
     check_baseline(b, rtol=1e-6)
     return b
@@ -112,7 +123,7 @@ def _seg_masks(countries: Sequence[str], regions: Regions) -> NDArray[np.float64
 
 def _price_2024(st: Any, year: int, notes: _Notes) -> dict[str, float]:
     """China FOB base prices [USD/kg] for elements (newest edition) with flagged fallbacks."""
-    p: pd.DataFrame = st.table("prices")
+    p: pd.DataFrame = calibration_prices(st)
     rows = p[
         (p["date"].astype(str) == str(year))
         & (p["market"].astype(str).str.startswith("china_fob"))
@@ -767,7 +778,7 @@ def _historic_prices(
 ) -> dict[str, float]:
     """Pre-episode oxide prices [USD/kg]: same-year China FOB, else 'pre-spike', else the
     previous year's average; elements without any get a flagged fallback."""
-    p: pd.DataFrame = st.table("prices")
+    p: pd.DataFrame = calibration_prices(st)
     p = p[
         (p["unit"] == "usd_per_kg")
         & p["period_type"].isin(["point", "annual_avg", "annual", "quarter_avg"])
