@@ -287,6 +287,26 @@ def test_tracing_properties(net):
     assert np.all(h <= 10_000 + 1e-6) and np.all(h >= 10_000 / n_prod - 1e-6)
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e4), st.floats(0, 1e4), st.floats(0, 1e4)),
+                min_size=2, max_size=6))
+def test_allocation_charges_unrecorded_supply_by_output_share(rows):
+    """Each exporter ships its surplus at most, plus its output share of the gap the world's
+    recorded output leaves (no small exporter is charged a large producer's shortfall)."""
+    from oreflow.chain.sourcing import allocate
+
+    q = np.array([r[0] for r in rows])
+    d = np.array([[r[1] for r in rows], [r[2] for r in rows]])
+    if not q.sum() > 0:
+        return
+    _, alloc = allocate(q, d)
+    np.testing.assert_allclose(alloc.sum(axis=1), d, rtol=1e-9, atol=1e-6)  # every need met
+    gap = max(d.sum() - q.sum(), 0.0)
+    shipped = alloc.sum(axis=(0, 2))
+    assert np.all(shipped <= q + gap * q / q.sum() + 1e-6 * (1 + d.sum()))
+
+
 def _backward_paths(s, stage, country):
     """Every backward sourcing path from (stage, country) to the mine, with its probability:
     lists of countries [node, supplier at stage-1, ..., mine country]."""
@@ -499,9 +519,13 @@ def test_final_use_of_oxides_adds_to_bloc_demand_and_shares_domestic_supply():
     # USA separates 10; its metal plants need 20 and its oxide users 5 → SS 10/25
     assert bt.loc["separation", "bloc_demand"] == pytest.approx(25)
     assert bt.loc["separation", "self_sufficiency"] == pytest.approx(0.4)
-    # domestic supply (10) is shared in proportion to need: 8 to plants, 2 to users
-    assert chain.use_allocation("separation").loc["USA", "USA"] == pytest.approx(2)
-    assert chain.allocation("metal").loc["USA", "USA"] == pytest.approx(8)
+    # domestic supply (10) is shared in proportion to need: 8 to plants, 2 to users; USA
+    # imports 15 against a world surplus of 5 (CHN 90 − 85): a third comes from CHN's surplus,
+    # the other 10 (used but not recorded as made) from producers by output share, USA's
+    # 10% included: +0.8 to its plants, +0.2 to its users
+    assert chain.use_allocation("separation").loc["USA", "USA"] == pytest.approx(2.2)
+    assert chain.allocation("metal").loc["USA", "USA"] == pytest.approx(8.8)
+    assert chain.allocation("metal").loc["CHN", "USA"] == pytest.approx(4 + 7.2)
     b = chain.balance()
     # 100 separated against 100 to metal plants + 10 used: 10 t more is used than made
     assert b.loc["separation", "gap"] == pytest.approx(10)

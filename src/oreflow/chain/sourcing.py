@@ -101,10 +101,12 @@ def allocate(
     -----
     With need r_gc (after known flows), domestic supply h_c = min(a_c, Σ_g r_gc) is split as
     h_gc = h_c r_gc / Σ_g r_gc; imports m_gc = r_gc − h_gc come from the exporters' surplus
-    u_j = a_j − h_j in proportion to it. Where imports exceed the world's recorded surplus,
-    the excess e = Σm − Σu (stocks, unrecorded output) is attributed to producers in
-    proportion to their output: import mix of importer c ∝ (u_j + e q_j/Σq) for j ≠ c (no
-    country imports from itself unless it is the only producer). With one group this is
+    u_j = a_j − h_j in proportion to it (an importer has no surplus, so it never imports from
+    itself). Where imports exceed the world's recorded surplus, each importer gets the covered
+    fraction f = Σu/Σm of its imports from the surplus and the rest (stocks, unrecorded
+    output) from all producers in proportion to their output q_j/Σq — itself included, so a
+    large producer's unrecorded output stays at home instead of being charged to small
+    exporters. Every exporter's surplus is used up exactly. With one group this is
     :func:`sourcing_matrix`.
 
     Examples
@@ -143,17 +145,16 @@ def allocate(
     imports = need - domestic
     total_surplus = surplus.sum()
     total_imports = imports.sum()
-    # imports beyond the recorded surplus (stocks, unrecorded output) come from producers in
-    # proportion to their output; within it, in proportion to their surplus; a country never
-    # imports from itself unless it is the only producer
-    unexplained = max(total_imports - total_surplus, 0.0)
-    weight = surplus + unexplained * q / q.sum()
-    if not weight.sum() > 0:
-        weight = q.copy()
-    w = weight[:, None] * (1.0 - np.eye(n))
+    # imports within the recorded surplus come from the exporters in proportion to their
+    # surplus (an importer has none of its own); imports beyond it (stocks, unrecorded output)
+    # from all producers, the importer included, in proportion to their output
+    covered = 1.0 if total_imports <= total_surplus else total_surplus / total_imports
+    w = surplus[:, None] * (1.0 - np.eye(n))
     cols = w.sum(axis=0)
-    w[:, ~(cols > 0)] = weight[:, None]
-    mix = w / w.sum(axis=0)[None, :]  # (j, c): import mix of importer c
+    w[:, ~(cols > 0)] = q[:, None]
+    surplus_mix = w / w.sum(axis=0)[None, :]
+    output_mix = np.repeat((q / q.sum())[:, None], n, axis=1)
+    mix = covered * surplus_mix + (1.0 - covered) * output_mix  # (j, c): import mix of c
     alloc = np.zeros((d.shape[0], n, n))
     alloc[0] += k
     idx = np.arange(n)
