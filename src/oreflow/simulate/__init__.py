@@ -5,31 +5,36 @@ Public API
 - :class:`Scenario` (``Scenario.builtin(name)``, ``Scenario.from_yaml(path)``),
   :func:`list_builtin`
 - :func:`simulate` -> :class:`Result` (``summary()``, ``to_pandas()``, ``write()``)
-- :func:`backtest` -> :class:`BacktestResult` (``table()``, ``sources``)
+- :func:`calibrate` (ABC on the two calibration episodes), :func:`validate` ->
+  :class:`Validation` (in and out of sample), :func:`sensitivity` (Sobol/Morris)
 - :class:`Baseline`, :func:`build_baseline`, :class:`Regions`, :func:`toy_baseline`
 """
 
 from __future__ import annotations
 
-from .backtest import BacktestResult, backtest
 from .baseline import Baseline, Regions, toy_baseline
 from .baseline_data import build_baseline
+from .calibrate import calibrate
 from .result import Result
 from .run import mass_balance_residual, simulate
 from .scenario import Parameters, Scenario, ScenarioError, list_builtin
+from .sensitivity import sensitivity
+from .validate import Validation, validate
 
 __all__ = [
-    "BacktestResult",
     "Baseline",
     "Parameters",
     "Regions",
     "Result",
     "Scenario",
     "ScenarioError",
-    "backtest",
+    "Validation",
     "build_baseline",
+    "calibrate",
     "list_builtin",
     "mass_balance_residual",
+    "sensitivity",
     "simulate",
     "toy_baseline",
+    "validate",
 ]

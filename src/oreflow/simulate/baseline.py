@@ -34,6 +34,7 @@ __all__ = [
     "Regions",
     "check_baseline",
     "controller_flows",
+    "segment_trade",
     "toy_baseline",
 ]
 
@@ -123,6 +124,13 @@ class Baseline:
         shape (M, 3) [0-1].
     projects : tuple of Project
         Pipeline projects.
+    trade : numpy.ndarray, optional
+        Baseline trade between segments, shape (M, 3, 3): ``trade[m, i, j]`` flows from
+        segment i to segment j [t/yr] (zero diagonal); its row 0 equals
+        ``imports_from_controller``. None: derived by :func:`segment_trade`.
+    price_by_region : numpy.ndarray, optional
+        Base price in each segment's market, shape (M, 3) [USD/kg] (e.g. China domestic,
+        FOB China, Rotterdam); None: ``price`` everywhere.
     notes : mapping
         Per-material list of flags/notes on fallbacks and estimates.
     provenance : mapping
@@ -143,6 +151,8 @@ class Baseline:
     controller_content: NDArray[np.float64] | None = None
     cross_border: NDArray[np.float64] | None = None
     projects: tuple[Project, ...] = ()
+    trade: NDArray[np.float64] | None = None
+    price_by_region: NDArray[np.float64] | None = None
     notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     provenance: Mapping[str, str] = field(default_factory=dict)
 
@@ -203,8 +213,23 @@ class Baseline:
             else self.controller_content[idx],
             cross_border=None if self.cross_border is None else self.cross_border[idx],
             projects=projects,
+            trade=None if self.trade is None else self.trade[idx],
+            price_by_region=None if self.price_by_region is None else self.price_by_region[idx],
             notes={m: self.notes[m] for m in order if m in self.notes},
         )
+
+    def flows(self) -> NDArray[np.float64]:
+        """Baseline trade between segments (M, 3, 3) [t/yr]: :attr:`trade` or, when absent,
+        :func:`segment_trade` of the net positions."""
+        if self.trade is not None:
+            return self.trade
+        return segment_trade(self.production, self.consumption(), self.imports_from_controller)
+
+    def regional_price(self) -> NDArray[np.float64]:
+        """Base price per material and segment (M, 3) [USD/kg]."""
+        if self.price_by_region is not None:
+            return self.price_by_region
+        return np.repeat(self.price[:, None], 3, axis=1)
 
     def consumption(self) -> NDArray[np.float64]:
         """Total baseline consumption (M, 3) [t/yr]."""
@@ -260,6 +285,22 @@ def check_baseline(b: Baseline, *, rtol: float = 1e-6) -> None:
         raise ValueError("imports from the controller exceed net imports")
     if np.any(b.imports_from_controller[:, 0] != 0):
         raise ValueError("the controller cannot import from itself")
+    if b.trade is not None:
+        tr = b.trade
+        if tr.shape != (nm, 3, 3) or not np.all(np.isfinite(tr)) or np.any(tr < 0):
+            raise ValueError("baseline trade must be (M, 3, 3), finite and non-negative")
+        if np.any(np.einsum("mii->mi", tr) != 0):
+            raise ValueError("baseline trade must have a zero diagonal")
+        net = tr.sum(axis=1) - tr.sum(axis=2)  # imports - exports per segment
+        if not np.allclose(b.production + net, b.demand.sum(axis=2), rtol=rtol, atol=1e-6):
+            raise ValueError("baseline trade does not balance production and consumption "
+                             "in every segment")
+        if not np.allclose(tr[:, 0, :], b.imports_from_controller, rtol=rtol, atol=1e-6):
+            raise ValueError("baseline trade row 0 must equal imports_from_controller")
+    if b.price_by_region is not None and (
+        b.price_by_region.shape != (nm, 3) or np.any(~(b.price_by_region > 0))
+    ):
+        raise ValueError("baseline price_by_region must be (M, 3) and positive")
     for name, arr2 in (
         ("controller_content", b.controller_content),
         ("cross_border", b.cross_border),
@@ -300,6 +341,42 @@ def controller_flows(
     out = np.maximum(net, 0.0) * share_c
     out[:, 0] = 0.0
     return np.asarray(out)
+
+
+def segment_trade(
+    production: NDArray[np.float64],
+    consumption: NDArray[np.float64],
+    imports_from_controller: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Trade between segments (M, 3, 3) [t/yr] from net positions and controller flows.
+
+    Row 0 is ``imports_from_controller``; what each segment still needs after its own output
+    and those imports comes from the other segments' remaining surplus in proportion to it
+    (the sourcing rule); flows to the controller close its balance the same way.
+
+    Examples
+    --------
+    >>> q = np.array([[90.0, 10.0, 0.0]]); d = np.array([[60.0, 10.0, 30.0]])
+    >>> segment_trade(q, d, controller_flows(q, d))[0]
+    array([[ 0.,  0., 30.],
+           [ 0.,  0.,  0.],
+           [ 0.,  0.,  0.]])
+    """
+    nm = production.shape[0]
+    out = np.zeros((nm, 3, 3))
+    out[:, 0, :] = imports_from_controller
+    out[:, 0, 0] = 0.0
+    net = consumption - production  # + = needs imports
+    net[:, 0] += out[:, 0, :].sum(axis=1)  # the controller's exports add to its need
+    net[:, 1:] -= out[:, 0, 1:]
+    surplus = np.maximum(-net, 0.0)
+    need = np.maximum(net, 0.0)
+    tot = surplus.sum(axis=1, keepdims=True)
+    share = np.divide(surplus, tot, out=np.zeros_like(surplus), where=tot > 0)
+    out += share[:, :, None] * need[:, None, :]
+    idx = np.arange(3)
+    out[:, idx, idx] = 0.0
+    return out
 
 
 def toy_baseline(

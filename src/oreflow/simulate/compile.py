@@ -17,7 +17,6 @@ from oreflow.chain.names import BLOC_RESIDUALS
 from oreflow.data.store import Store, resolve_store
 
 from .baseline import Baseline, Regions
-from .draws import elasticity_key
 from .scenario import (
     DemandChange,
     ExportRestriction,
@@ -28,6 +27,7 @@ from .scenario import (
     StockpileRelease,
     Tariff,
     expand_materials,
+    month_offset,
 )
 from .state import DemandShift, Outage, Plan, Restriction
 
@@ -96,20 +96,6 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-def _groups(
-    scenario: Scenario, sectors: tuple[str, ...], ks: NDArray[np.intp]
-) -> tuple[F, NDArray[np.intp]]:
-    """Sectors sharing an elasticity draw, as a (sectors x groups) 0/1 matrix and one
-    representative sector column per group (their demands add up exactly)."""
-    keys = [elasticity_key(scenario, sectors[k]) for k in ks]
-    uniq = list(dict.fromkeys(keys))
-    gmat = np.array([[1.0 if kk == u else 0.0 for u in uniq] for kk in keys]).reshape(
-        len(keys), len(uniq)
-    )
-    rep = np.array([ks[keys.index(u)] for u in uniq], dtype=np.intp)
-    return gmat, rep
-
-
 def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
     """Compile the deterministic schedule of a scenario against a baseline.
 
@@ -128,24 +114,15 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
     is_prod = b.is_product
     el = np.flatnonzero(~is_prod)
     pr = np.flatnonzero(is_prod)
-    d_el = b.demand[el].sum(axis=(0, 1)) if el.size else np.zeros(nk)
-    d_pr = b.demand[pr].sum(axis=(0, 1)) if pr.size else np.zeros(nk)
     kmag = b.sectors.index("magnet_makers") if "magnet_makers" in b.sectors else -1
-    k_el = (
-        np.array([k for k in range(nk) if d_el[k] > 0 or k == kmag], dtype=np.intp)
-        if el.size
-        else np.zeros(0, dtype=np.intp)
-    )
-    k_pr = np.array([k for k in range(nk) if d_pr[k] > 0], dtype=np.intp)
-    if pr.size and k_pr.size == 0:
-        k_pr = np.array([k for k in range(nk) if k != kmag][:1], dtype=np.intp)
-    # cost share of each element in the magnets that use it (recipe x base prices)
-    input_share = np.zeros(b.n_materials)
-    for e in el:
-        shares = [b.recipe[e, p] * b.price[e] / b.price[p] for p in pr if b.recipe[e, p] > 0]
-        input_share[e] = min(max(shares), 1.0) if shares else 0.0
-    g_el, gc_el = _groups(scenario, b.sectors, k_el)
-    g_pr, gc_pr = _groups(scenario, b.sectors, k_pr)
+    # cost share of each element in each magnet (recipe x base prices), at most 1 per magnet
+    cost_share = np.zeros((nm, nm))
+    for j in pr:
+        cost_share[el, j] = b.recipe[el, j] * b.price[el] / b.price[j]
+        tot = cost_share[:, j].sum()
+        if tot > 1.0:
+            cost_share[:, j] /= tot
+    input_share = cost_share.max(axis=1) if pr.size else np.zeros(nm)
     q0 = b.production / 12.0
     d0 = b.demand / 12.0
     nonc = q0.copy()
@@ -159,7 +136,6 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
     outages: list[Outage] = []
     demands: list[DemandShift] = []
     release = np.zeros((n_t, nm, 3))
-    gov0 = np.zeros((nm, 3))
     log_floor = np.full((n_t, nm, 3), -np.inf)
     wedge = np.zeros((n_t, nm, 3))
     onset = math.inf
@@ -179,7 +155,12 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
                     raise ScenarioError(f"restriction {sh.id}: no baseline exports for a quota")
                 mean_share = min(1.0, sh.quota_t_per_yr.mean() / qbase)
             else:
-                mean_share = 0.0 if sh.approval_rate is None else sh.approval_rate.mean()
+                first = sh.approval_rate or (sh.approval_path[0].rate if sh.approval_path
+                                             else None)
+                mean_share = 0.0 if first is None else first.mean()
+            steps = np.array([eff, *(month_offset(st.start, start) for st in sh.approval_path)])
+            gl = sh.general_licence
+            general = math.inf if gl is None else max(month_offset(gl.start, start), eff)
             if not sh.all_destinations and not b.members[2]:
                 raise ScenarioError(f"restriction {sh.id}: baseline has no targets segment")
             restr.append(
@@ -189,6 +170,9 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
                     end=end,
                     mats=mats,
                     regs=regs,
+                    steps=steps,
+                    general=general,
+                    is_quota=sh.quota_t_per_yr is not None,
                     mean_approval=mean_share,
                     quota_base=qbase,
                     deminimis=sh.de_minimis_threshold is not None,
@@ -237,7 +221,6 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
             frac = np.array([_overlap(a, a + dt, s0, s1) for a in t0]) / (s1 - s0)
             amount = np.outer(mats, regs) * sh.tonnes
             release += frac[:, None, None] * amount[None]
-            gov0 += amount * frac.sum()
             onset = min(onset, s0)
         elif isinstance(sh, PriceFloor):
             s0, s1 = sh.window(start)
@@ -257,11 +240,10 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
             onset = min(onset, s0)
     if scenario.pipeline and b.projects:
         proj_cap = np.zeros((len(b.projects), nm, 3))
-        for j, p in enumerate(b.projects):
-            proj_cap[j, :, p.region] = p.capacity / 12.0
+        for jp, p in enumerate(b.projects):
+            proj_cap[jp, :, p.region] = p.capacity / 12.0
     else:
         proj_cap = np.zeros((0, nm, 3))
-    choke = scenario.parameters.choke_price_multiple
     return Plan(
         scenario=scenario,
         baseline=b,
@@ -270,18 +252,14 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
         t_mid=np.asarray(t_mid, dtype=np.float64),
         q0=q0,
         d0=d0,
-        x0flow=b.imports_from_controller / 12.0,
+        f0=b.flows() / 12.0,
         p0=b.price.copy(),
+        p0_region=b.regional_price().copy(),
         el=el,
         pr=pr,
-        k_el=k_el,
-        k_pr=k_pr,
         kmag=kmag,
         input_share=input_share,
-        g_el=g_el,
-        gc_el=gc_el,
-        g_pr=g_pr,
-        gc_pr=gc_pr,
+        cost_share=cost_share,
         recipe=b.recipe,
         ramp_weight=ramp_weight,
         volume=volume,
@@ -289,13 +267,10 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
         outages=tuple(outages),
         demands=tuple(demands),
         release=release,
-        gov0=gov0,
         log_floor=log_floor,
         log_wedge=wedge,
         proj_cap=proj_cap,
         cross_border=cb,
-        x_lo=math.log(1.0 / choke),
-        x_hi=math.log(choke),
         onset=max(onset, 0.0) if math.isfinite(onset) else math.inf,
         n_regions=3
         if b.members[2] and float(b.consumption()[:, 2].sum() + b.production[:, 2].sum()) > 0

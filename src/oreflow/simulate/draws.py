@@ -7,6 +7,7 @@ depend on chunking or threads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 from oreflow.rng import named_stream
 
 from .baseline import Baseline
+from .posterior import load_posterior
 from .scenario import DemandChange, ExportRestriction, ProductionOutage, Scenario, ScenarioError
 from .state import Draws
 
@@ -53,13 +55,40 @@ def elasticity_key(scenario: Scenario, sector: str) -> str:
     return "default"
 
 
+def _calibrated(scenario: Scenario, n: int, ent: int) -> dict[str, F]:
+    """Rows of the shipped calibrated sample for the parameters the scenario leaves at
+    their defaults (none when ``parameters.calibrated`` is false or nothing is shipped)."""
+    par = scenario.parameters
+    post = load_posterior() if par.calibrated else None
+    if not post:
+        return {}
+    size = len(next(iter(post.values())))
+    rows = named_stream(ent, "calibration.rows").integers(0, size, n)
+    out: dict[str, F] = {}
+    for name, col in post.items():
+        field, _, key = name.partition(".")
+        if field in par.model_fields_set and (not key or key in getattr(par, field)):
+            continue  # the scenario sets this parameter itself
+        out[name] = col[rows]
+    return out
+
+
 def sample_draws(
-    scenario: Scenario, baseline: Baseline, n: int, *, rng: np.random.Generator | int | None
+    scenario: Scenario,
+    baseline: Baseline,
+    n: int,
+    *,
+    rng: np.random.Generator | int | None,
+    values: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> Draws:
     """Sample ``n`` parameter draws for a scenario.
 
     Each quantity has its own child stream of ``numpy.random.SeedSequence(entropy)`` keyed by
     its name, so the first ``k`` of ``n`` draws equal the ``k`` draws of a smaller run.
+    With ``parameters.calibrated`` (the default), the behavioural parameters the scenario
+    does not set itself are whole rows of the shipped calibrated sample
+    (:func:`~oreflow.simulate.posterior.load_posterior`), drawn with their own stream, so
+    fitted parameters keep their joint distribution.
 
     Parameters
     ----------
@@ -71,13 +100,25 @@ def sample_draws(
         Number of draws.
     rng : numpy.random.Generator, int or None
         Seed entropy (int), a generator to derive it from, or None for fresh entropy.
+    values : mapping of str to numpy.ndarray, optional
+        Explicit values (length ``n``) for parameters by path (``price_cover_sensitivity``,
+        ``elasticity.default``, ``backstop_multiple.default`` …): used instead of sampling
+        (calibration and sensitivity runs).
     """
     if n < 1:
         raise ValueError("draws must be >= 1")
     ent = entropy_of(None, rng)
     par = scenario.parameters
+    given = dict(_calibrated(scenario, n, ent))
+    for name, arr in (values or {}).items():
+        v = np.asarray(arr, dtype=np.float64)
+        if v.shape != (n,) or not np.all(np.isfinite(v)):
+            raise ValueError(f"values[{name!r}] must be {n} finite numbers")
+        given[name] = v
 
     def s(name: str, dist: Any) -> F:
+        if name in given:
+            return given[name]
         return np.asarray(dist.sample(n, rng=named_stream(ent, name)), dtype=np.float64)
 
     eps = np.empty((n, len(baseline.sectors)))
@@ -102,11 +143,22 @@ def sample_draws(
         return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
 
     lag = per_shock(restr, "licence_lag_months", "restriction")
-    approval = per_shock(restr, "approval_rate", "restriction")
     quota = per_shock(restr, "quota_t_per_yr", "restriction")
-    approval = np.where(np.isnan(approval) & np.isnan(quota), 0.0, approval)
+    denied = np.nan_to_num(per_shock(restr, "end_use_denied_share", "restriction"), nan=0.0)
     reach = per_shock(restr, "de_minimis_reach", "restriction")
-    if np.any(lag < 0) or np.any((approval < 0) | (approval > 1)) or np.any(quota < 0):
+    general = np.zeros((n, len(restr)))
+    approval: list[F] = []
+    for i, r in enumerate(restr):
+        first = (np.zeros(n) if r.approval_rate is None
+                 else s(f"restriction{i}.approval_rate", r.approval_rate))
+        cols = [first] + [s(f"restriction{i}.approval_path{j}", st.rate)
+                          for j, st in enumerate(r.approval_path)]
+        approval.append(np.stack(cols, axis=1))
+        if r.general_licence is not None:
+            general[:, i] = s(f"restriction{i}.general_licence", r.general_licence.share)
+    if np.any(lag < 0) or np.any(quota < 0) or any(
+        np.any((a < 0) | (a > 1)) for a in approval
+    ):
         raise ScenarioError("licence lags must be >= 0 and approval rates in [0, 1]")
     outage_share = per_shock(outs, "share", "outage")
     if np.any((outage_share < 0) | (outage_share > 1)):
@@ -116,7 +168,6 @@ def sample_draws(
     if n_proj:
         p_late = s("project_delay_probability", par.project_delay_probability)
         late = named_stream(ent, "project_late").random((n, n_proj)) < p_late[:, None]
-        delay = named_stream(ent, "project_delay").random((n, n_proj))
         dmin = par.project_delay_months
         dl = np.asarray(dmin.sample(n * n_proj, rng=named_stream(ent, "project_delay_months")))
         delay = dl.reshape(n, n_proj)
@@ -129,35 +180,61 @@ def sample_draws(
         proj_start = base[None, :] + np.where(late, delay, 0.0)
     else:
         proj_start = np.zeros((n, 0))
+    # backstop multiple per material (its own entry or 'default'; one draw per key)
+    backstop = np.empty((n, baseline.n_materials))
+    bcache: dict[str, F] = {}
+    for j, m in enumerate(baseline.materials):
+        key = m if m in par.backstop_multiple else "default"
+        if key not in bcache:
+            bcache[key] = s(f"backstop_multiple.{key}", par.backstop_multiple[key])
+        backstop[:, j] = bcache[key]
+    if np.any(backstop <= 1.0):
+        raise ScenarioError("backstop multiples must exceed 1")
     cb = par.cross_border_share
+
+    def pos(name: str, dist: Any, lo: float = 0.0) -> F:
+        return np.maximum(s(name, dist), lo)
+
     return Draws(
         n=n,
         entropy=ent,
         eps=eps,
-        eta=s("inventory_price_response", par.inventory_price_response),
-        cover=s("inventory_cover_months", par.inventory_cover_months),
-        floor_months=s("inventory_floor_months", par.inventory_floor_months),
-        kappa=np.clip(s("inventory_adjustment", par.inventory_adjustment), 0.0, 1.0),
-        kappa_sell=np.clip(s("inventory_release", par.inventory_release), 0.0, 1.0),
-        tau_e=np.maximum(s("expectation_memory_months", par.expectation_memory_months), 1e-6),
-        hoard=np.maximum(s("hoarding_strength", par.hoarding_strength), 0.0),
-        sup_el=np.maximum(s("supply_elasticity", par.supply_elasticity), 0.0),
-        ramp=np.maximum(s("ramp_rate_per_year", par.ramp_rate_per_year), 0.0),
-        ramp_thr=np.maximum(s("ramp_price_threshold", par.ramp_price_threshold), 1.0 + 1e-6),
-        sub_rate=np.maximum(s("substitution_rate_per_year", par.substitution_rate_per_year), 0.0),
+        backstop=backstop,
+        cover_user=pos("user_cover_months", par.user_cover_months, 1e-3),
+        cover_trader=pos("trader_cover_months", par.trader_cover_months, 1e-3),
+        tau_u=pos("stock_adjustment_months", par.stock_adjustment_months, 1e-3),
+        hoard=pos("hoarding_strength", par.hoarding_strength),
+        spec=s("speculative_response", par.speculative_response),
+        alpha=pos("price_cover_sensitivity", par.price_cover_sensitivity, 1e-6),
+        tau_p=pos("price_adjustment_months", par.price_adjustment_months, 1e-3),
+        tau_e=pos("expectation_memory_months", par.expectation_memory_months, 1e-3),
+        beta=pos("trade_response", par.trade_response),
+        divert=np.clip(s("trade_diversion", par.trade_diversion), 0.0, 1.0),
+        leak=np.clip(s("leakage", par.leakage), 0.0, 1.0),
+        k0=pos("licence_processing_initial", par.licence_processing_initial),
+        k1=pos("licence_processing_final", par.licence_processing_final),
+        tau_k=pos("licence_processing_ramp_months", par.licence_processing_ramp_months, 1e-3),
+        sup_el=pos("supply_elasticity", par.supply_elasticity),
+        theta_c=pos("controller_supply_response", par.controller_supply_response),
+        g_state=pos("state_purchase_rate", par.state_purchase_rate),
+        delta_state=pos("state_purchase_threshold", par.state_purchase_threshold),
+        ramp=pos("ramp_rate_per_year", par.ramp_rate_per_year),
+        ramp_thr=pos("ramp_price_threshold", par.ramp_price_threshold, 1.0 + 1e-6),
+        sub_rate=pos("substitution_rate_per_year", par.substitution_rate_per_year),
         sub_cap=np.clip(s("substitution_cap", par.substitution_cap), 0.0, 0.99),
-        sub_thr=np.maximum(
-            s("substitution_price_threshold", par.substitution_price_threshold), 1.0 + 1e-6
-        ),
-        tau_s=np.maximum(s("substitution_memory_months", par.substitution_memory_months), 1e-6),
-        rec_rate=np.maximum(s("recycling_rate_per_year", par.recycling_rate_per_year), 0.0),
-        tau_r=np.maximum(s("recycling_lag_months", par.recycling_lag_months), 1e-6),
+        sub_thr=pos("substitution_price_threshold", par.substitution_price_threshold,
+                    1.0 + 1e-6),
+        tau_s=pos("substitution_memory_months", par.substitution_memory_months, 1e-6),
+        rec_rate=pos("recycling_rate_per_year", par.recycling_rate_per_year),
+        tau_r=pos("recycling_lag_months", par.recycling_lag_months, 1e-6),
         proj_start=proj_start,
-        proj_ramp=np.maximum(s("project_ramp_months", par.project_ramp_months), 1e-6),
+        proj_ramp=pos("project_ramp_months", par.project_ramp_months, 1e-6),
         cross_border=np.full(n, np.nan) if cb is None else np.clip(s("cross_border", cb), 0, 1),
         lag=lag,
-        approval=approval,
+        approval=tuple(approval),
         quota=quota,
+        denied=np.clip(denied, 0.0, 1.0),
+        general=np.clip(general, 0.0, 1.0),
         reach=np.clip(reach, 0.0, 1.0),
         outage_share=outage_share,
         dem_level=per_shock(dems, "level", "demand"),

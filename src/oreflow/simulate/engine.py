@@ -1,154 +1,117 @@
-"""The monthly disruption engine, vectorised over Monte Carlo draws.
+"""The monthly disruption engine: stocks, licences and prices, vectorised over draws.
 
-:func:`run_plan` advances a :class:`~oreflow.simulate.scenario.Scenario` and a
-:class:`~oreflow.simulate.baseline.Baseline` into a :class:`~oreflow.simulate.result.Result`.
-State arrays have shape (draws, materials, 3 segments); the only Python loops in a step run
-over shocks and the two magnet products, never over draws or segments.
+:func:`run_plan` advances a compiled :class:`~oreflow.simulate.state.Plan` over a chunk of
+Monte Carlo :class:`~oreflow.simulate.state.Draws`. The state
+(:class:`~oreflow.simulate.state.MarketState`) has shape (draws, materials, segments); the
+only Python loops in a step run over shocks and magnet products, never over draws,
+materials or segments. Nothing is solved: prices are state variables formed from inventory
+cover, quantities follow from prices, stocks absorb the difference.
 
-One step of ``dt`` months (see ``docs/engine.md`` for the equations):
+One step of ``dt`` months, in the order of ``docs/engine.md`` section 4 (one function each):
 
-1. Shocks in force at the step midpoint: export-restriction caps (zero during the licence lag,
-   then ``approval x baseline flow``), de-minimis blocking of non-controller output,
-   outages carried downstream by origin shares, demand changes, stockpile releases, price
-   floors, tariffs; a precautionary-hoarding signal from announced or binding controls and
-   outages.
-2. Element supply: baseline output plus the bounded non-controller ramp, times outage factors,
-   plus pipeline projects and recycling.
-3. Element markets clear (:func:`oreflow.simulate.market.clear`): isoelastic demand by sector,
-   magnet makers' derived demand, an inventory term with a floor and a hoarding target.
-4. Magnet output per segment is the minimum over its elements of purchased input / content
-   (stage coupling); unused inputs go to stock. Magnet markets clear.
-5. Substitution/thrifting, recycling, expectations and the ramp update.
+1. :func:`shocks_in_force` — outages, demand changes, releases, tariffs, price floors,
+   de-minimis blocking and the precautionary signal from announced or binding controls.
+2. :func:`planned_magnet_output` — magnet makers plan on world demand and the expected
+   magnet price; their element needs follow from the recipe.
+3. :func:`production` — baseline output plus expansion, projects and recycling, cut when the
+   expected price is below base (the controller's quota management has its own response).
+4. :func:`desired_stocks` — users' and traders' desired stocks by tier.
+5. :func:`trade_wanted` — flows between segments chase price gaps.
+6. :func:`licensing` — the controller's shipments under quotas or licences (queue,
+   processing, approval path, general licences).
+7. :func:`ship` — exporters cannot ship more than they hold.
+8. :func:`state_purchases` — the controller's state reserve buys when its price falls.
+9. :func:`buy_and_consume` — users buy demand plus stock adjustment from traders; whatever
+   finds no material is lost output.
+10. :func:`couple_magnets` — magnet output is limited by the scarcest input (Leontief);
+    unused inputs return to stock.
+11. :func:`form_prices` — the indicated price from stock cover, smoothed into the quoted and
+    expected prices, bounded by the backstop.
+12. :func:`slow_updates` — expansion, substitution and recycling.
 
 Mass balance holds in every step and segment:
-``production + imports + stockpile release = consumption + stock change`` (no losses are
-modelled; see :func:`mass_balance_residual`).
+``production + imports + stockpile release = consumption + stock change`` (stocks include
+the state reserve and output held by a de-minimis rule; :func:`mass_balance_residual`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .market import ClearingResult, MarketInputs, clear
-from .state import Draws, Plan, RunArrays
+from .state import (
+    FLAG_BACKSTOP,
+    FLAG_FLOOR,
+    FLAG_STOCK_GUARD,
+    Draws,
+    MarketState,
+    Plan,
+    RunArrays,
+)
 
-__all__ = ["material_elasticities", "run_plan"]
+__all__ = [
+    "LOG_FLOOR",
+    "STOCK_GUARD",
+    "TRADE_MAX",
+    "buy_and_consume",
+    "couple_magnets",
+    "desired_stocks",
+    "form_prices",
+    "import_need",
+    "licensing",
+    "material_elasticities",
+    "planned_magnet_output",
+    "production",
+    "run_plan",
+    "ship",
+    "shocks_in_force",
+    "slow_updates",
+    "state_purchases",
+    "trade_wanted",
+    "unit_cost",
+]
 
 F = NDArray[np.float64]
 
-
-def _ema(dt: float, tau: F) -> F:
-    return np.asarray(1.0 - np.exp(-dt / tau))
-
-
-def _step_schedule(plan: Plan, d: Draws, t: int, bind: NDArray[np.bool_]) -> dict[str, Any]:
-    """Shocks in force in step ``t`` for a chunk of draws (see module docstring)."""
-    tm = plan.t_mid[t]
-    nd = d.n
-    nm = plan.baseline.n_materials
-    nr = plan.q0.shape[1]
-    share = np.full((nd, nm, nr), np.inf)
-    signal = np.zeros((nd, nm, nr))
-    block = np.zeros((nd, nm, nr))
-    leak = np.ones((nd, nm))
-    for i, r in enumerate(plan.restrictions):
-        mr = r.mats[:, None] & r.regs[None, :]  # (nm, nr)
-        if r.ann <= tm < min(r.eff, r.end):
-            signal = np.maximum(signal, np.where(mr, 1.0 - r.mean_approval, 0.0)[None])
-        if r.eff <= tm < r.end:
-            in_lag = tm < r.eff + d.lag[:, i]
-            granted = np.where(
-                np.isnan(d.quota[:, i]), d.approval[:, i], d.quota[:, i] / max(r.quota_base, 1e-300)
-            )
-            sh = np.where(in_lag, 0.0, granted)[:, None, None]  # (nd, 1, 1)
-            share = np.where(mr[None], np.minimum(share, sh), share)
-            # precautionary buying where some licensed flow exists and the cap binds
-            signal = np.maximum(signal, np.where(mr[None] & bind & (sh > 0), 1.0 - sh, 0.0))
-            if r.deminimis:
-                reach = d.reach[:, i]
-                rch = np.where(
-                    np.isnan(reach)[:, None, None], r.reach_base[None], reach[:, None, None]
-                )
-                cbx = np.where(
-                    np.isnan(d.cross_border)[:, None, None],
-                    plan.cross_border[None],
-                    d.cross_border[:, None, None],
-                )
-                block = np.maximum(block, np.where(mr[None], rch * cbx * (1.0 - sh), 0.0))
-                if nr == 3 and r.regs[2] and not r.regs[1]:
-                    lk = 1.0 - rch[:, :, 1] * (1.0 - sh[:, :, 0])
-                    leak = np.where(r.mats[None, :], np.minimum(leak, lk), leak)
-    loss = np.zeros((nd, nm, nr))
-    for j, o in enumerate(plan.outages):
-        if tm < o.start:
-            continue
-        if tm < o.end:
-            inten = 1.0
-        elif o.recovery > 0 and tm < o.end + o.recovery:
-            inten = 1.0 - (tm - o.end) / o.recovery
-        else:
-            continue
-        sj = d.outage_share[:, j][:, None, None] * inten
-        loss = loss + sj * o.weight[None]
-        signal = np.maximum(signal, (sj[:, :, 0] * o.world[None, :])[:, :, None])
-    out_factor = np.clip(1.0 - loss, 0.0, 1.0)
-    dm: F = np.ones((1, nm, nr, len(plan.baseline.sectors)))
-    for j, dc in enumerate(plan.demands):
-        if tm < dc.start or (tm >= dc.end and not dc.persist):
-            continue
-        years = (min(tm, dc.end) - dc.start) / 12.0
-        f = (1.0 + d.dem_level[:, j]) * (1.0 + d.dem_growth[:, j]) ** years
-        dm = dm * (1.0 + (f[:, None, None, None] - 1.0) * dc.mask[None])
-    return {
-        "share": share,
-        "signal": signal,
-        "block": block,
-        "leak": leak,
-        "out": out_factor,
-        "dm": dm,
-    }
+#: Numerical floor of prices [log multiple]: a tenth of base (flagged when it binds).
+LOG_FLOOR = float(np.log(0.1))
+#: Numerical guard of the price formula: stock cover counted at least this share of the
+#: desired cover (flagged when it binds).
+STOCK_GUARD = 0.01
+#: Largest multiple of its baseline (plus diversion) a trade flow can reach in a step:
+#: shipping and contracting capacity (assumption, docs/engine.md).
+TRADE_MAX = 3.0
+#: Log price gap over which the controller's state purchases go from nothing to full rate.
+STATE_BAND = 0.1
 
 
-def _projects(plan: Plan, d: Draws, t: int) -> F:
-    if plan.proj_cap.shape[0] == 0:
-        return np.zeros((1, plan.baseline.n_materials, plan.q0.shape[1]))
-    tm = plan.t_mid[t]
-    frac = np.clip((tm - d.proj_start) / d.proj_ramp[:, None], 0.0, 1.0)  # (D, P)
-    return np.asarray(np.einsum("dp,pmr->dmr", frac, plan.proj_cap))
+def _smooth(dt: float, tau: F) -> F:
+    """Share of a gap closed in one step by first-order smoothing with time constant tau."""
+    return np.asarray(1.0 - np.exp(-dt / tau))[:, None, None]
 
 
-def _trimmed(plan: Plan) -> Plan:
-    """The plan with segment arrays cut to the live segments (drops an empty targets
-    segment, so two-segment scenarios do a third less work)."""
-    nr = plan.n_regions
-    if nr == 3:
-        return plan
-    restr = tuple(
-        replace(r, regs=r.regs[:nr], reach_base=r.reach_base[:, :nr]) for r in plan.restrictions
-    )
-    outs = tuple(replace(o, weight=o.weight[:, :nr]) for o in plan.outages)
-    dems = tuple(replace(dc, mask=dc.mask[:, :nr]) for dc in plan.demands)
-    return replace(
-        plan,
-        q0=plan.q0[:, :nr],
-        d0=plan.d0[:, :nr],
-        x0flow=plan.x0flow[:, :nr],
-        ramp_weight=plan.ramp_weight[:, :nr],
-        release=plan.release[..., :nr],
-        gov0=plan.gov0[:, :nr],
-        log_floor=plan.log_floor[..., :nr],
-        log_wedge=plan.log_wedge[..., :nr],
-        proj_cap=plan.proj_cap[..., :nr],
-        cross_border=plan.cross_border[:, :nr],
-        restrictions=restr,
-        outages=outs,
-        demands=dems,
-    )
+@dataclass(frozen=True)
+class Schedule:
+    """Shocks in force in one step, for a chunk of draws (arrays (D or 1, M, R)).
+
+    ``out`` output factor after outages [0-1]; ``dm`` demand multiplier (D or 1, M, R, K);
+    ``signal`` expected shortage share that drives precautionary buying [0-1]; ``block``
+    share of a segment's own output held by a de-minimis rule [0-1]; ``release`` stockpile
+    sales [t per step] (M, R); ``wedge`` tariff on imports from the controller [log] (M, R);
+    ``floor`` producers' floor price [log] (M, R).
+    """
+
+    out: F
+    dm: F
+    signal: F
+    block: F
+    release: F
+    wedge: F
+    floor: F
 
 
 def material_elasticities(plan: Plan, d: Draws) -> F:
@@ -166,12 +129,440 @@ def material_elasticities(plan: Plan, d: Draws) -> F:
     nm = plan.baseline.n_materials
     eps = np.repeat(d.eps[:, None, :], nm, axis=1)
     k = plan.kmag
-    if k >= 0 and plan.el.size and plan.k_pr.size:
+    prod_k = [i for i, s in enumerate(plan.baseline.sectors) if i != k and s != "other_uses"]
+    if k >= 0 and plan.el.size and plan.pr.size and prod_k:
         sigma = -d.eps[:, k][:, None]  # (D, 1)
-        e_mag = np.abs(d.eps[:, plan.k_pr[0]])[:, None]
+        e_mag = np.abs(d.eps[:, prod_k[0]])[:, None]
         s = plan.input_share[plan.el][None, :]
         eps[:, plan.el, k] = -(s * e_mag + (1.0 - s) * sigma)
     return np.asarray(eps)
+
+
+# --------------------------------------------------------------------------------------
+# 1. Shocks in force
+# --------------------------------------------------------------------------------------
+
+
+def shocks_in_force(plan: Plan, d: Draws, t: int, st: MarketState) -> Schedule:
+    """Outages, demand changes and policy shocks at the midpoint of step ``t``.
+
+    The precautionary signal is, per material and segment, the largest of: ``1 - E[a]``
+    for a control announced but not yet effective (``E[a]`` its mean first approval rate or
+    quota share); ``1 - l`` for a control in force, with ``l`` the share of wanted controller
+    exports that got through last step; an outage's share of world output.
+    """
+    tm = plan.t_mid[t]
+    nd, nm, nr = d.n, plan.q0.shape[0], plan.q0.shape[1]
+    signal = np.zeros((nd, nm, nr))
+    block = np.zeros((nd, nm, nr))
+    for i, r in enumerate(plan.restrictions):
+        mr = (r.mats[:, None] & r.regs[None, :nr])[None]  # (1, M, R)
+        if r.ann <= tm < min(r.eff, r.end):
+            np.maximum(signal, np.where(mr, 1.0 - r.mean_approval, 0.0), out=signal)
+        elif r.eff <= tm < r.end:
+            np.maximum(signal, np.where(mr, 1.0 - st.licensed, 0.0), out=signal)
+            if r.deminimis:
+                reach = d.reach[:, i]
+                rch = np.where(np.isnan(reach)[:, None, None], r.reach_base[None, :, :nr],
+                               reach[:, None, None])
+                cbx = np.where(np.isnan(d.cross_border)[:, None, None],
+                               plan.cross_border[None, :, :nr], d.cross_border[:, None, None])
+                np.maximum(block, np.where(mr, rch * cbx * (1.0 - st.licensed), 0.0), out=block)
+    loss = np.zeros((nd, nm, nr))
+    for j, o in enumerate(plan.outages):
+        if tm < o.start:
+            continue
+        if tm < o.end:
+            inten = 1.0
+        elif o.recovery > 0 and tm < o.end + o.recovery:
+            inten = 1.0 - (tm - o.end) / o.recovery
+        else:
+            continue
+        sj = d.outage_share[:, j][:, None, None] * inten
+        loss += sj * o.weight[None, :, :nr]
+        np.maximum(signal, sj * o.world[None, :, None], out=signal)
+    dm: F = np.ones((1, nm, nr, plan.d0.shape[2]))
+    for j, dc in enumerate(plan.demands):
+        if tm < dc.start or (tm >= dc.end and not dc.persist):
+            continue
+        years = (min(tm, dc.end) - dc.start) / 12.0
+        f = (1.0 + d.dem_level[:, j]) * (1.0 + d.dem_growth[:, j]) ** years
+        dm = dm * (1.0 + (f[:, None, None, None] - 1.0) * dc.mask[None, :, :nr])
+    return Schedule(
+        out=np.clip(1.0 - loss, 0.0, 1.0), dm=dm, signal=signal, block=block,
+        release=plan.release[t][:, :nr], wedge=plan.log_wedge[t][:, :nr],
+        floor=plan.log_floor[t][:, :nr],
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# 2-4. Plans, production, desired stocks
+# --------------------------------------------------------------------------------------
+
+
+def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState) -> F:
+    """Magnet output the makers plan this step [t/month], (D, P, R).
+
+    ``Y = min(capacity, q0 * I * out * exp(theta * min(xe, 0)))`` with ``I`` the world
+    index of base-price magnet demand (demand changes, substitution), ``xe`` the expected
+    magnet price; capacity = (q0 + expansion) * out + projects, raised when the expected
+    price is above base.
+    """
+    pr = plan.pr
+    nr = plan.q0.shape[1]
+    if pr.size == 0:
+        return np.zeros((d.n, 0, nr))
+    base = plan.d0[pr].sum(axis=(1, 2))  # (P,)
+    cur = (plan.d0[None, pr] * sch.dm[:, pr] * (1.0 - st.sigma[:, pr])[..., None]).sum(
+        axis=(2, 3))  # fmt: skip
+    index = np.divide(cur, base[None], out=np.ones_like(cur), where=base[None] > 0)
+    xe = st.xe[:, pr]
+    resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
+    q0 = plan.q0[pr][None]
+    want = q0 * index[:, :, None] * sch.out[:, pr] * resp
+    cap = ((q0 + st.ramp[:, pr]) * sch.out[:, pr] + _projects(plan, d, t)[:, pr]) * np.maximum(
+        np.exp(d.sup_el[:, None, None] * xe), 1.0)  # fmt: skip
+    return np.asarray(np.minimum(want, cap))
+
+
+def production(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState) -> F:
+    """Output of the element and mineral markets [t/month], (D, M, R) (products: 0).
+
+    ``P = ((q0 + expansion) * out + projects + recycling) * exp(theta * min(xe, 0))``,
+    ``theta`` the supply elasticity outside the controller and the controller's supply
+    response (production quotas) in segment 0; ``xe`` the expected price, or the producers'
+    floor price where a price floor is higher.
+    """
+    el = plan.el
+    nr = plan.q0.shape[1]
+    out = np.zeros((d.n, plan.q0.shape[0], nr))
+    if el.size == 0:
+        return out
+    theta = np.repeat(d.sup_el[:, None, None], nr, axis=2)
+    theta[:, :, 0] = d.theta_c[:, None]
+    xe = np.maximum(st.xe[:, el], sch.floor[None, el])
+    base = (plan.q0[el][None] + st.ramp[:, el]) * sch.out[:, el] + _projects(plan, d, t)[:, el]
+    out[:, el] = (base + st.rec[:, el]) * np.exp(theta * np.minimum(xe, 0.0))
+    return out
+
+
+def _projects(plan: Plan, d: Draws, t: int) -> F:
+    """Pipeline projects' output [t/month], (D or 1, M, R)."""
+    nr = plan.q0.shape[1]
+    if plan.proj_cap.shape[0] == 0:
+        return np.zeros((1, plan.q0.shape[0], nr))
+    frac = np.clip((plan.t_mid[t] - d.proj_start) / d.proj_ramp[:, None], 0.0, 1.0)  # (D, P)
+    return np.asarray(np.einsum("dp,pmr->dmr", frac, plan.proj_cap[..., :nr]))
+
+
+def desired_stocks(d: Draws, demand: F, sch: Schedule, st: MarketState) -> tuple[F, F]:
+    """Users' and traders' desired stocks [t], each (D, M, R).
+
+    ``U* = c_u * D * (1 + h * s)`` and
+    ``V* = c_t * D * (1 + h * s) * exp(eta * clip(x - xe, -1, 1))`` with ``D`` demand at the
+    going price [t/month], ``s`` the precautionary signal, ``h`` the hoarding strength and
+    ``eta`` the traders' speculative response to the price's departure from expectations.
+    """
+    fear = 1.0 + d.hoard[:, None, None] * sch.signal
+    users = d.cover_user[:, None, None] * demand * fear
+    spec = np.exp(d.spec[:, None, None] * np.clip(st.x - st.xe, -1.0, 1.0))
+    traders = d.cover_trader[:, None, None] * demand * fear * spec
+    return users, traders
+
+
+# --------------------------------------------------------------------------------------
+# 5-8. Trade, licences, shipping, state purchases
+# --------------------------------------------------------------------------------------
+
+
+def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) -> F:
+    """Trade flows buyers and sellers want [t/month], (D, M, R, R) from row to column.
+
+    ``F*_ij = f0_ij * g`` for flows from or to the controller and
+    ``F*_ij = max(0, (f0_ij + lambda * P_i) * g - lambda * P_i)`` between the other
+    segments (``lambda`` the divertible share of output), with
+    ``g = min(exp(beta * (x_j - x_i - w_ij)), TRADE_MAX)``, ``w`` a tariff on imports from
+    the controller.
+    """
+    nr = plan.q0.shape[1]
+    gap = st.x[:, :, None, :] - st.x[:, :, :, None]  # x_j - x_i
+    gap[:, :, 0, :] -= sch.wedge[None]
+    g = np.minimum(np.exp(d.beta[:, None, None, None] * np.clip(gap, -5.0, 5.0)), TRADE_MAX)
+    want = plan.f0[None, :, :nr, :nr] * g
+    if nr > 2:
+        lam = d.divert[:, None]
+        for i, j in ((1, 2), (2, 1)):
+            base = lam * prod[:, :, i]
+            want[:, :, i, j] = np.maximum(
+                (plan.f0[None, :, i, j] + base) * g[:, :, i, j] - base, 0.0)
+    idx = np.arange(nr)
+    want[:, :, idx, idx] = 0.0
+    return np.asarray(want)
+
+
+def import_need(d: Draws, st: MarketState, demand: F, desired: F, d0_tot: F, dt: float) -> F:
+    """Buyers' import requirement relative to normal, (D, M, R) [x baseline].
+
+    ``n = clip((D + max(S* - S, 0) a_u / dt) / D0, 0, TRADE_MAX)``: demand at the going price
+    plus the stock gap closed in a step, over baseline demand. Buyers apply for licences for
+    ``n`` times their normal imports from the controller.
+    """
+    a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
+    gap = np.maximum(desired - st.user - st.trader, 0.0) * a_u / dt
+    n = np.divide(demand + gap, d0_tot[None], out=np.ones_like(demand), where=d0_tot[None] > 0)
+    return np.asarray(np.clip(n, 0.0, TRADE_MAX))
+
+
+def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F) -> F:
+    """The controller's allowed shipments to each segment [t/month], (D, M, R).
+
+    Per restriction in force on (material, segment): a quota allows
+    ``quota / baseline controlled exports * f0``; a licence regime queues the buyers'
+    requirement ``need * f0`` (:func:`import_need`) not covered by a general licence as
+    applications (backlog ``B``), decides nothing during
+    the licence lag, then decides ``B (1 - exp(-k dt))`` per step with a processing rate
+    ``k = k1 + (k0 - k1) exp(-(t - eff - lag) / tau_k)``, approving the share ``a(t)`` of the
+    approval path times ``1 - denied``; allowed = general-licence share x wanted + approved.
+    The strictest restriction applies. Updates ``st.backlog`` in place.
+    """
+    tm = plan.t_mid[t]
+    dt = plan.dt
+    nd, nm, nr = st.x.shape
+    allowed = np.full((nd, nm, nr), np.inf)
+    for i, r in enumerate(plan.restrictions):
+        mr = (r.mats[:, None] & r.regs[None, :nr])[None]
+        if not (r.eff <= tm < r.end):
+            st.backlog[i] = 0.0
+            continue
+        if r.is_quota:
+            share = d.quota[:, i] / max(r.quota_base, 1e-300)
+            cap = share[:, None, None] * plan.f0[None, :, 0, :nr]
+            allowed = np.where(mr, np.minimum(allowed, cap), allowed)
+            continue
+        general = d.general[:, i][:, None, None] if tm >= r.general else np.zeros((nd, 1, 1))
+        wanted = need * plan.f0[None, :, 0, :nr]
+        st.backlog[i] += np.where(mr, wanted * (1.0 - general) * dt, 0.0)
+        since = tm - r.eff - d.lag[:, i]  # months since decisions started (D,)
+        k = d.k1 + (d.k0 - d.k1) * np.exp(-np.maximum(since, 0.0) / d.tau_k)
+        decide = np.where(since >= 0, 1.0 - np.exp(-k * dt), 0.0)[:, None, None]
+        step = int(np.searchsorted(r.steps, tm, side="right")) - 1
+        rate = d.approval[i][:, max(step, 0)] * (1.0 - d.denied[:, i])
+        decided = st.backlog[i] * decide
+        st.backlog[i] -= decided
+        cap = general * wanted + decided * rate[:, None, None] / dt
+        allowed = np.where(mr, np.minimum(allowed, cap), allowed)
+    return allowed
+
+
+def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F,
+         dt: float) -> tuple[F, F, F]:
+    """Trade flows that happen [t/month] (D, M, R, R), the controller's legal shipments
+    [t/month] (D, M, R) and the licensed share (D, M, R).
+
+    The controller's flows are capped by ``allowed``, except the share ``leak`` of what the
+    cap holds back (smuggling, transshipment: shipped, but not in the controller's export
+    statistics); then every exporter's flows are scaled down so it ships at most its
+    traders' stock plus its output of the step.
+    """
+    flows = want.copy()
+    wanted_c = want[:, :, 0, :]
+    legal = np.minimum(wanted_c, allowed)
+    flows[:, :, 0, :] = legal + d.leak[:, None, None] * (wanted_c - legal)
+    c = flows[:, :, 0, :]
+    licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
+    licensed = np.where(np.isfinite(allowed), licensed, 1.0)
+    shipped = flows.sum(axis=3) * dt  # (D, M, R) by exporter
+    avail = np.maximum(st.trader + prod * dt, 0.0)
+    scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
+                                 where=shipped > avail), 1.0)
+    flows *= scale[..., None]
+    legal = legal * scale[:, :, :1]
+    return flows, legal, licensed
+
+
+def state_purchases(d: Draws, st: MarketState, demand: F, dt: float) -> F:
+    """The controller's state-reserve purchases [t per step], (D, M, R) (zero outside 0).
+
+    ``g * D_C * dt * clip((-delta - x_C) / STATE_BAND, 0, 1)``: nothing while the domestic
+    price is above ``-delta`` (log below base), the full rate ``g`` of consumption per month
+    ``STATE_BAND`` lower.
+    """
+    out = np.zeros_like(st.x)
+    gap = (-d.delta_state[:, None] - st.x[:, :, 0]) / STATE_BAND
+    out[:, :, 0] = d.g_state[:, None] * demand[:, :, 0] * dt * np.clip(gap, 0.0, 1.0)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# 9-10. Buying, consuming, coupling
+# --------------------------------------------------------------------------------------
+
+
+def buy_and_consume(
+    d: Draws, st: MarketState, inflow: F, demand_k: F, users_want: F, dt: float
+) -> tuple[F, F]:
+    """Users buy from traders and consume; returns consumption by sector [t per step]
+    (D, M, R, K) and lost output [t per step] (D, M, R). Updates stocks in place.
+
+    Traders hold ``V + inflow`` (output, imports, releases, less exports and state
+    purchases); users want ``W = max(0, D dt + (U* - U) a_u)`` and get ``min(W, V +
+    inflow)``; they consume ``min(D dt, U + bought)``, shared among sectors in proportion to
+    their demand ``demand_k`` [t/month]; demand that finds no material is lost output.
+    """
+    want_c = demand_k.sum(axis=3) * dt
+    a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
+    wish = np.maximum(want_c + (users_want - st.user) * a_u, 0.0)
+    avail = np.maximum(st.trader + inflow, 0.0)
+    bought = np.minimum(wish, avail)
+    st.trader = avail - bought
+    have = st.user + bought
+    cons = np.minimum(want_c, have)
+    st.user = have - cons
+    share = np.divide(cons, want_c, out=np.ones_like(cons), where=want_c > 0)
+    return demand_k * dt * share[..., None], want_c - cons
+
+
+def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
+                   demand_k: F, dt: float) -> F:
+    """Next step's magnet output, limited by the scarcest input; unused inputs go back.
+
+    Magnet makers turn this step's element purchases into next step's magnets (one step of
+    work in progress): for product p in segment r, ``Y = planned * min_e fill_e`` over the
+    elements of its recipe, ``fill_e`` the share of their element demand they obtained.
+    Inputs obtained but not needed for ``Y`` return to the users' stock and are taken out of
+    ``cons_k`` (both in place). Returns ``Y`` [t/month], (D, P, R).
+    """
+    el, pr, k = plan.el, plan.pr, plan.kmag
+    got = cons_k[..., k][:, el]  # (D, E, R) t per step
+    need = demand_k[..., k][:, el] * dt
+    fill = np.divide(got, need, out=np.full_like(got, np.inf), where=need > 0)
+    out = np.empty_like(planned)
+    used = np.zeros_like(got)
+    thrift = (1.0 - st.sigma[:, el]) * np.exp(eps[:, el, k][:, :, None] * st.x[:, el])
+    for j, p in enumerate(pr):
+        uses = plan.recipe[el, p] > 0
+        fp = fill[:, uses].min(axis=1) if uses.any() else np.ones(planned[:, j].shape)
+        fp = np.where(np.isfinite(fp), np.minimum(fp, 1.0), 1.0)
+        out[:, j] = planned[:, j] * fp
+        used += plan.recipe[el, p][None, :, None] * thrift * out[:, j][:, None, :] * dt
+    unused = got - np.minimum(used, got)
+    st.user[:, el] += unused
+    cons_k[..., k][:, el] = got - unused
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# 11-12. Prices and slow updates
+# --------------------------------------------------------------------------------------
+
+
+def unit_cost(plan: Plan, st: MarketState) -> F:
+    """Log unit cost of each magnet relative to base, (D, M, R) (-inf for other materials).
+
+    ``c_p = ln(1 + sum_e s_ep (exp(x_e) - 1))`` with ``s_ep`` the element's cost share in
+    the magnet at base prices and ``x_e`` its price in the magnet maker's segment: makers
+    pass input costs on.
+    """
+    out = np.full(st.x.shape, -np.inf)
+    if plan.pr.size and plan.el.size:
+        share = plan.cost_share[np.ix_(plan.el, plan.pr)]  # (E, P)
+        rise = np.einsum("ep,der->dpr", share, np.expm1(st.x[:, plan.el]))
+        out[:, plan.pr] = np.log1p(np.maximum(rise, -0.99))
+    return out
+
+
+def form_prices(d: Draws, st: MarketState, desired: F, cost: F, x_cap: F,
+                dt: float) -> NDArray[np.uint8]:
+    """Quoted and expected prices from stock cover (in place); returns the flags.
+
+    ``x_ind = max(xe + alpha * ln(S* / max(S, STOCK_GUARD S*)), c)`` with ``S = U + V`` the
+    market's stock, ``S*`` its desired level and ``c`` the log unit cost of magnets
+    (:func:`unit_cost`; -inf elsewhere); ``x += (1 - exp(-dt/tau_p)) (x_ind - x)``, bounded
+    by ``LOG_FLOOR`` and the backstop ``x_cap``; ``xe += (1 - exp(-dt/tau_e)) (x - xe)``.
+    """
+    stock = st.user + st.trader
+    guard = stock < STOCK_GUARD * desired
+    ratio = np.divide(desired, np.maximum(stock, STOCK_GUARD * desired),
+                      out=np.ones_like(desired), where=desired > 0)
+    x_ind = np.maximum(st.xe + d.alpha[:, None, None] * np.log(ratio), cost)
+    x = st.x + _smooth(dt, d.tau_p) * (x_ind - st.x)
+    top = x >= x_cap
+    low = x <= LOG_FLOOR
+    st.x = np.clip(x, LOG_FLOOR, x_cap)
+    st.xe = st.xe + _smooth(dt, d.tau_e) * (st.x - st.xe)
+    flags = np.where(top, FLAG_BACKSTOP, 0) | np.where(low, FLAG_FLOOR, 0) | np.where(
+        guard & (desired > 0), FLAG_STOCK_GUARD, 0)  # fmt: skip
+    return flags.astype(np.uint8)
+
+
+def slow_updates(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState,
+                 cons0: F) -> None:
+    """Expansion outside the controller, substitution and recycling (in place).
+
+    Expansion grows by at most ``ramp * world volume / 12`` per month while the incentive
+    price (market or floor) is above base, at full speed at ``ramp_thr`` x base, and shrinks
+    below base; substitution grows by ``rate * g(p_s)`` per year up to its cap and never
+    reverts; recycled supply grows by ``rec_rate * consumption`` per year driven by a slow
+    average price.
+    """
+    dt = plan.dt
+    nr = plan.q0.shape[1]
+    px = np.exp(np.maximum(st.x, sch.floor[None]))
+    thr = d.ramp_thr[:, None, None]
+    up = np.clip((px - 1.0) / (thr - 1.0), 0.0, 1.0)
+    down = np.clip((1.0 - px) / (1.0 - 1.0 / thr), 0.0, 1.0)
+    rate = d.ramp[:, None, None] * plan.volume[None, :, None] * plan.ramp_weight[None, :, :nr]
+    st.ramp = np.maximum(st.ramp + rate * (up - down) * dt / 12.0, 0.0)
+    st.xs = st.xs + _smooth(dt, d.tau_s) * (st.x - st.xs)
+    g_s = np.clip((np.exp(st.xs) - 1.0) / (d.sub_thr[:, None, None] - 1.0), 0.0, 1.0)
+    st.sigma = np.minimum(st.sigma + d.sub_rate[:, None, None] * g_s * dt / 12.0,
+                          d.sub_cap[:, None, None])
+    st.xr = st.xr + _smooth(dt, d.tau_r) * (st.x - st.xr)
+    g_r = np.clip((np.exp(st.xr) - 1.0) / (d.sub_thr[:, None, None] - 1.0), 0.0, 1.0)
+    st.rec = st.rec + d.rec_rate[:, None, None] * cons0[None] * g_r * dt / 12.0
+
+
+# --------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------
+
+
+def _trimmed(plan: Plan) -> Plan:
+    """The plan with segment arrays cut to the live segments (a scenario without named
+    targets runs two segments: a third less work)."""
+    nr = plan.n_regions
+    if nr == 3:
+        return plan
+    restr = tuple(
+        replace(r, regs=r.regs[:nr], reach_base=r.reach_base[:, :nr]) for r in plan.restrictions
+    )
+    outs = tuple(replace(o, weight=o.weight[:, :nr]) for o in plan.outages)
+    dems = tuple(replace(dc, mask=dc.mask[:, :nr]) for dc in plan.demands)
+    return replace(
+        plan, q0=plan.q0[:, :nr], d0=plan.d0[:, :nr], f0=plan.f0[:, :nr, :nr],
+        p0_region=plan.p0_region[:, :nr], ramp_weight=plan.ramp_weight[:, :nr],
+        release=plan.release[..., :nr], log_floor=plan.log_floor[..., :nr],
+        log_wedge=plan.log_wedge[..., :nr], proj_cap=plan.proj_cap[..., :nr],
+        cross_border=plan.cross_border[:, :nr], restrictions=restr, outages=outs,
+        demands=dems,
+    )  # fmt: skip
+
+
+def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps: F) -> tuple[F, F]:
+    """Base-price demand and demand at the going price by sector [t/month], (D, M, R, K).
+
+    Sectors: baseline demand x demand changes x (1 - substitution); the magnet makers'
+    element demand is recipe x planned magnet output x (1 - substitution). Demand at the
+    price multiplies by ``exp(eps x)``.
+    """
+    base = plan.d0[None] * sch.dm * (1.0 - st.sigma)[..., None]
+    base = np.broadcast_to(base, (*st.x.shape, plan.d0.shape[2])).copy()
+    k = plan.kmag
+    if k >= 0 and plan.el.size and plan.pr.size:
+        need = np.einsum("ep,dpr->der", plan.recipe[np.ix_(plan.el, plan.pr)], planned)
+        base[..., k][:, plan.el] = need * (1.0 - st.sigma[:, plan.el])
+    at_price = base * np.exp(eps[:, :, None, :] * st.x[..., None])
+    return base, at_price
 
 
 def run_plan(
@@ -198,377 +589,102 @@ def run_plan(
     mat_index : numpy.ndarray, optional
         Positions of the plan's materials in ``out`` (when ``out`` holds more materials,
         e.g. markets without volume that are not simulated).
-
-    Returns
-    -------
-    RunArrays
     """
     full = plan
     plan = _trimmed(plan)
     nr = plan.n_regions
-    b = plan.baseline
-    nd, nm, nt = d.n, b.n_materials, plan.n_steps
-    nk = len(b.sectors)
+    nd, nm, nt, nk = d.n, plan.q0.shape[0], plan.n_steps, plan.d0.shape[2]
     dt = plan.dt
-    el, pr, k_el, k_pr, kmag = plan.el, plan.pr, plan.k_el, plan.k_pr, plan.kmag
-    nel, npr = el.size, pr.size
-    # index elements and products by slices (views, no copies) when they are contiguous
-    sel: Any = slice(int(el[0]), int(el[-1]) + 1) if nel and np.all(np.diff(el) == 1) else el
-    spr: Any = slice(int(pr[0]), int(pr[-1]) + 1) if npr and np.all(np.diff(pr) == 1) else pr
-    q0, d0, p0 = plan.q0, plan.d0, plan.p0
-    cons0 = d0.sum(axis=2)  # (M, 3) t/month
-    recipe_ep = plan.recipe[np.ix_(el, pr)]  # (E, P)
-    jm = int(np.flatnonzero(k_el == kmag)[0]) if kmag >= 0 and kmag in k_el else -1
-    # state
-    ramp_x = np.zeros((nd, nm, nr))  # non-controller expansion [t/month]
-    inv = d.cover[:, None, None] * cons0[None]
-    inv0 = inv.copy()
-    blocked = np.zeros((nd, nm, nr))
-    sigma = np.zeros((nd, nm, nr))
-    rec = np.zeros((nd, nm, nr))
-    xe = np.zeros((nd, nm, nr))
-    xs = np.zeros((nd, nm, nr))
-    xr = np.zeros((nd, nm, nr))
-    xprev = np.zeros((nd, nm, nr))
-    bind = np.zeros((nd, nm, nr), dtype=bool)
-    flow = np.zeros((nd, nm))  # N -> T sales between capped segments [t per step]
-    # outputs
+    el, pr = plan.el, plan.pr
     ra = out if out is not None else RunArrays.empty(nd, nt, nm, nk)
     mi: Any = slice(None) if mat_index is None else mat_index
-    # consecutive runs of output positions: (source slice, destination slice) pairs
-    runs: list[tuple[slice, slice]] = [(slice(None), slice(None))]
-    if mat_index is not None:
-        runs = []
-        start = 0
-        for k in range(1, len(mat_index) + 1):
-            if k == len(mat_index) or mat_index[k] != mat_index[k - 1] + 1:
-                runs.append(
-                    (slice(start, k), slice(int(mat_index[start]), int(mat_index[k - 1]) + 1))
-                )
-                start = k
-    if nr < 3:  # the empty segment: base price, no flows
-        for arr in (ra.supply, ra.consumption, ra.imports, ra.inventory, ra.shortfall, ra.desired):
-            arr[..., nr:] = 0.0
-        ra.price[:, :, mi, nr:] = full.p0[None, None, :, None]
-        ra.inventory0[..., nr:] = 0.0
-        ra.cost[..., nr:] = 0.0
-        ra.shortfall_sector[:, :, nr:] = 0.0
-    out_ = {
-        "price": ra.price[..., :nr],
-        "supply": ra.supply[..., :nr],
-        "cons": ra.consumption[..., :nr],
-        "imp": ra.imports[..., :nr],
-        "inv": ra.inventory[..., :nr],
-        "short": ra.shortfall[..., :nr],
-        "des": ra.desired[..., :nr],
-    }
+    d0_tot = plan.d0.sum(axis=2)
+    st = MarketState.initial(d0_tot, d.cover_user, d.cover_trader, len(plan.restrictions))
+    magnets = np.broadcast_to(plan.q0[pr][None], (nd, pr.size, nr)).copy()
+    eps = material_elasticities(plan, d)
+    x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
     cost = np.zeros((nd, nm, nr))
-    a_e = _ema(dt, d.tau_e)[:, None, None]
-    a_s = _ema(dt, d.tau_s)[:, None, None]
-    a_r = _ema(dt, d.tau_r)[:, None, None]
-    kap = (1.0 - (1.0 - d.kappa) ** dt)[:, None, None]
-    kap_s = (1.0 - (1.0 - d.kappa_sell) ** dt)[:, None, None]
-    eta = d.eta[:, None, None]
-    eps = material_elasticities(plan, d)  # (D, M, K)
-    theta = d.sup_el[:, None, None]
-    iters = 0
-    # baseline demand by kind and sector [t/month]
-    d0_el = d0[sel][..., k_el]  # (E, 3, Je)
-    d0_pr = d0[spr][..., k_pr]  # (P, 3, Jp)
-    short_el = np.zeros((nd, nel, nr, k_el.size))
-    short_pr = np.zeros((nd, npr, nr, k_pr.size))
+    short_k = np.zeros((nd, nm, nr, nk))
+    _put(ra.inventory0[..., :nr], mi, st.user + st.trader)
+    if nr < 3:  # the empty targets segment stays at its base price, without flows
+        ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
-        sch = _step_schedule(plan, d, t, bind)
-        out_f = sch["out"]
-        dm = sch["dm"]
-        block = sch["block"]
-        proj = _projects(plan, d, t)
-        # desired (base-price) demand by sector after substitution [t per step]
-        keep = (1.0 - sigma)[..., None] * dt
-        base_el = d0_el[None] * dm[:, sel][..., k_el] * keep[:, sel]  # (D, E, 3, Je)
-        base_pr = d0_pr[None] * dm[:, spr][..., k_pr] * keep[:, spr]  # (D, P, 3, Jp)
-        cons_base = np.empty((nd, nm, nr))
-        cons_base[:, sel] = base_el.sum(axis=-1) / dt
-        cons_base[:, spr] = base_pr.sum(axis=-1) / dt
-        # own output at the base price [t per step]; cut below base within the clearing
-        prod0 = ((q0[None] + ramp_x) * out_f + proj + rec) * dt
-        # inventory target (raised by the hoarding signal) and floor [t]
-        flo = d.floor_months[:, None, None] * cons_base
-        tgt = d.cover[:, None, None] * cons_base * (1.0 + d.hoard[:, None, None] * sch["signal"])
-        tgt = np.maximum(tgt, flo)
-        xlog = np.empty((nd, nm, nr))
-        prod = np.empty((nd, nm, nr))
-        cons_tot = np.empty((nd, nm, nr))
-        imp = np.empty((nd, nm, nr))
-        d_inv = np.empty((nd, nm, nr))
-        des = np.empty((nd, nm, nr))
-        short_t = np.empty((nd, nm, nr))
-        blk = np.zeros((nd, nm, nr))
-        # magnet makers plan output on world demand and the expected magnet price
-        resp_pr = np.exp(theta * xe[:, spr])
-        plan_out = (
-            q0[None][:, spr]
-            * _product_index(d0, dm, sigma, pr, spr)[:, :, None]
-            * out_f[:, spr]
-            * resp_pr
-        )
-        cap_pr = ((q0[None][:, spr] + ramp_x[:, spr]) * out_f[:, spr] + proj[:, spr]) * dt
-        cap_pr = cap_pr * np.maximum(resp_pr, 1.0)
-        q_pr = np.minimum(cap_pr, plan_out * dt)
-        # ---- element markets --------------------------------------------------------
-        if nel:
-            keep_e = 1.0 - sigma[:, sel]
-            po = np.swapaxes(plan_out * dt, 1, 2)  # (D, 3, P)
-            need_p = [recipe_ep[None, :, None, p] * po[:, None, :, p] * keep_e for p in range(npr)]
-            need_tot = _add(need_p, (nd, nel, nr))  # (D, E, 3)
-            sec_el = base_el
-            if jm >= 0 and npr:
-                sec_el[..., jm] = need_tot
-            res = _clear_kind(
-                plan, d, t, sel, (plan.g_el, plan.gc_el), sec_el, prod0[:, sel], theta,
-                block[:, sel], inv[:, sel], tgt[:, sel], flo[:, sel], xe[:, sel], xprev[:, sel],
-                sch, kap, kap_s, eta, eps[:, sel], flow[:, sel],
-            )  # fmt: skip
-            flow[:, sel] = res.flow  # type: ignore[attr-defined]
-            iters = max(iters, res.iterations)
-            cons_el = res.consumption  # (D, E, 3, Je)
-            d_inv_el = res.stock_change
-            cons_el_tot = _add([cons_el[..., j] for j in range(cons_el.shape[-1])], (nd, nel, nr))
-            p_el = prod0[:, sel] * np.exp(theta * np.minimum(res.x, 0.0))
-            blk[:, sel] = block[:, sel] * p_el
-            prod[:, sel] = p_el
-            # magnet output: minimum over inputs of purchase / content (stage coupling)
-            if npr and jm >= 0:
-                buy = cons_el[..., jm]  # (D, E, 3)
-                fill = np.divide(buy, need_tot, out=np.full_like(buy, np.inf), where=need_tot > 0)
-                used = np.zeros((nd, nel, nr))
-                for p in range(npr):
-                    uses = recipe_ep[:, p] > 0
-                    fp = fill[:, uses].min(axis=1) if uses.any() else np.ones((nd, nr))
-                    fp = np.where(np.isfinite(fp), fp, 1.0)  # (D, 3)
-                    q_pr[:, p] = np.maximum(np.minimum(cap_pr[:, p], plan_out[:, p] * dt * fp), 0.0)
-                    used += recipe_ep[None, :, None, p] * q_pr[:, p][:, None, :]
-                used *= keep_e
-                used = np.minimum(used, buy)
-                leftover = buy - used
-                d_inv_el = d_inv_el + leftover
-                cons_el_tot = cons_el_tot - leftover
-            xlog[:, sel] = res.x
-            cons_tot[:, sel] = cons_el_tot
-            imp[:, sel] = res.imports
-            d_inv[:, sel] = d_inv_el
-            des[:, sel] = _add([sec_el[..., j] for j in range(sec_el.shape[-1])], (nd, nel, nr))
-            sh = np.maximum(sec_el - cons_el, 0.0)
-            short_el += sh
-            short_t[:, sel] = _add([sh[..., j] for j in range(sh.shape[-1])], (nd, nel, nr))
-            cost[:, sel] += _cs_loss(res.x, eps[:, sel][..., k_el], p0[sel], sec_el)
-        # ---- magnet markets ---------------------------------------------------------
-        if npr:
-            res = _clear_kind(
-                plan, d, t, spr, (plan.g_pr, plan.gc_pr), base_pr, q_pr, np.zeros_like(theta),
-                block[:, spr], inv[:, spr], tgt[:, spr], flo[:, spr], xe[:, spr], xprev[:, spr],
-                sch, kap, kap_s, eta, eps[:, spr], flow[:, spr],
-            )  # fmt: skip
-            flow[:, spr] = res.flow  # type: ignore[attr-defined]
-            iters = max(iters, res.iterations)
-            xlog[:, spr] = res.x
-            prod[:, spr] = q_pr
-            blk[:, spr] = block[:, spr] * q_pr
-            cons_tot[:, spr] = _add(
-                [res.consumption[..., j] for j in range(res.consumption.shape[-1])], (nd, npr, nr)
-            )
-            imp[:, spr] = res.imports
-            d_inv[:, spr] = res.stock_change
-            des[:, spr] = _add([base_pr[..., j] for j in range(base_pr.shape[-1])], (nd, npr, nr))
-            sh = np.maximum(base_pr - res.consumption, 0.0)
-            short_pr += sh
-            short_t[:, spr] = _add([sh[..., j] for j in range(sh.shape[-1])], (nd, npr, nr))
-            cost[:, spr] += _cs_loss(res.x, eps[:, spr][..., k_pr], p0[spr], base_pr)
-        # ---- state updates ----------------------------------------------------------
-        inv = inv + d_inv
-        if np.any(inv < -1e-6 * (1.0 + inv0)):
-            raise FloatingPointError("negative inventory: mass balance broken")
-        inv = np.maximum(inv, 0.0)
-        blocked = blocked + blk
-        free = block <= 0
-        inv = np.where(free, inv + blocked, inv)
-        blocked = np.where(free, 0.0, blocked)
-        x = xlog
-        # bounded ramp of non-controller output (incentive: market price or floor)
-        px = np.exp(np.maximum(x, plan.log_floor[t][None]))
-        thr = d.ramp_thr[:, None, None]
-        up = np.clip((px - 1.0) / (thr - 1.0), 0.0, 1.0)
-        down = np.clip((1.0 - px) / (1.0 - 1.0 / thr), 0.0, 1.0)
-        rate = d.ramp[:, None, None] * plan.volume[None, :, None] * plan.ramp_weight[None]
-        ramp_x = np.maximum(ramp_x + rate * (up - down) * dt / 12.0, 0.0)
-        # substitution and thrifting (irreversible, capped)
-        xs = xs + a_s * (x - xs)
-        g_s = np.clip((np.exp(xs) - 1.0) / (d.sub_thr[:, None, None] - 1.0), 0.0, 1.0)
-        sigma = np.minimum(
-            sigma + d.sub_rate[:, None, None] * g_s * dt / 12.0, d.sub_cap[:, None, None]
-        )
-        # slow recycling response
-        xr = xr + a_r * (x - xr)
-        g_r = np.clip((np.exp(xr) - 1.0) / (d.sub_thr[:, None, None] - 1.0), 0.0, 1.0)
-        rec = rec + d.rec_rate[:, None, None] * cons0[None] * g_r * dt / 12.0
-        # expectations; which caps bound
-        xe = xe + a_e * (x - xe)
-        bind = np.isfinite(sch["share"]) & (x > x[..., :1] + plan.log_wedge[t][None] + 1e-6)
-        xprev = x
-        # record (monthly rates)
-        for key, val in (
-            ("price", p0[None, :, None] * np.exp(x)),
-            ("supply", prod / dt),
-            ("cons", cons_tot / dt),
-            ("imp", imp / dt),
-            ("inv", inv + blocked),
-            ("short", short_t / dt),
-            ("des", des / dt),
-        ):
-            dest = out_[key][:, t]
-            for src, dst in runs:
-                dest[:, dst] = val[:, src]
+        sch = shocks_in_force(plan, d, t, st)
+        planned = planned_magnet_output(plan, d, t, sch, st)
+        base, demand_k = _demand(plan, sch, st, planned, eps)
+        demand = demand_k.sum(axis=3)
+        prod = production(plan, d, t, sch, st)
+        prod[:, pr] = magnets
+        users_want, traders_want = desired_stocks(d, demand, sch, st)
+        want = trade_wanted(plan, d, sch, st, prod)
+        need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
+        allowed = licensing(plan, d, t, st, need)
+        flows, legal, st.licensed = ship(d, want, allowed, st, prod, dt)
+        imports = (flows.sum(axis=2) - flows.sum(axis=3)) * dt
+        held = sch.block * prod * dt
+        inflow = prod * dt - held + imports + sch.release[None]
+        buy = np.minimum(state_purchases(d, st, demand, dt),
+                         np.maximum(st.trader + inflow, 0.0))
+        st.state += buy
+        st.blocked += held
+        cons_k, lost = buy_and_consume(d, st, inflow - buy, demand_k, users_want, dt)
+        if el.size and pr.size:
+            magnets = couple_magnets(plan, planned, eps, st, cons_k, demand_k, dt)
+        elif pr.size:
+            magnets = planned
+        free = sch.block <= 0  # output held by a de-minimis rule returns when it lapses
+        st.trader = np.where(free, st.trader + st.blocked, st.trader)
+        st.blocked = np.where(free, 0.0, st.blocked)
+        flags = form_prices(d, st, users_want + traders_want, unit_cost(plan, st), x_cap, dt)
+        short = np.maximum(base * dt - cons_k, 0.0)
+        short_k += short
+        cost += _cs_loss(st.x, eps, plan.p0_region, base * dt)
+        slow_updates(plan, d, t, sch, st, d0_tot)
+        rows = {
+            "price": plan.p0_region[None] * np.exp(st.x),
+            "supply": prod,
+            "consumption": cons_k.sum(axis=3) / dt,
+            "imports": imports / dt,
+            "exports_controller": _controller_exports(legal),
+            "inventory": st.user + st.trader + st.state + st.blocked,
+            "backlog": st.backlog.sum(axis=0),
+            "shortfall": short.sum(axis=3) / dt,
+            "lost": lost / dt,
+            "desired": base.sum(axis=3),
+        }
+        for name, val in rows.items():
+            _put(getattr(ra, name)[:, t, :, :nr], mi, val)
+        _put(ra.flags[:, t, :, :nr], mi, flags)
         if progress is not None:
             progress(1)
-    short_cum = np.zeros((nd, nm, nr, nk))
-    if nel:
-        tmp = np.zeros((nd, nel, nr, nk))
-        tmp[..., k_el] = short_el
-        short_cum[:, sel] = tmp
-    if npr:
-        tmp = np.zeros((nd, npr, nr, nk))
-        tmp[..., k_pr] = short_pr
-        short_cum[:, spr] = tmp
-    dest4 = ra.shortfall_sector[:, :, :nr]
-    dest4[:, mi] = short_cum
-    dest_inv = ra.inventory0[..., :nr]
-    dest_inv[:, mi] = inv0
-    dest_cost = ra.cost[..., :nr]
-    dest_cost[:, mi] = cost
-    ra.iterations = max(ra.iterations, iters)
+    _put(ra.shortfall_sector[:, :, :nr], mi, short_k)
+    _put(ra.cost[..., :nr], mi, cost)
     return ra
 
 
-def _add(parts: list[F], shape: tuple[int, ...]) -> F:
-    """Sum of a short list of arrays (faster than a reduction over a tiny last axis)."""
-    if not parts:
-        return np.zeros(shape)
-    out = np.array(parts[0], dtype=np.float64, copy=True)
-    for p in parts[1:]:
-        out += p
+def _put(dest: NDArray[Any], mi: Any, val: NDArray[Any]) -> None:
+    """Write ``val`` (D, M', ...) into ``dest`` (D, M, ...) at material positions ``mi``."""
+    dest[:, mi] = val
+
+
+def _controller_exports(legal: F) -> F:
+    """The controller's legal shipments by destination segment, the total in column 0
+    [t/month]."""
+    out = legal.copy()
+    out[:, :, 0] = out.sum(axis=2)
     return out
 
 
-def _product_index(d0: F, dm: F, sigma: F, pr: NDArray[np.intp], spr: Any) -> F:
-    """World demand index of each product at the base price (1 at baseline), (D, P)."""
-    if pr.size == 0:
-        return np.ones((sigma.shape[0], 0))
-    base = d0[spr].sum(axis=(1, 2))  # (P,)
-    cur = (d0[None, spr] * dm[:, spr] * (1.0 - sigma[:, spr])[..., None]).sum(axis=(2, 3))
-    return np.asarray(np.divide(cur, base[None], out=np.ones_like(cur), where=base[None] > 0))
-
-
-#: Log-price gap at which the lagged N<->T arbitrage moves all available own output.
-ARB_BAND = 0.1
-
-
-def _clear_kind(
-    plan: Plan,
-    d: Draws,
-    t: int,
-    idx: Any,
-    groups: tuple[F, NDArray[np.intp]],
-    sec: F,
-    prod0: F,
-    theta: F,
-    block: F,
-    inv: F,
-    tgt: F,
-    flo: F,
-    xe: F,
-    xprev: F,
-    sch: dict[str, Any],
-    kap: F,
-    kap_sell: F,
-    eta: F,
-    eps: F,
-    transfer: F,
-) -> ClearingResult:
-    """Assemble and solve the market problem for one kind of material (elements/products).
-
-    Terms: consumption sectors ``sec`` (isoelastic; sectors sharing an elasticity draw are
-    cleared as one term and split back in proportion); the inventory term
-    ``kappa (target - floor) exp(-eta max(x - xe, 0))`` (restock to target at most, sell when
-    the price exceeds expectations; buying closes kap, selling kap_sell of the gap per step);
-    own output net of blocked output
-    ``(1 - block) prod0 exp(theta min(x, 0))`` (cuts below the base price). The returned
-    consumption is per sector.
-    """
-    nd, nm, nr = d.n, sec.shape[1], sec.shape[2]
-    gmat, gcol = groups
-    share = sch["share"][:, idx]
-    fin = np.isfinite(share)
-    cap = np.where(fin, np.where(fin, share, 0.0) * plan.x0flow[None, idx] * plan.dt, np.inf)
-    ident = gmat.shape[0] == gmat.shape[1] and np.array_equal(gmat, np.eye(gmat.shape[0]))
-    a_g = sec if ident else sec @ gmat  # (D, m, 3, G)
-    rel = np.broadcast_to(plan.release[t][idx][None], (nd, nm, nr))
-    # lagged arbitrage between two capped destination segments: N's own output may go to T
-    # (and T's to N) towards the higher price, adjusting halfway each step
-    k_nt = sch["leak"][:, idx] * (1.0 - block[:, :, 1]) * prod0[:, :, 1]
-    moved = np.zeros((nd, nm, nr))
-    flow = np.zeros((nd, nm))
-    if nr == 3:
-        both = np.isfinite(cap[..., 1]) & np.isfinite(cap[..., 2])
-        k_tn = (1.0 - block[:, :, 2]) * prod0[:, :, 2]
-        gap = xprev[..., 2] - xprev[..., 1]
-        target = k_nt * np.clip(gap / ARB_BAND, 0.0, 1.0) - k_tn * np.clip(
-            -gap / ARB_BAND, 0.0, 1.0
-        )
-        flow = np.where(both, transfer + 0.5 * (target - transfer), 0.0)
-        moved[..., 1] = -flow
-        moved[..., 2] = flow
-    fixed = rel + moved
-    inp = MarketInputs(
-        a=a_g,
-        eps=eps[..., gcol][:, :, None, :],
-        stock=inv,
-        floor=flo,
-        target=tgt,
-        kap_buy=kap,
-        kap_sell=kap_sell,
-        inv_eta=eta,
-        inv_kink=xe,
-        prod=(1.0 - block) * prod0,
-        theta=theta,
-        fixed_supply=fixed,
-        log_wedge=np.broadcast_to(plan.log_wedge[t][idx][None], (nd, nm, nr)),
-        cap=cap,
-        cap_nt=k_nt,
-        x0=xprev,
-        x_lo=plan.x_lo,
-        x_hi=plan.x_hi,
-    )
-    res = clear(inp)
-    res.imports = res.imports + moved  # record N<->T sales as trade
-    res.flow = flow  # type: ignore[attr-defined]
-    if not ident:
-        ratio = np.divide(
-            res.consumption, a_g, out=np.zeros_like(a_g), where=a_g > 0
-        )  # (D, m, 3, G)
-        res.consumption = sec * (ratio @ gmat.T)
-    return res
-
-
-def _cs_loss(x: F, eps: F, p0: F, sec: F) -> F:
-    """Consumer-surplus loss against the base price, per (D, M, 3) [USD].
+def _cs_loss(x: F, eps: F, p0: F, base: F) -> F:
+    """Consumer-surplus loss against the base price, per (D, M, R) [USD].
 
     For isoelastic demand ``q = A (p/p0)^eps`` the loss from ``p0`` to ``p`` is
-    ``A p0 ((p/p0)^(1+eps) - 1)/(1+eps)``; ``A`` is the base-price demand in the step.
+    ``A p0 ((p/p0)^(1+eps) - 1)/(1+eps)``; ``A`` is the base-price demand in the step [t],
+    ``p0`` the segment's base price [USD/kg].
     """
-    e1 = 1.0 + eps[:, :, None, :]  # (D, m, 1, J)
+    e1 = 1.0 + eps[:, :, None, :]  # (D, M, 1, K)
     z = e1 * x[..., None]
     safe = np.abs(e1) >= 1e-9
     g = np.where(safe, np.expm1(z) / np.where(safe, e1, 1.0), x[..., None])
-    loss = sec * g
-    loss *= p0[None, :, None, None] * 1000.0
-    return np.asarray(loss.sum(axis=-1))
+    loss = (base * g).sum(axis=3)
+    return np.asarray(loss * p0[None] * 1000.0)

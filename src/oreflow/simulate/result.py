@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .scenario import Scenario
-from .state import Draws, Plan, RunArrays
+from .state import FLAG_BACKSTOP, FLAG_FLOOR, FLAG_STOCK_GUARD, Draws, Plan, RunArrays
 
 __all__ = ["QUANTILES", "Result"]
 
@@ -37,6 +37,9 @@ _VARIABLES = {
     "imports": "t/month",
     "inventory": "t",
     "shortfall": "t/month",
+    "lost": "t/month",
+    "exports_controller": "t/month",
+    "backlog": "t",
 }
 
 
@@ -140,8 +143,8 @@ class Result:
     # -- per-draw derived quantities --------------------------------------------------
 
     def price_multiple(self) -> NDArray[np.float64]:
-        """Price relative to the base price, shape (draws, steps, materials, 3)."""
-        pm = self.arrays.price.astype(np.float64) / self.plan.p0[None, None, :, None]
+        """Price relative to the segment's base price, shape (draws, steps, materials, 3)."""
+        pm = self.arrays.price.astype(np.float64) / self.plan.p0_region[None, None]
         return np.asarray(pm, dtype=np.float64)
 
     def peak_multiple(self) -> NDArray[np.float64]:
@@ -185,7 +188,7 @@ class Result:
         ----------
         variable : str
             One of ``price``, ``price_multiple``, ``supply``, ``consumption``, ``imports``,
-            ``inventory``, ``shortfall``.
+            ``inventory``, ``shortfall``, ``lost``, ``exports_controller``, ``backlog``.
         """
         if variable not in _VARIABLES:
             raise KeyError(f"unknown variable {variable!r}; known: {', '.join(_VARIABLES)}")
@@ -246,25 +249,40 @@ class Result:
         """Headline numbers per material and segment, P10/P50/P90 over draws.
 
         Columns: ``material``, ``region``, ``role`` (controller/rest/targets),
-        ``base_price_usd_per_kg``, ``peak_price_multiple_*``, ``mean_price_multiple_*``,
-        ``shortfall_t_*`` (cumulative), ``shortfall_share_*`` (of base-price demand),
+        ``base_price_usd_per_kg`` (the segment's own market), ``peak_price_multiple_*``,
+        ``mean_price_multiple_*``, ``shortfall_t_*`` (cumulative), ``shortfall_share_*`` (of
+        base-price demand), ``lost_output_t_*`` (demand at the going price that found no
+        material: production stopped), ``licence_backlog_months_*`` (the largest queue of
+        licence applications, in months of the baseline flow from the controller),
         ``months_to_recovery_*`` (inf = not within horizon), ``cost_musd_*`` (consumer cost
-        of the shock, million USD).
+        of the shock, million USD), and ``at_backstop_share`` / ``guard_share``: the share
+        of draws in which the price reached its backstop / a numerical guard bound.
         """
         pm = self.price_multiple()
         peak = pm.max(axis=1)
         mean = pm.mean(axis=1)
         short = self.cumulative_shortfall()
-        des = np.asarray(self.arrays.desired, np.float64).sum(axis=1) * self.plan.dt
+        dt = self.plan.dt
+        des = np.asarray(self.arrays.desired, np.float64).sum(axis=1) * dt
         share = np.divide(short, des, out=np.zeros_like(short), where=des > 0)
+        lost = np.asarray(self.arrays.lost, np.float64).sum(axis=1) * dt
+        base_flow = self.plan.f0[:, 0, :]  # t/month
+        queue = np.asarray(self.arrays.backlog, np.float64).max(axis=1)
+        backlog = np.divide(queue, base_flow[None], out=np.zeros_like(queue),
+                            where=base_flow[None] > 0)
         rec = self.months_to_recovery()
         cost = self.arrays.cost / 1e6
+        flags = self.arrays.flags
+        at_backstop = (flags & FLAG_BACKSTOP).any(axis=1).mean(axis=0)
+        guard = (flags & (FLAG_FLOOR | FLAG_STOCK_GUARD)).any(axis=1).mean(axis=0)
         cols: dict[str, NDArray[np.float64]] = {}
         for name, arr in (
             ("peak_price_multiple", peak),
             ("mean_price_multiple", mean),
             ("shortfall_t", short),
             ("shortfall_share", share),
+            ("lost_output_t", lost),
+            ("licence_backlog_months", backlog),
             ("months_to_recovery", rec),
             ("cost_musd", cost),
         ):
@@ -282,10 +300,12 @@ class Result:
                     "material": m,
                     "region": self.regions[r],
                     "role": roles[r],
-                    "base_price_usd_per_kg": float(self.plan.p0[i]),
+                    "base_price_usd_per_kg": float(self.plan.p0_region[i, r]),
                 }
                 for k, v in cols.items():
                     row[k] = float(v[i, r])
+                row["at_backstop_share"] = float(at_backstop[i, r])
+                row["guard_share"] = float(guard[i, r])
                 rows.append(row)
         return pd.DataFrame(rows)
 

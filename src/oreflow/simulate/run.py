@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -72,6 +72,7 @@ def simulate(
     workers: int | None = None,
     chunk_size: int = 2500,
     store: Store | None = None,
+    values: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> Result:
     """Run a scenario over Monte Carlo draws.
 
@@ -99,6 +100,9 @@ def simulate(
     store : oreflow.data.store.Store, optional
         Data the baseline and blocs are read from (default: the embedded data with the user's
         imports); ignored for the baseline when ``baseline`` is given.
+    values : mapping of str to numpy.ndarray, optional
+        Explicit per-draw values of parameters by path (length ``draws``), used instead of
+        sampling them (:func:`~oreflow.simulate.draws.sample_draws`).
 
     Returns
     -------
@@ -133,7 +137,7 @@ def simulate(
     ent = entropy_of(seed, rng)
     t_start = time.perf_counter()
     plan = compile_plan(sc, baseline)
-    dr = sample_draws(sc, baseline, draws, rng=ent)
+    dr = sample_draws(sc, baseline, draws, rng=ent, values=values)
     chunks = [slice(i, min(i + chunk_size, draws)) for i in range(0, draws, chunk_size)]
     total = len(chunks) * plan.n_steps
     done = [0]
@@ -157,24 +161,17 @@ def simulate(
         run_with = compile_plan(sc, sub)
         mat_index = np.array([baseline.index(m) for m in sub.materials], dtype=np.intp)
         idle = np.setdiff1d(np.arange(baseline.n_materials), mat_index)
-        for arr in (arrays.supply, arrays.consumption, arrays.imports, arrays.inventory,
-                    arrays.shortfall, arrays.desired):  # fmt: skip
-            arr[:, :, idle] = 0.0
-        arrays.price[:, :, idle] = baseline.price[idle][None, None, :, None]
-        arrays.inventory0[:, idle] = 0.0
+        arrays.price[:, :, idle] = baseline.regional_price()[idle][None, None]
 
-    def job(k: int) -> int:
-        ra = run_plan(
-            run_with, dr.take(chunks[k]), progress=tick, out=views[k], mat_index=mat_index
-        )
-        return ra.iterations
+    def job(k: int) -> None:
+        run_plan(run_with, dr.take(chunks[k]), progress=tick, out=views[k], mat_index=mat_index)
 
     if nw > 1 and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=nw) as ex:
-            iters = list(ex.map(job, range(len(chunks))))
+            list(ex.map(job, range(len(chunks))))
     else:
-        iters = [job(k) for k in range(len(chunks))]
-    arrays.iterations = max(iters)
+        for k in range(len(chunks)):
+            job(k)
     elapsed = time.perf_counter() - t_start
     return Result.from_run(sc, plan, dr, arrays, seed=ent, elapsed_s=elapsed)
 

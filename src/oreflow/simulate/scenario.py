@@ -60,12 +60,16 @@ from oreflow.uncertain import (
 __all__ = [
     "ELEMENTS",
     "GROUPS",
+    "MATERIALS",
+    "MINERALS",
     "PRODUCTS",
+    "ApprovalStep",
     "Beta",
     "DemandChange",
     "Distribution",
     "ExportRestriction",
     "Fixed",
+    "GeneralLicence",
     "LogNormal",
     "Normal",
     "Parameters",
@@ -85,8 +89,13 @@ __all__ = [
 
 #: The 17 rare-earth elements, by symbol, in atomic-number order (Sc and Y first).
 ELEMENTS: tuple[str, ...] = RARE_EARTHS
+#: Other critical minerals modelled as stand-alone markets (no magnet coupling): gallium,
+#: germanium and antimony, at their refined stage.
+MINERALS: tuple[str, ...] = ("Ga", "Ge", "Sb")
 #: Magnet products modelled as their own markets (stage ``magnet``).
 PRODUCTS: tuple[str, ...] = ("NdFeB", "SmCo")
+#: Every material name, in array order: rare earths, other minerals, magnet products.
+MATERIALS: tuple[str, ...] = (*RARE_EARTHS, *MINERALS, *PRODUCTS)
 #: Material group names accepted in scenario files. The light/heavy split follows the common
 #: convention (La-Sm light; Eu-Lu and Y heavy); sources differ on Eu, Gd and Sc.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -96,6 +105,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "HREE": ("Y", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"),
     "NdPr": ("Nd", "Pr"),
     "magnets": PRODUCTS,
+    "minerals": MINERALS,
 }
 Stage = Literal["mine", "separation", "metal", "magnet"]
 #: Stages whose output is traded in the element (oxide/metal) markets of the engine.
@@ -169,20 +179,21 @@ def expand_materials(names: Iterable[str]) -> tuple[str, ...]:
     ('Pr', 'Nd', 'Dy', 'NdFeB', 'SmCo')
     """
     out: list[str] = []
-    known = set(ELEMENTS) | set(PRODUCTS)
+    known = set(MATERIALS)
     for n in names:
         members = GROUPS.get(n)
         if members is None:
             if n not in known:
                 raise ValueError(
-                    f"unknown material {n!r}; use element symbols, NdFeB, SmCo or a group "
+                    f"unknown material {n!r}; use element symbols, Ga, Ge, Sb, NdFeB, SmCo or a "
+                    "group "
                     f"({', '.join(sorted(GROUPS))})"
                 )
             members = (n,)
         for m in members:
             if m not in out:
                 out.append(m)
-    order = {m: i for i, m in enumerate((*ELEMENTS, *PRODUCTS))}
+    order = {m: i for i, m in enumerate(MATERIALS)}
     return tuple(sorted(out, key=order.__getitem__))
 
 
@@ -230,12 +241,52 @@ def _default_stages() -> list[Stage]:
     return ["separation", "metal"]
 
 
+class ApprovalStep(Model):
+    """One step of a licence approval path: from ``start`` on, this share of decided
+    applications is approved."""
+
+    start: Month
+    """First day the rate applies."""
+    rate: Distribution
+    """Share of decided applications approved [0-1]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Licensing data behind the rate (keys into ``sources``/``licensing``)."""
+
+    @field_validator("rate")
+    @classmethod
+    def _fraction(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, 1.0)
+        return v
+
+
+class GeneralLicence(Model):
+    """From ``start`` on, a share of the controlled flow ships under a general licence
+    (no individual application)."""
+
+    start: Month
+    """First day general licences apply."""
+    share: Distribution
+    """Share of the controlled flow covered [0-1]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+    @field_validator("share")
+    @classmethod
+    def _fraction(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, 1.0)
+        return v
+
+
 class ExportRestriction(Model):
     """An export control by ``controller`` on ``materials`` towards ``targets``.
 
-    During the licence lag after ``effective`` no controlled exports leave; afterwards a share
-    ``approval_rate`` of the baseline controlled export volume is licensed. A quota is an
-    export restriction whose approval rate is the quota divided by baseline exports.
+    Licensing is a process (``docs/engine.md``, *Licensing*): from ``effective`` on, buyers'
+    orders become applications that queue; no decision is taken during the licence lag; then
+    the licensing office decides a share of the queue each month (a processing rate that
+    grows as it clears its backlog, a behavioural parameter) and approves the share given
+    by the approval path; a general licence lets a share of the flow pass without
+    application. A quota (``quota_t_per_yr``) instead caps licensed exports at a rate, with
+    no queue.
     """
 
     kind: Literal["export_restriction"]
@@ -263,8 +314,17 @@ class ExportRestriction(Model):
     licence_lag_months: Distribution = Field(default_factory=lambda: fixed(0.0))
     """Months after ``effective`` with no licensed exports [months]."""
     approval_rate: Distribution | None = None
-    """Share of baseline controlled export volume licensed after the lag [0-1]; default 0
-    (nothing licensed) unless ``quota_t_per_yr`` is given."""
+    """Share of decided applications approved from the end of the lag [0-1] (a one-step
+    approval path); default 0 (nothing approved) unless ``approval_path`` or
+    ``quota_t_per_yr`` is given."""
+    approval_path: list[ApprovalStep] = Field(default_factory=list)
+    """Approval rate over time, from the licensing data: each step applies from its
+    ``start`` until the next; before the first step ``approval_rate`` (or 0) applies."""
+    general_licence: GeneralLicence | None = None
+    """A general licence exempting a share of the controlled flow from a date on."""
+    end_use_denied_share: Distribution | None = None
+    """Share of applications refused whatever the approval path (e.g. military end users
+    or a listed destination) [0-1]."""
     quota_t_per_yr: Distribution | None = None
     """Alternative to ``approval_rate``: an export quota over all controlled materials and
     destinations [t REO/yr]; the licensed share is quota / baseline controlled exports, the
@@ -278,7 +338,7 @@ class ExportRestriction(Model):
     source_ids: list[str] = Field(default_factory=list)
     """Keys into the ``sources``/``policies`` tables for the facts encoded here."""
 
-    @field_validator("approval_rate", "de_minimis_reach")
+    @field_validator("approval_rate", "de_minimis_reach", "end_use_denied_share")
     @classmethod
     def _fraction(cls, v: Dist | None) -> Dist | None:
         check_within(v, 0.0, 1.0)
@@ -310,13 +370,21 @@ class ExportRestriction(Model):
             raise ValueError("announced must not be after effective")
         mats = expand_materials(self.materials)
         has_prod = any(m in PRODUCTS for m in mats)
-        has_el = any(m in ELEMENTS for m in mats)
+        has_el = any(m not in PRODUCTS for m in mats)
         if has_prod and "magnet" not in self.stages:
             raise ValueError("magnet products are listed but 'magnet' is not among stages")
         if has_el and not ELEMENT_STAGES.intersection(self.stages):
             raise ValueError("elements are listed but no mine/separation/metal stage is")
-        if self.quota_t_per_yr is not None and self.approval_rate is not None:
-            raise ValueError("give either approval_rate or quota_t_per_yr, not both")
+        if self.quota_t_per_yr is not None and (
+            self.approval_rate is not None or self.approval_path or self.general_licence
+        ):
+            raise ValueError("a quota (quota_t_per_yr) has no approval rate, path or general "
+                             "licence: give one or the other")
+        starts = [st.start for st in self.approval_path]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise ValueError("approval_path steps must have increasing start dates")
+        if starts and starts[0] < self.effective:
+            raise ValueError("approval_path must not start before effective")
         if self.de_minimis_reach is not None and self.de_minimis_threshold is None:
             raise ValueError("de_minimis_reach needs de_minimis_threshold")
         return self
@@ -343,7 +411,7 @@ class ExportRestriction(Model):
         out = []
         for m in expand_materials(self.materials):
             if (m in PRODUCTS and "magnet" in self.stages) or (
-                m in ELEMENTS and ELEMENT_STAGES.intersection(self.stages)
+                m not in PRODUCTS and ELEMENT_STAGES.intersection(self.stages)
             ):
                 out.append(m)
         return tuple(out)
@@ -470,17 +538,58 @@ def _default_elasticity() -> dict[str, Fixed | Uniform | Triangular | Normal | L
     return {"default": triangular(-0.35, -0.25, -0.15)}
 
 
+def _default_backstop() -> dict[str, Fixed | Uniform | Triangular | Normal | LogNormal | Beta]:
+    return {"default": triangular(10.0, 30.0, 100.0)}
+
+
+#: Parameters of earlier engine versions and what replaced them (named in the error).
+_REPLACED: dict[str, str] = {
+    "inventory_cover_months": "user_cover_months and trader_cover_months",
+    "inventory_floor_months": "user_cover_months",
+    "inventory_adjustment": "stock_adjustment_months",
+    "inventory_release": "speculative_response",
+    "inventory_price_response": "speculative_response",
+    "choke_price_multiple": "backstop_multiple",
+}
+
+
 class Parameters(Model):
     """Behavioural parameters, each a distribution sampled once per Monte Carlo draw.
 
-    Defaults and their sources are listed in ``docs/engine.md``; values marked *calibrated*
-    were fitted to the 2010-2011 episode only (``china-2010-quota``).
+    Grouped by the mechanism they drive (``docs/engine.md``, section 4); their sources and
+    the calibration that fitted some of them are in section 5 and ``docs/validation.md``.
     """
 
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = [k for k in data if k in _REPLACED]
+            if old:
+                raise ValueError("; ".join(
+                    f"parameter {k!r} was replaced by {_REPLACED[k]}" for k in old))
+        return data
+
+    calibrated: bool = True
+    """Draw the fitted parameters jointly from the shipped calibrated sample (rows of
+    ``simulate/calibration/posterior.csv``) wherever this scenario does not set them; false:
+    use the distributions given here (the priors of the calibration) for every parameter."""
+
+    # -- demand ------------------------------------------------------------------------
     elasticity: dict[str, Distribution] = Field(default_factory=lambda: _default_elasticity())
     """Short-run own-price elasticity of demand by sector (key ``default`` for sectors not
-    listed) [dimensionless, negative]. Calibrated on 2010-2011: no numeric elasticity is
-    sourced (parameters.csv: only qualitative 'highly inelastic')."""
+    listed) [dimensionless, negative]. No numeric elasticity is sourced (facts/model:
+    el_usgs_2025_method; only 'very high price inelasticity', binnemans_miningcom)."""
+    input_elasticity: Distribution = Field(default_factory=lambda: _tri(-0.08, -0.05, -0.03))
+    """Minus the short-run elasticity of substitution among a magnet's rare-earth inputs
+    (grade changes within a month) [negative]. The magnet makers' demand elasticity for
+    element e is -(s_e |eps_magnet| + (1 - s_e) sigma), s_e its cost share (Hicks-Marshall)."""
+    backstop_multiple: dict[str, Distribution] = Field(
+        default_factory=lambda: _default_backstop())
+    """Price at which the buyers left switch to their backstop or stop production, by
+    material (key ``default``) [x base]. The price never exceeds it; demand still unmet
+    there is lost output. Estimate (docs/engine.md, *Backstop*)."""
+
     @field_validator("elasticity")
     @classmethod
     def _negative_demand(cls, v: dict[str, Dist]) -> dict[str, Dist]:
@@ -497,35 +606,89 @@ class Parameters(Model):
             raise ValueError("input_elasticity must not be positive")
         return v
 
-    input_elasticity: Distribution = Field(default_factory=lambda: _tri(-0.08, -0.05, -0.03))
-    """Minus the short-run elasticity of substitution among a magnet's rare-earth inputs
-    (grade changes, thrifting within a month) [negative]. The magnet makers' demand
-    elasticity for element e is -(s_e |eps_magnet| + (1 - s_e) sigma) with s_e the element's
-    cost share (Hicks-Marshall rule). Calibrated."""
-    inventory_cover_months: Distribution = Field(default_factory=lambda: _tri(2.0, 3.0, 4.0))
-    """Normal inventory held by users and traders [months of consumption]; ~3 months held
-    by Japanese firms (japantimes_2011_01_26)."""
-    inventory_floor_months: Distribution = Field(default_factory=lambda: _u(0.5, 1.0))
-    """Working-stock floor below which holders do not sell [months of consumption]; 2-4 weeks
-    just-in-time cover in autos (miningbusinessinsights_2025_06, UNVERIFIED)."""
-    inventory_adjustment: Distribution = Field(default_factory=lambda: _u(0.2, 0.4))
-    """Share of the gap to the desired stock closed per month when buying [1/month].
+    @field_validator("backstop_multiple")
+    @classmethod
+    def _above_base(cls, v: dict[str, Dist]) -> dict[str, Dist]:
+        if "default" not in v:
+            raise ValueError("backstop_multiple needs a 'default' entry")
+        for material, dist in v.items():
+            if dist.support()[0] <= 1.0:
+                raise ValueError(f"backstop_multiple of '{material}' must exceed 1 (every "
+                                 "draw above the base price)")
+        return v
+
+    # -- inventories by tier -----------------------------------------------------------
+    user_cover_months: Distribution = Field(default_factory=lambda: _tri(0.5, 1.5, 2.5))
+    """Normal stock of manufacturers and magnet makers [months of consumption]; 2-4 weeks
+    in autos (miningbusinessinsights_2025_06, UNVERIFIED), 1.7-2.2 months for US gallium
+    consumers (us_ga_stock_cover_mcs2025/2026)."""
+    trader_cover_months: Distribution = Field(default_factory=lambda: _tri(0.5, 1.5, 3.0))
+    """Normal stock of traders, processors and distributors [months of consumption]; users
+    and traders together held about 3 months in Japan (japantimes_2011_01_26)."""
+    stock_adjustment_months: Distribution = Field(default_factory=lambda: _u(1.0, 3.0))
+    """Time users take to bring their stock back to the desired level [months].
     Assumption."""
-    inventory_release: Distribution = Field(default_factory=lambda: _u(0.6, 1.0))
-    """Share of the stock above the desired level sold per month [1/month]. Calibrated."""
-    inventory_price_response: Distribution = Field(default_factory=lambda: _u(0.5, 1.5))
-    """Elasticity of target stock to price relative to the expected price [positive].
+    hoarding_strength: Distribution = Field(default_factory=lambda: _u(0.0, 2.0))
+    """Relative rise of desired stocks per unit of expected shortage share (precautionary
+    buying) [dimensionless]; pre-buying before controls (ge23_exports_jul_wrought,
+    jp2010_imports_cn_year). Calibrated."""
+    speculative_response: Distribution = Field(default_factory=lambda: _u(-0.5, 1.5))
+    """Elasticity of traders' desired stock to the price's departure from its expected
+    level [dimensionless]: positive = buying into a rise and selling into a fall
+    (speculation and the destocking after a spike, ree2011_speculation), negative =
+    selling into a rise (competitive storage). Calibrated."""
+
+    # -- price formation ---------------------------------------------------------------
+    price_cover_sensitivity: Distribution = Field(default_factory=lambda: _u(0.3, 3.0))
+    """Elasticity of the indicated price to the ratio of desired to actual stock cover
+    [dimensionless]. Calibrated."""
+    price_adjustment_months: Distribution = Field(default_factory=lambda: _u(0.5, 3.0))
+    """Time for the quoted price to move to the indicated price [months]. Calibrated."""
+    expectation_memory_months: Distribution = Field(default_factory=lambda: _u(2.0, 12.0))
+    """Time constant of the expected price [months]; prices followed the Sep 2010 halt with
+    about 3 months lag (price_timing_2010). Calibrated."""
+
+    # -- trade -------------------------------------------------------------------------
+    trade_response: Distribution = Field(default_factory=lambda: _u(1.0, 4.0))
+    """Elasticity of a trade flow to the log price gap between buyer and seller
+    [dimensionless]. Assumption."""
+    trade_diversion: Distribution = Field(default_factory=lambda: _u(0.1, 0.5))
+    """Share of a non-controller segment's output that can be diverted to another
+    non-controller segment when it pays more [0-1]. Assumption."""
+
+    leakage: Distribution = Field(default_factory=lambda: _u(0.0, 0.5))
+    """Share of the flow a control holds back that leaves anyway (smuggling, mislabelled
+    goods, transshipment) [0-1]; China's smuggled rare-earth exports were put at about a
+    third of the outflow and 1.2 times the legal exports in 2010-2011 (q2010_smuggling,
+    facts/history: re_2009_2012_trade smuggling rows). Calibrated."""
+
+    # -- licensing (the licensing office) ----------------------------------------------
+    licence_processing_initial: Distribution = Field(default_factory=lambda: _u(0.1, 0.6))
+    """Share of the application queue decided per month when decisions start [1/month];
+    about 45 working days per application (gage23_processing_estimate). Calibrated."""
+    licence_processing_final: Distribution = Field(default_factory=lambda: _u(0.5, 2.0))
+    """Share of the queue decided per month once the office has scaled up [1/month].
     Calibrated."""
-    expectation_memory_months: Distribution = Field(default_factory=lambda: _u(4.0, 8.0))
-    """Time constant of adaptive price expectations [months]. Calibrated."""
-    hoarding_strength: Distribution = Field(default_factory=lambda: _u(0.5, 1.5))
-    """Relative increase of target stock per unit of expected shortage share [dimensionless];
-    qualitative evidence of precautionary buying 2010-2011 (agmetalminer_2012_03_01).
-    Calibrated."""
+    licence_processing_ramp_months: Distribution = Field(default_factory=lambda: _u(1.0, 6.0))
+    """Time constant of the office's scale-up [months]; exports of Ga/Ge resumed
+    October-December 2023 after first licences in late September
+    (gage23_exports_pickup_nov). Calibrated."""
+
+    # -- supply ------------------------------------------------------------------------
     supply_elasticity: Distribution = Field(default_factory=lambda: _u(0.1, 0.3))
-    """Elasticity of output to an expected price below base (production cuts, lagged by the
-    expectation memory) [positive]. Assumption: sources say only 'inelastic supply'
-    (voxeu_gbfinance_ree_innovation)."""
+    """Elasticity of non-controller output to an expected price below base [positive].
+    Assumption: sources say only 'inelastic supply' (voxeu_gbfinance_ree_innovation)."""
+    controller_supply_response: Distribution = Field(default_factory=lambda: _u(0.0, 1.0))
+    """Elasticity of the controller's output to its expected domestic price below base:
+    production quotas cut when exports are blocked (cn_baotou_halt_2011) [positive].
+    Calibrated."""
+    state_purchase_rate: Distribution = Field(default_factory=lambda: _u(0.0, 0.3))
+    """Largest state-reserve purchase in the controller [share of its consumption per
+    month], when its domestic price is below the threshold (cn_nfsra_ge_2024,
+    cn_srb_ge_2013, cn_baotou_buy_2011). Calibrated."""
+    state_purchase_threshold: Distribution = Field(default_factory=lambda: _u(0.0, 0.2))
+    """Fall of the controller's domestic price below base at which the state starts to buy
+    [log points]; purchases reach the full rate 0.1 log points below it. Calibrated."""
     ramp_rate_per_year: Distribution = Field(default_factory=lambda: _u(0.03, 0.05))
     """Maximum growth of non-controller production [share of world market volume per year];
     4%/yr in 2010-2013 (sprecher_2017)."""
@@ -557,8 +720,6 @@ class Parameters(Model):
     cross_border_share: Distribution | None = None
     """Share of a segment's output at a controlled stage that crosses borders inside the
     segment (reached by a de-minimis rule) [0-1]; none = from the baseline."""
-    choke_price_multiple: float = Field(default=1000.0, gt=1)
-    """Technical price ceiling [x base]; above it consumption is rationed."""
     recovery_tolerance: float = Field(default=0.1, gt=0)
     """A region has recovered when its price is within this relative band of base and its
     shortfall below this share of demand [fraction]."""

@@ -1,7 +1,8 @@
 """State and schedule types of the disruption engine: draws, compiled plan, run arrays.
 
-Plain frozen dataclasses with units in their docstrings, shared by the engine (which fills
-them), the result (which reads them) and the reference engine of the tests.
+Plain dataclasses with units in their docstrings, shared by the engine (which fills them),
+the result (which reads them) and the reference engine of the tests. Array axes: D draws,
+T steps, M materials, 3 market segments (controller, rest, targets), K demand sectors.
 """
 
 from __future__ import annotations
@@ -15,31 +16,63 @@ from numpy.typing import NDArray
 from .baseline import Baseline
 from .scenario import Scenario
 
-__all__ = ["DemandShift", "Draws", "Outage", "Plan", "Restriction", "RunArrays"]
+__all__ = [
+    "FLAG_BACKSTOP",
+    "FLAG_FLOOR",
+    "FLAG_STOCK_GUARD",
+    "DemandShift",
+    "Draws",
+    "MarketState",
+    "Outage",
+    "Plan",
+    "Restriction",
+    "RunArrays",
+]
 
 F = NDArray[np.float64]
+
+#: Bits of :attr:`RunArrays.flags`: the price sat at the backstop (buyers switch or stop;
+#: unmet demand is lost output) ...
+FLAG_BACKSTOP = 1
+#: ... the price sat at the numerical floor (a tenth of base) ...
+FLAG_FLOOR = 2
+#: ... the stock cover fell to the numerical guard of the price formula (1% of desired).
+FLAG_STOCK_GUARD = 4
 
 
 @dataclass(frozen=True)
 class Draws:
     """Sampled parameters, one row per Monte Carlo draw.
 
-    Scalars per draw have shape (n,); shock-specific values (n, number of such shocks).
-    Units as in :class:`~oreflow.simulate.scenario.Parameters`; ``eps`` has one column per
+    Scalars per draw have shape (n,); per-material values (n, M); shock-specific values
+    (n, number of such shocks); ``approval`` holds one (n, steps) array per restriction (its
+    approval path: the rate before the first dated step, then one column per step). Units
+    as in :class:`~oreflow.simulate.scenario.Parameters`; ``eps`` has one column per
     baseline sector.
     """
 
     n: int
     entropy: int
     eps: F
-    eta: F
-    cover: F
-    floor_months: F
-    kappa: F
-    kappa_sell: F
-    tau_e: F
+    backstop: F
+    cover_user: F
+    cover_trader: F
+    tau_u: F
     hoard: F
+    spec: F
+    alpha: F
+    tau_p: F
+    tau_e: F
+    beta: F
+    divert: F
+    leak: F
+    k0: F
+    k1: F
+    tau_k: F
     sup_el: F
+    theta_c: F
+    g_state: F
+    delta_state: F
     ramp: F
     ramp_thr: F
     sub_rate: F
@@ -52,36 +85,52 @@ class Draws:
     proj_ramp: F
     cross_border: F
     lag: F
-    approval: F
+    approval: tuple[F, ...]
     quota: F
+    denied: F
+    general: F
     reach: F
     outage_share: F
     dem_level: F
     dem_growth: F
 
     def take(self, sl: slice) -> Draws:
-        """The draws in ``sl`` (a view)."""
+        """The draws in ``sl`` (views)."""
         kw: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            kw[f.name] = v[sl] if isinstance(v, np.ndarray) else v
+            if isinstance(v, np.ndarray):
+                kw[f.name] = v[sl]
+            elif isinstance(v, tuple):
+                kw[f.name] = tuple(a[sl] for a in v)
+            else:
+                kw[f.name] = v
         kw["n"] = len(range(*sl.indices(self.n)))
         return Draws(**kw)
 
 
 @dataclass(frozen=True)
 class Restriction:
-    """An export restriction compiled against the baseline (months from start)."""
+    """An export restriction compiled against the baseline (times in months from start).
+
+    ``steps`` are the start times of the approval path (the first is ``eff``); ``general``
+    the start of a general licence (inf: none); ``quota_base`` the baseline controlled
+    exports a quota is compared with [t/yr]; ``reach_base`` (M, 3) the controller-origin
+    content share of each segment's output (de-minimis rule).
+    """
 
     ann: float
     eff: float
     end: float
     mats: NDArray[np.bool_]  # (M,)
     regs: NDArray[np.bool_]  # (3,)
+    steps: F
+    general: float
+    is_quota: bool
     mean_approval: float
     quota_base: float
     deminimis: bool
-    reach_base: F  # (M, 3) controller-origin content share from the baseline
+    reach_base: F
 
 
 @dataclass(frozen=True)
@@ -109,9 +158,14 @@ class DemandShift:
 class Plan:
     """A scenario compiled against a baseline (deterministic schedule).
 
-    Attributes hold per-month rates: ``q0`` baseline production [t/month], ``d0`` baseline
-    demand [t/month] by sector, ``x0flow`` baseline imports from the controller [t/month],
-    ``p0`` base prices [USD/kg]; ``t_mid`` the step midpoints [months from start].
+    Rates per month: ``q0`` baseline production [t/month] (M, 3), ``d0`` baseline demand by
+    sector [t/month] (M, 3, K), ``f0`` baseline trade between segments [t/month] (M, 3, 3),
+    ``p0`` base FOB prices [USD/kg] (M,), ``p0_region`` base prices by segment [USD/kg]
+    (M, 3); ``input_share`` an element's largest cost share in a magnet and ``cost_share``
+    (M, M) the cost share of element (row) in product (column) at base prices [0-1];
+    ``t_mid`` the step midpoints [months from start]; ``release`` stockpile sales per step
+    [t] (T, M, 3); ``log_floor`` producers' floor and ``log_wedge`` tariff wedges on
+    imports from the controller, both in log price units (T, M, 3).
     """
 
     scenario: Scenario
@@ -121,84 +175,124 @@ class Plan:
     t_mid: F
     q0: F
     d0: F
-    x0flow: F
+    f0: F
     p0: F
+    p0_region: F
     el: NDArray[np.intp]
     pr: NDArray[np.intp]
-    k_el: NDArray[np.intp]
-    k_pr: NDArray[np.intp]
     kmag: int
     input_share: F
-    g_el: F
-    gc_el: NDArray[np.intp]
-    g_pr: F
-    gc_pr: NDArray[np.intp]
+    cost_share: F
     recipe: F
     ramp_weight: F
     volume: F
     restrictions: tuple[Restriction, ...]
     outages: tuple[Outage, ...]
     demands: tuple[DemandShift, ...]
-    release: F  # (T, M, 3) t per step
-    gov0: F  # (M, 3) t
-    log_floor: F  # (T, M, 3)
-    log_wedge: F  # (T, M, 3)
+    release: F
+    log_floor: F
+    log_wedge: F
     proj_cap: F  # (P, M, 3) t/month at nameplate
     cross_border: F  # (M, 3)
-    x_lo: float
-    x_hi: float
     onset: float
     notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     n_regions: int = 3
 
 
 @dataclass
+class MarketState:
+    """The engine's state for a chunk of draws, arrays (D, M, R) unless noted.
+
+    Prices are log multiples of the segment's base price: ``x`` the quoted price, ``xe`` the
+    expected price, ``xs``/``xr`` the slow averages that drive substitution and recycling
+    [log]. Stocks [t]: ``user`` (manufacturers, magnet makers), ``trader`` (traders,
+    processors, distributors), ``state`` (the controller's state reserve), ``blocked``
+    (output held by a de-minimis rule). ``backlog`` (n_restrictions, D, M, R) licence
+    applications waiting for a decision [t]. ``ramp`` non-controller expansion and ``rec``
+    recycled supply [t/month]; ``sigma`` cumulative substitution [share of demand];
+    ``licensed`` the share of wanted controller exports that got through last step [0-1].
+    """
+
+    x: F
+    xe: F
+    xs: F
+    xr: F
+    user: F
+    trader: F
+    state: F
+    blocked: F
+    backlog: F
+    ramp: F
+    rec: F
+    sigma: F
+    licensed: F
+
+    @classmethod
+    def initial(cls, d0_total: F, cover_user: F, cover_trader: F, n_restr: int) -> MarketState:
+        """Steady state at base prices: stocks at their normal cover of baseline demand
+        ``d0_total`` (M, R) [t/month]."""
+        nd = cover_user.shape[0]
+        shape = (nd, *d0_total.shape)
+        z = np.zeros(shape)
+        return cls(
+            x=z.copy(), xe=z.copy(), xs=z.copy(), xr=z.copy(),
+            user=cover_user[:, None, None] * d0_total[None],
+            trader=cover_trader[:, None, None] * d0_total[None],
+            state=z.copy(), blocked=z.copy(), backlog=np.zeros((n_restr, *shape)),
+            ramp=z.copy(), rec=z.copy(), sigma=z.copy(), licensed=np.ones(shape),
+        )  # fmt: skip
+
+
+@dataclass
 class RunArrays:
     """Per-draw paths of one run, shapes (D, T, M, 3) in float32 unless noted.
 
-    Flows are monthly rates [t/month]: ``supply`` (production of the traded level, incl.
+    Flows are monthly rates [t/month]: ``supply`` (production of the traded level incl.
     projects and recycling; magnet output for products), ``consumption``, ``imports`` (net,
-    sum over segments zero), ``shortfall`` (base-price demand not served) and ``desired``
-    (base-price demand). ``inventory`` is the end-of-step private stock incl. output blocked by
-    a de-minimis rule [t] and ``inventory0`` its initial value (D, M, 3). ``price`` [USD/kg].
-    ``cost`` (D, M, 3) is the consumer cost of the shock over the horizon [USD] (float64) and
-    ``shortfall_sector`` (D, M, 3, K) the cumulative shortfall by sector [t] (float64).
+    summing to zero over segments), ``exports_controller`` (the controller's legal shipments
+    to the segment, as its export statistics would show them; column 0 its total),
+    ``shortfall`` (base-price demand not served),
+    ``lost`` (demand at the going price that found no material: production stopped) and
+    ``desired`` (base-price demand). Stocks [t]: ``inventory`` all stocks incl. the state
+    reserve and blocked output, ``backlog`` licence applications waiting. ``price``
+    [USD/kg]. ``flags`` (D, T, M, 3) uint8: :data:`FLAG_BACKSTOP`, :data:`FLAG_FLOOR`,
+    :data:`FLAG_STOCK_GUARD`. ``inventory0`` (D, M, 3) the initial stock; ``cost`` (D, M, 3)
+    the consumer cost of the shock [USD] and ``shortfall_sector`` (D, M, 3, K) the
+    cumulative shortfall by sector [t] (float64).
     """
 
     price: NDArray[np.float32]
     supply: NDArray[np.float32]
     consumption: NDArray[np.float32]
     imports: NDArray[np.float32]
+    exports_controller: NDArray[np.float32]
     inventory: NDArray[np.float32]
+    backlog: NDArray[np.float32]
     shortfall: NDArray[np.float32]
+    lost: NDArray[np.float32]
     desired: NDArray[np.float32]
+    flags: NDArray[np.uint8]
     inventory0: NDArray[np.float32]
     cost: NDArray[np.float64]
     shortfall_sector: NDArray[np.float64]
-    iterations: int = 0
+
+    #: The float32 paths (D, T, M, 3).
+    PATHS = ("price", "supply", "consumption", "imports", "exports_controller", "inventory",
+             "backlog", "shortfall", "lost", "desired")  # fmt: skip
 
     @classmethod
     def empty(cls, nd: int, nt: int, nm: int, nk: int) -> RunArrays:
-        """Uninitialised arrays for ``nd`` draws, ``nt`` steps, ``nm`` materials."""
+        """Zeroed arrays for ``nd`` draws, ``nt`` steps, ``nm`` materials."""
         shp = (nd, nt, nm, 3)
-
-        def f32() -> NDArray[np.float32]:
-            return np.empty(shp, np.float32)
-
+        paths = {name: np.zeros(shp, np.float32) for name in cls.PATHS}
         return cls(
-            price=f32(),
-            supply=f32(),
-            consumption=f32(),
-            imports=f32(),
-            inventory=f32(),
-            shortfall=f32(),
-            desired=f32(),
-            inventory0=np.empty((nd, nm, 3), np.float32),
+            **paths,
+            flags=np.zeros(shp, np.uint8),
+            inventory0=np.zeros((nd, nm, 3), np.float32),
             cost=np.zeros((nd, nm, 3)),
             shortfall_sector=np.zeros((nd, nm, 3, nk)),
         )
 
     def view(self, sl: slice) -> RunArrays:
         """Views of the draws in ``sl`` (writes go to this object)."""
-        kw = {f.name: getattr(self, f.name)[sl] for f in fields(self) if f.name != "iterations"}
-        return RunArrays(**kw, iterations=0)
+        return RunArrays(**{f.name: getattr(self, f.name)[sl] for f in fields(self)})
