@@ -7,7 +7,13 @@ bad input); a traceback appears only with ``--debug``.
 
 from __future__ import annotations
 
-from oreflow.cli import analysis, data, exposure, stress  # noqa: F401  (registers commands)
+from oreflow.cli import (  # noqa: F401  (registers commands)
+    analysis,
+    calibration,
+    data,
+    exposure,
+    stress,
+)
 from oreflow.cli._app import app
 
 __all__ = ["app", "main"]

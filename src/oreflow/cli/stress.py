@@ -1,4 +1,4 @@
-"""Disruption verbs: ``stress``, ``scenarios``, ``backtest``.
+"""Disruption verbs: ``stress``, ``scenarios``.
 Imports inside command functions are deliberate: each verb loads only what it uses, so
 `oreflow --help` and `oreflow data list` start in well under a second.
 """
@@ -173,28 +173,3 @@ def stress(
                   f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}[/]")
     for p in written:
         console.print(f"wrote {p}")
-
-
-@app.command()
-def backtest(
-    scenario: Annotated[str, typer.Argument(help="Historical scenario, e.g. china-2010-quota.")]
-    = "china-2010-quota",
-    draws: Annotated[int, typer.Option(help="Monte Carlo draws.", min=1)] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-) -> None:
-    """Show the model (P10/P50/P90) against the observed record of a historical episode."""
-    from oreflow.simulate import backtest as run
-
-    res = run(scenario, draws=draws, seed=seed)
-    table = res.table()
-    fmt = _fmt(as_json, as_csv)
-    if fmt is Format.json:
-        payload = {"scenario": scenario, "table": _jsonable(table),
-                   "sources": list(res.sources)}
-        print_json(payload)
-        return
-    emit(table, fmt, title=f"backtest {scenario}: model vs observed")
-    if fmt is Format.table:
-        console.print(f"[dim]sources: {', '.join(res.sources)}[/]")
