@@ -62,8 +62,10 @@ FITTED: tuple[str, ...] = (
     "price_cover_sensitivity",
     "price_adjustment_months",
     "expectation_memory_months",
+    "price_reversion_months",
     "trade_response",
     "leakage",
+    "quota_premium_response",
     "licence_processing_initial",
     "licence_processing_final",
     "licence_processing_ramp_months",
@@ -235,8 +237,9 @@ def calibrate(
         data[name] = {
             "scenario": ep.scenario,
             "observations": len(run.obs),
-            "by_kind": {k: int(v) for k, v in run.obs.groupby(["kind", "side"]).size()
-                        .rename(lambda t: f"{t[0]}/{t[1]}").items()},
+            "by_kind": {f"{k}/{sd}": int(((run.obs["kind"] == k) & (run.obs["side"] == sd)).sum())
+                        for k, sd in sorted(set(zip(run.obs["kind"], run.obs["side"],
+                                                    strict=True)))},
             "sources": sorted(set(run.obs["source_id"])),
             "headline_peaks": [
                 {"material": r["material"], "observed_peak": round(r["observed_peak"], 3),

@@ -150,10 +150,12 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
                 else np.array([False, False, True])
             )
             qbase = float((b.imports_from_controller * np.outer(mats, regs)).sum())
-            if sh.quota_t_per_yr is not None:
+            if sh.quota_t_per_yr is not None or sh.quota_t is not None:
                 if qbase <= 0:
                     raise ScenarioError(f"restriction {sh.id}: no baseline exports for a quota")
-                mean_share = min(1.0, sh.quota_t_per_yr.mean() / qbase)
+                rate = (sh.quota_t_per_yr.mean() if sh.quota_t_per_yr is not None
+                        else sh.quota_t.mean() * 12.0 / max(end - eff, 1e-9))  # type: ignore[union-attr]
+                mean_share = min(1.0, rate / qbase)
             else:
                 first = sh.approval_rate or (sh.approval_path[0].rate if sh.approval_path
                                              else None)
@@ -173,6 +175,7 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
                     steps=steps,
                     general=general,
                     is_quota=sh.quota_t_per_yr is not None,
+                    is_budget=sh.quota_t is not None,
                     mean_approval=mean_share,
                     quota_base=qbase,
                     deminimis=sh.de_minimis_threshold is not None,

@@ -144,6 +144,7 @@ def sample_draws(
 
     lag = per_shock(restr, "licence_lag_months", "restriction")
     quota = per_shock(restr, "quota_t_per_yr", "restriction")
+    budget = per_shock(restr, "quota_t", "restriction")
     denied = np.nan_to_num(per_shock(restr, "end_use_denied_share", "restriction"), nan=0.0)
     reach = per_shock(restr, "de_minimis_reach", "restriction")
     general = np.zeros((n, len(restr)))
@@ -156,7 +157,7 @@ def sample_draws(
         approval.append(np.stack(cols, axis=1))
         if r.general_licence is not None:
             general[:, i] = s(f"restriction{i}.general_licence", r.general_licence.share)
-    if np.any(lag < 0) or np.any(quota < 0) or any(
+    if np.any(lag < 0) or np.any(quota < 0) or np.any(budget < 0) or any(
         np.any((a < 0) | (a > 1)) for a in approval
     ):
         raise ScenarioError("licence lags must be >= 0 and approval rates in [0, 1]")
@@ -208,9 +209,11 @@ def sample_draws(
         alpha=pos("price_cover_sensitivity", par.price_cover_sensitivity, 1e-6),
         tau_p=pos("price_adjustment_months", par.price_adjustment_months, 1e-3),
         tau_e=pos("expectation_memory_months", par.expectation_memory_months, 1e-3),
+        tau_c=pos("price_reversion_months", par.price_reversion_months, 1e-3),
         beta=pos("trade_response", par.trade_response),
         divert=np.clip(s("trade_diversion", par.trade_diversion), 0.0, 1.0),
         leak=np.clip(s("leakage", par.leakage), 0.0, 1.0),
+        kappa_q=pos("quota_premium_response", par.quota_premium_response),
         k0=pos("licence_processing_initial", par.licence_processing_initial),
         k1=pos("licence_processing_final", par.licence_processing_final),
         tau_k=pos("licence_processing_ramp_months", par.licence_processing_ramp_months, 1e-3),
@@ -233,6 +236,7 @@ def sample_draws(
         lag=lag,
         approval=tuple(approval),
         quota=quota,
+        budget=budget,
         denied=np.clip(denied, 0.0, 1.0),
         general=np.clip(general, 0.0, 1.0),
         reach=np.clip(reach, 0.0, 1.0),

@@ -65,6 +65,7 @@ __all__ = [
     "licensing",
     "material_elasticities",
     "planned_magnet_output",
+    "price_floor",
     "production",
     "run_plan",
     "ship",
@@ -73,6 +74,7 @@ __all__ = [
     "state_purchases",
     "trade_wanted",
     "unit_cost",
+    "use_budgets",
 ]
 
 F = NDArray[np.float64]
@@ -149,7 +151,9 @@ def shocks_in_force(plan: Plan, d: Draws, t: int, st: MarketState) -> Schedule:
     The precautionary signal is, per material and segment, the largest of: ``1 - E[a]``
     for a control announced but not yet effective (``E[a]`` its mean first approval rate or
     quota share); ``1 - l`` for a control in force, with ``l`` the share of wanted controller
-    exports that got through last step; an outage's share of world output.
+    exports that got through last step, and for a window quota the share of normal exports
+    to the window's end that what is left of it cannot cover; an outage's share of world
+    output.
     """
     tm = plan.t_mid[t]
     nd, nm, nr = d.n, plan.q0.shape[0], plan.q0.shape[1]
@@ -160,7 +164,13 @@ def shocks_in_force(plan: Plan, d: Draws, t: int, st: MarketState) -> Schedule:
         if r.ann <= tm < min(r.eff, r.end):
             np.maximum(signal, np.where(mr, 1.0 - r.mean_approval, 0.0), out=signal)
         elif r.eff <= tm < r.end:
-            np.maximum(signal, np.where(mr, 1.0 - st.licensed, 0.0), out=signal)
+            fear = 1.0 - st.licensed
+            if r.is_budget:  # what is left of the quota against normal exports to its end
+                covered = (plan.f0[:, 0, :nr] * (r.mats[:, None] & r.regs[None, :nr])).sum()
+                need = covered * max(r.end - tm, plan.dt)
+                short = np.clip(1.0 - st.budget[i] / max(need, 1e-300), 0.0, 1.0)
+                fear = np.maximum(fear, short[:, None, None])
+            np.maximum(signal, np.where(mr, fear, 0.0), out=signal)
             if r.deminimis:
                 reach = d.reach[:, i]
                 rch = np.where(np.isnan(reach)[:, None, None], r.reach_base[None, :, :nr],
@@ -200,26 +210,36 @@ def shocks_in_force(plan: Plan, d: Draws, t: int, st: MarketState) -> Schedule:
 # --------------------------------------------------------------------------------------
 
 
-def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState) -> F:
+def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState,
+                          eps: F) -> F:
     """Magnet output the makers plan this step [t/month], (D, P, R).
 
-    ``Y = min(capacity, q0 * I * out * exp(theta * min(xe, 0)))`` with ``I`` the world
-    index of base-price magnet demand (demand changes, substitution), ``xe`` the expected
-    magnet price; capacity = (q0 + expansion) * out + projects, raised when the expected
-    price is above base.
+    ``Y = min(capacity, q0 * I * out * exp(theta * min(xe, 0)) * clip(S* / S, 0.5, 1.5))``:
+    ``I`` the world index of base-price magnet demand (demand changes, substitution), ``xe``
+    the expected magnet price, and the ratio of desired to actual magnet stocks in the
+    segment (makers produce more when stocks run low, less when they pile up: a market that
+    buys fewer magnets at a higher price cuts output through its stocks); capacity =
+    (q0 + expansion) * out + projects, raised when the expected price is above base.
     """
     pr = plan.pr
     nr = plan.q0.shape[1]
     if pr.size == 0:
         return np.zeros((d.n, 0, nr))
     base = plan.d0[pr].sum(axis=(1, 2))  # (P,)
-    cur = (plan.d0[None, pr] * sch.dm[:, pr] * (1.0 - st.sigma[:, pr])[..., None]).sum(
-        axis=(2, 3))  # fmt: skip
+    shifted = plan.d0[None, pr] * sch.dm[:, pr] * (1.0 - st.sigma[:, pr])[..., None]
+    cur = shifted.sum(axis=(2, 3))
     index = np.divide(cur, base[None], out=np.ones_like(cur), where=base[None] > 0)
+    at_price = (shifted * np.exp(eps[:, pr][:, :, None, :] * st.x[:, pr][..., None])).sum(axis=3)
+    fear = 1.0 + d.hoard[:, None, None] * sch.signal[:, pr]
+    spec = np.exp(d.spec[:, None, None] * np.clip(st.x[:, pr] - st.xe[:, pr], -1.0, 1.0))
+    desired = at_price * fear * (d.cover_user[:, None, None] + d.cover_trader[:, None, None]
+                                 * spec)  # fmt: skip
+    stock = st.user[:, pr] + st.trader[:, pr]
+    gap = np.clip(np.divide(desired, stock, out=np.ones_like(stock), where=stock > 0), 0.5, 1.5)
     xe = st.xe[:, pr]
     resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
     q0 = plan.q0[pr][None]
-    want = q0 * index[:, :, None] * sch.out[:, pr] * resp
+    want = q0 * index[:, :, None] * sch.out[:, pr] * resp * gap
     cap = ((q0 + st.ramp[:, pr]) * sch.out[:, pr] + _projects(plan, d, t)[:, pr]) * np.maximum(
         np.exp(d.sup_el[:, None, None] * xe), 1.0)  # fmt: skip
     return np.asarray(np.minimum(want, cap))
@@ -228,21 +248,23 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
 def production(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState) -> F:
     """Output of the element and mineral markets [t/month], (D, M, R) (products: 0).
 
-    ``P = ((q0 + expansion) * out + projects + recycling) * exp(theta * min(xe, 0))``,
-    ``theta`` the supply elasticity outside the controller and the controller's supply
-    response (production quotas) in segment 0; ``xe`` the expected price, or the producers'
-    floor price where a price floor is higher.
+    ``P = ((q0 + expansion) * out + projects + recycling) * r`` with, outside the controller,
+    ``r = exp(theta * min(xe, 0))`` (``xe`` the expected price, or a producers' floor where
+    higher: cuts below base) and, in the controller,
+    ``r = exp(-theta_C * max(xe - x, 0))``: its production quotas cut output when the
+    domestic price falls below its expected level (blocked exports, an unwinding spike).
     """
     el = plan.el
     nr = plan.q0.shape[1]
     out = np.zeros((d.n, plan.q0.shape[0], nr))
     if el.size == 0:
         return out
-    theta = np.repeat(d.sup_el[:, None, None], nr, axis=2)
-    theta[:, :, 0] = d.theta_c[:, None]
     xe = np.maximum(st.xe[:, el], sch.floor[None, el])
+    resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
+    fall = np.maximum(st.xe[:, el, 0] - st.x[:, el, 0], 0.0)
+    resp[:, :, 0] = np.exp(-d.theta_c[:, None] * fall)
     base = (plan.q0[el][None] + st.ramp[:, el]) * sch.out[:, el] + _projects(plan, d, t)[:, el]
-    out[:, el] = (base + st.rec[:, el]) * np.exp(theta * np.minimum(xe, 0.0))
+    out[:, el] = (base + st.rec[:, el]) * resp
     return out
 
 
@@ -313,13 +335,14 @@ def import_need(d: Draws, st: MarketState, demand: F, desired: F, d0_tot: F, dt:
     return np.asarray(np.clip(n, 0.0, TRADE_MAX))
 
 
-def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F) -> F:
+def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F) -> F:
     """The controller's allowed shipments to each segment [t/month], (D, M, R).
 
-    Per restriction in force on (material, segment): a quota allows
-    ``quota / baseline controlled exports * f0``; a licence regime queues the buyers'
-    requirement ``need * f0`` (:func:`import_need`) not covered by a general licence as
-    applications (backlog ``B``), decides nothing during
+    Per restriction in force on (material, segment): a rate quota allows
+    ``quota / baseline controlled exports * f0``; a window quota lets the wanted flows
+    ``want`` through while its budget lasts (pro rata when this step would exceed it); a
+    licence regime queues the buyers' requirement ``need * f0`` (:func:`import_need`) not
+    covered by a general licence as applications (backlog ``B``), decides nothing during
     the licence lag, then decides ``B (1 - exp(-k dt))`` per step with a processing rate
     ``k = k1 + (k0 - k1) exp(-(t - eff - lag) / tau_k)``, approving the share ``a(t)`` of the
     approval path times ``1 - denied``; allowed = general-licence share x wanted + approved.
@@ -334,10 +357,9 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F) -> F:
         if not (r.eff <= tm < r.end):
             st.backlog[i] = 0.0
             continue
-        if r.is_quota:
-            share = d.quota[:, i] / max(r.quota_base, 1e-300)
-            cap = share[:, None, None] * plan.f0[None, :, 0, :nr]
-            allowed = np.where(mr, np.minimum(allowed, cap), allowed)
+        if r.is_quota or r.is_budget:
+            allowed = np.where(mr, np.minimum(allowed, _quota(plan, d, i, tm, st, need)),
+                               allowed)
             continue
         general = d.general[:, i][:, None, None] if tm >= r.general else np.zeros((nd, 1, 1))
         wanted = need * plan.f0[None, :, 0, :nr]
@@ -354,23 +376,63 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F) -> F:
     return allowed
 
 
-def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F,
+def _quota(plan: Plan, d: Draws, i: int, tm: float, st: MarketState, need: F) -> F:
+    """Allowed shipments under tonnage quota ``i`` [t/month] (D, M, R); updates its rent.
+
+    The quota's monthly tonnage ``Q`` (a rate quota's rate, or what is left of a window
+    quota spread over the months left) is shared among the covered materials and
+    destinations in proportion to the buyers' normal requirement ``W = need * f0``; the rent
+    ``pi`` [USD/kg], paid on every kilogram exported, rises while ``W > Q`` and falls when
+    ``W < Q``: ``pi += kappa * p_bar * clip(W/Q - 1, -1, 2) * dt`` (``p_bar`` the covered
+    exports' average base price), never below 0.
+    """
+    r = plan.restrictions[i]
+    nr = st.x.shape[2]
+    mr = (r.mats[:, None] & r.regs[None, :nr])[None]
+    normal = np.where(mr, need * plan.f0[None, :, 0, :nr], 0.0)
+    total = normal.sum(axis=(1, 2))  # (D,) t/month
+    rate = st.budget[i] / max(r.end - tm, plan.dt) if r.is_budget else d.quota[:, i] / 12.0
+    frac = np.divide(rate, total, out=np.ones_like(rate), where=total > 0)
+    base = (plan.f0[:, 0, :nr] * mr[0]).sum()
+    p_bar = (plan.f0[:, 0, :nr] * mr[0] * plan.p0_region[:, :1]).sum() / max(base, 1e-300)
+    excess = np.clip(np.divide(total, rate, out=np.full_like(rate, 3.0), where=rate > 0) - 1.0,
+                     -1.0, 2.0)
+    st.premium[i] = np.maximum(st.premium[i] + d.kappa_q * p_bar * excess * plan.dt, 0.0)
+    return np.asarray(normal * np.minimum(frac, 1.0)[:, None, None])
+
+
+def use_budgets(plan: Plan, t: int, st: MarketState, legal: F) -> None:
+    """Take this step's legal shipments of covered materials and destinations off the
+    window quotas (in place)."""
+    tm = plan.t_mid[t]
+    nr = st.x.shape[2]
+    for i, r in enumerate(plan.restrictions):
+        if r.is_budget and r.eff <= tm < r.end:
+            mr = (r.mats[:, None] & r.regs[None, :nr])[None]
+            used = np.where(mr, legal, 0.0).sum(axis=(1, 2)) * plan.dt
+            st.budget[i] = np.maximum(st.budget[i] - used, 0.0)
+
+
+def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
          dt: float) -> tuple[F, F, F]:
     """Trade flows that happen [t/month] (D, M, R, R), the controller's legal shipments
     [t/month] (D, M, R) and the licensed share (D, M, R).
 
-    The controller's flows are capped by ``allowed``, except the share ``leak`` of what the
-    cap holds back (smuggling, transshipment: shipped, but not in the controller's export
-    statistics); then every exporter's flows are scaled down so it ships at most its
-    traders' stock plus its output of the step.
+    Where a control is in force the share ``leak`` of the buyers' normal requirement
+    ``normal`` (need x baseline flow, :func:`import_need`; at most what is wanted) leaves
+    anyway — smuggling, transshipment, mislabelled goods: shipped, but not in the
+    controller's export statistics — and the legal flow is capped by ``allowed``; then
+    every exporter's flows are scaled down so it ships at most its traders' stock plus its
+    output of the step.
     """
     flows = want.copy()
     wanted_c = want[:, :, 0, :]
-    legal = np.minimum(wanted_c, allowed)
-    flows[:, :, 0, :] = legal + d.leak[:, None, None] * (wanted_c - legal)
+    controlled = np.isfinite(allowed)
+    leaked = np.where(controlled, d.leak[:, None, None] * np.minimum(normal, wanted_c), 0.0)
+    legal = np.minimum(wanted_c - leaked, allowed)
+    flows[:, :, 0, :] = legal + leaked
     c = flows[:, :, 0, :]
     licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
-    licensed = np.where(np.isfinite(allowed), licensed, 1.0)
     shipped = flows.sum(axis=3) * dt  # (D, M, R) by exporter
     avail = np.maximum(st.trader + prod * dt, 0.0)
     scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
@@ -383,12 +445,13 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F,
 def state_purchases(d: Draws, st: MarketState, demand: F, dt: float) -> F:
     """The controller's state-reserve purchases [t per step], (D, M, R) (zero outside 0).
 
-    ``g * D_C * dt * clip((-delta - x_C) / STATE_BAND, 0, 1)``: nothing while the domestic
-    price is above ``-delta`` (log below base), the full rate ``g`` of consumption per month
-    ``STATE_BAND`` lower.
+    ``g * D_C * dt * clip((xe_C - delta - x_C) / STATE_BAND, 0, 1)``: nothing while the
+    domestic price is within ``delta`` (log) of its expected level, the full rate ``g`` of
+    consumption per month ``STATE_BAND`` lower — the state supports a falling price, whether
+    exports are blocked (a glut at home) or a spike is unwinding.
     """
     out = np.zeros_like(st.x)
-    gap = (-d.delta_state[:, None] - st.x[:, :, 0]) / STATE_BAND
+    gap = (st.xe[:, :, 0] - d.delta_state[:, None] - st.x[:, :, 0]) / STATE_BAND
     out[:, :, 0] = d.g_state[:, None] * demand[:, :, 0] * dt * np.clip(gap, 0.0, 1.0)
     return out
 
@@ -471,25 +534,45 @@ def unit_cost(plan: Plan, st: MarketState) -> F:
     return out
 
 
-def form_prices(d: Draws, st: MarketState, desired: F, cost: F, x_cap: F,
+def price_floor(plan: Plan, sch: Schedule, st: MarketState, tm: float) -> F:
+    """Floors of the indicated price [log], (D, M, R): the magnets' unit cost
+    (:func:`unit_cost`) and, for a segment that imports from the controller, the
+    controller's price plus the quota rent of a tonnage quota in force [USD/kg] plus its
+    import wedge — while the controller exports at all, buyers elsewhere pay at least what
+    its home market pays plus the licence (its exporters would sell at home)."""
+    floor = unit_cost(plan, st)
+    nr = st.x.shape[2]
+    imports = plan.f0[:, 0, 1:nr] > 0  # (M, R-1)
+    home = plan.p0_region[None, :, :1] * np.exp(st.x[:, :, :1])  # controller price, USD/kg
+    rent = np.zeros((st.x.shape[0], st.x.shape[1], nr - 1))
+    for i, r in enumerate(plan.restrictions):
+        if (r.is_quota or r.is_budget) and r.eff <= tm < r.end:
+            mr = (r.mats[:, None] & r.regs[None, 1:nr])[None]
+            rent = np.maximum(rent, np.where(mr, st.premium[i][:, None, None], 0.0))
+    anchor = np.log((home + rent) / plan.p0_region[None, :, 1:nr]) + sch.wedge[None, :, 1:nr]
+    floor[:, :, 1:] = np.maximum(floor[:, :, 1:], np.where(imports[None], anchor, -np.inf))
+    return floor
+
+
+def form_prices(d: Draws, st: MarketState, desired: F, floor: F, x_cap: F,
                 dt: float) -> NDArray[np.uint8]:
     """Quoted and expected prices from stock cover (in place); returns the flags.
 
-    ``x_ind = max(xe + alpha * ln(S* / max(S, STOCK_GUARD S*)), c)`` with ``S = U + V`` the
-    market's stock, ``S*`` its desired level and ``c`` the log unit cost of magnets
-    (:func:`unit_cost`; -inf elsewhere); ``x += (1 - exp(-dt/tau_p)) (x_ind - x)``, bounded
-    by ``LOG_FLOOR`` and the backstop ``x_cap``; ``xe += (1 - exp(-dt/tau_e)) (x - xe)``.
+    ``x_ind = max(xe + alpha * ln(S* / max(S, STOCK_GUARD S*)), floor)`` with ``S = U + V``
+    the market's stock, ``S*`` its desired level and ``floor`` from :func:`price_floor`;
+    ``x += (1 - exp(-dt/tau_p)) (x_ind - x)``, bounded by ``LOG_FLOOR`` and the backstop
+    ``x_cap``; ``xe += (1 - exp(-dt/tau_e)) (x - xe)``.
     """
     stock = st.user + st.trader
     guard = stock < STOCK_GUARD * desired
     ratio = np.divide(desired, np.maximum(stock, STOCK_GUARD * desired),
                       out=np.ones_like(desired), where=desired > 0)
-    x_ind = np.maximum(st.xe + d.alpha[:, None, None] * np.log(ratio), cost)
+    x_ind = np.maximum(st.xe + d.alpha[:, None, None] * np.log(ratio), floor)
     x = st.x + _smooth(dt, d.tau_p) * (x_ind - st.x)
     top = x >= x_cap
     low = x <= LOG_FLOOR
     st.x = np.clip(x, LOG_FLOOR, x_cap)
-    st.xe = st.xe + _smooth(dt, d.tau_e) * (st.x - st.xe)
+    st.xe = (st.xe + _smooth(dt, d.tau_e) * (st.x - st.xe)) * (1.0 - _smooth(dt, d.tau_c))
     flags = np.where(top, FLAG_BACKSTOP, 0) | np.where(low, FLAG_FLOOR, 0) | np.where(
         guard & (desired > 0), FLAG_STOCK_GUARD, 0)  # fmt: skip
     return flags.astype(np.uint8)
@@ -599,7 +682,7 @@ def run_plan(
     ra = out if out is not None else RunArrays.empty(nd, nt, nm, nk)
     mi: Any = slice(None) if mat_index is None else mat_index
     d0_tot = plan.d0.sum(axis=2)
-    st = MarketState.initial(d0_tot, d.cover_user, d.cover_trader, len(plan.restrictions))
+    st = MarketState.initial(d0_tot, d.cover_user, d.cover_trader, d.budget)
     magnets = np.broadcast_to(plan.q0[pr][None], (nd, pr.size, nr)).copy()
     eps = material_elasticities(plan, d)
     x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
@@ -610,7 +693,7 @@ def run_plan(
         ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
         sch = shocks_in_force(plan, d, t, st)
-        planned = planned_magnet_output(plan, d, t, sch, st)
+        planned = planned_magnet_output(plan, d, t, sch, st, eps)
         base, demand_k = _demand(plan, sch, st, planned, eps)
         demand = demand_k.sum(axis=3)
         prod = production(plan, d, t, sch, st)
@@ -618,8 +701,10 @@ def run_plan(
         users_want, traders_want = desired_stocks(d, demand, sch, st)
         want = trade_wanted(plan, d, sch, st, prod)
         need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
-        allowed = licensing(plan, d, t, st, need)
-        flows, legal, st.licensed = ship(d, want, allowed, st, prod, dt)
+        allowed = licensing(plan, d, t, st, need, want)
+        normal = need * plan.f0[None, :, 0, :]
+        flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt)
+        use_budgets(plan, t, st, legal)
         imports = (flows.sum(axis=2) - flows.sum(axis=3)) * dt
         held = sch.block * prod * dt
         inflow = prod * dt - held + imports + sch.release[None]
@@ -635,7 +720,8 @@ def run_plan(
         free = sch.block <= 0  # output held by a de-minimis rule returns when it lapses
         st.trader = np.where(free, st.trader + st.blocked, st.trader)
         st.blocked = np.where(free, 0.0, st.blocked)
-        flags = form_prices(d, st, users_want + traders_want, unit_cost(plan, st), x_cap, dt)
+        flags = form_prices(d, st, users_want + traders_want,
+                            price_floor(plan, sch, st, plan.t_mid[t]), x_cap, dt)
         short = np.maximum(base * dt - cons_k, 0.0)
         short_k += short
         cost += _cs_loss(st.x, eps, plan.p0_region, base * dt)

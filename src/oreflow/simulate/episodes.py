@@ -322,7 +322,9 @@ def _weights(res: Result) -> F:
 
 
 def outside_multiple(res: Result) -> F:
-    """Outside price multiple per draw, step and material, (D, T, M)."""
+    """Outside price multiple per draw, step and material, (D, T, M): the non-controller
+    segments weighted by their baseline consumption (what buyers outside the controller pay
+    on average, the market an FOB China or Rotterdam quote prices)."""
     return np.asarray(np.einsum("dtmr,mr->dtm", res.price_multiple(), _weights(res)))
 
 

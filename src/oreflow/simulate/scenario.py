@@ -285,8 +285,9 @@ class ExportRestriction(Model):
     the licensing office decides a share of the queue each month (a processing rate that
     grows as it clears its backlog, a behavioural parameter) and approves the share given
     by the approval path; a general licence lets a share of the flow pass without
-    application. A quota (``quota_t_per_yr``) instead caps licensed exports at a rate, with
-    no queue.
+    application. A quota instead caps licensed exports, with no queue: ``quota_t`` is a
+    budget for the restriction's whole window (a calendar-year quota: exports stop when it is
+    used up), ``quota_t_per_yr`` a cap on the rate.
     """
 
     kind: Literal["export_restriction"]
@@ -325,6 +326,10 @@ class ExportRestriction(Model):
     end_use_denied_share: Distribution | None = None
     """Share of applications refused whatever the approval path (e.g. military end users
     or a listed destination) [0-1]."""
+    quota_t: Distribution | None = None
+    """Alternative to ``approval_rate``: an export quota for the whole window from
+    ``effective`` to ``end`` over all controlled materials and destinations [t REO]; licensed
+    exports stop when it is used up."""
     quota_t_per_yr: Distribution | None = None
     """Alternative to ``approval_rate``: an export quota over all controlled materials and
     destinations [t REO/yr]; the licensed share is quota / baseline controlled exports, the
@@ -344,7 +349,7 @@ class ExportRestriction(Model):
         check_within(v, 0.0, 1.0)
         return v
 
-    @field_validator("licence_lag_months", "quota_t_per_yr")
+    @field_validator("licence_lag_months", "quota_t_per_yr", "quota_t")
     @classmethod
     def _nonnegative(cls, v: Dist | None) -> Dist | None:
         check_within(v, 0.0, math.inf)
@@ -375,11 +380,15 @@ class ExportRestriction(Model):
             raise ValueError("magnet products are listed but 'magnet' is not among stages")
         if has_el and not ELEMENT_STAGES.intersection(self.stages):
             raise ValueError("elements are listed but no mine/separation/metal stage is")
-        if self.quota_t_per_yr is not None and (
-            self.approval_rate is not None or self.approval_path or self.general_licence
-        ):
-            raise ValueError("a quota (quota_t_per_yr) has no approval rate, path or general "
-                             "licence: give one or the other")
+        quotas = [q for q in (self.quota_t, self.quota_t_per_yr) if q is not None]
+        if len(quotas) > 1:
+            raise ValueError("give either quota_t or quota_t_per_yr, not both")
+        if quotas and (self.approval_rate is not None or self.approval_path
+                       or self.general_licence):
+            raise ValueError("a quota has no approval rate, path or general licence: give "
+                             "one or the other")
+        if self.quota_t is not None and self.end is None and self.duration_months is None:
+            raise ValueError("quota_t is a budget for a window: give end or duration_months")
         starts = [st.start for st in self.approval_path]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
             raise ValueError("approval_path steps must have increasing start dates")
@@ -648,6 +657,10 @@ class Parameters(Model):
     """Time constant of the expected price [months]; prices followed the Sep 2010 halt with
     about 3 months lag (price_timing_2010). Calibrated."""
 
+    price_reversion_months: Distribution = Field(default_factory=lambda: _u(6.0, 48.0))
+    """Time constant with which the expected price returns to base, the long-run cost of
+    supply [months]: without a stock imbalance a high price decays back. Calibrated."""
+
     # -- trade -------------------------------------------------------------------------
     trade_response: Distribution = Field(default_factory=lambda: _u(1.0, 4.0))
     """Elasticity of a trade flow to the log price gap between buyer and seller
@@ -662,14 +675,21 @@ class Parameters(Model):
     third of the outflow and 1.2 times the legal exports in 2010-2011 (q2010_smuggling,
     facts/history: re_2009_2012_trade smuggling rows). Calibrated."""
 
+    quota_premium_response: Distribution = Field(default_factory=lambda: _u(0.05, 1.0))
+    """Speed at which the quota rent (the price of an export licence per kg under a tonnage
+    quota, the same for every element it covers) moves with the excess of exporters'
+    orders over the quota [share of the average base price per month at twice the quota];
+    a licence premium of about USD 15/kg in 2010 (q2010_licence_premium) and traded quota at
+    CNY 200,000-300,000/t (q2010_quota_price). Calibrated."""
+
     # -- licensing (the licensing office) ----------------------------------------------
-    licence_processing_initial: Distribution = Field(default_factory=lambda: _u(0.1, 0.6))
+    licence_processing_initial: Distribution = Field(default_factory=lambda: _u(0.02, 0.6))
     """Share of the application queue decided per month when decisions start [1/month];
     about 45 working days per application (gage23_processing_estimate). Calibrated."""
     licence_processing_final: Distribution = Field(default_factory=lambda: _u(0.5, 2.0))
     """Share of the queue decided per month once the office has scaled up [1/month].
     Calibrated."""
-    licence_processing_ramp_months: Distribution = Field(default_factory=lambda: _u(1.0, 6.0))
+    licence_processing_ramp_months: Distribution = Field(default_factory=lambda: _u(1.0, 9.0))
     """Time constant of the office's scale-up [months]; exports of Ga/Ge resumed
     October-December 2023 after first licences in late September
     (gage23_exports_pickup_nov). Calibrated."""
@@ -679,16 +699,17 @@ class Parameters(Model):
     """Elasticity of non-controller output to an expected price below base [positive].
     Assumption: sources say only 'inelastic supply' (voxeu_gbfinance_ree_innovation)."""
     controller_supply_response: Distribution = Field(default_factory=lambda: _u(0.0, 1.0))
-    """Elasticity of the controller's output to its expected domestic price below base:
-    production quotas cut when exports are blocked (cn_baotou_halt_2011) [positive].
-    Calibrated."""
+    """Elasticity of the controller's output to a fall of its domestic price below its
+    expected level: production quotas and halts when exports are blocked or a spike unwinds
+    (cn_baotou_halt_2011, cn_baotou_halt_2012) [positive]. Calibrated."""
     state_purchase_rate: Distribution = Field(default_factory=lambda: _u(0.0, 0.3))
     """Largest state-reserve purchase in the controller [share of its consumption per
-    month], when its domestic price is below the threshold (cn_nfsra_ge_2024,
-    cn_srb_ge_2013, cn_baotou_buy_2011). Calibrated."""
+    month], when its domestic price falls below its expected level by more than the
+    threshold (cn_nfsra_ge_2024, cn_srb_ge_2013, cn_baotou_buy_2011). Calibrated."""
     state_purchase_threshold: Distribution = Field(default_factory=lambda: _u(0.0, 0.2))
-    """Fall of the controller's domestic price below base at which the state starts to buy
-    [log points]; purchases reach the full rate 0.1 log points below it. Calibrated."""
+    """Fall of the controller's domestic price below its expected level at which the state
+    starts to buy [log points]; purchases reach the full rate 0.1 log points below it.
+    Calibrated."""
     ramp_rate_per_year: Distribution = Field(default_factory=lambda: _u(0.03, 0.05))
     """Maximum growth of non-controller production [share of world market volume per year];
     4%/yr in 2010-2013 (sprecher_2017)."""

@@ -63,9 +63,11 @@ class Draws:
     alpha: F
     tau_p: F
     tau_e: F
+    tau_c: F
     beta: F
     divert: F
     leak: F
+    kappa_q: F
     k0: F
     k1: F
     tau_k: F
@@ -87,6 +89,7 @@ class Draws:
     lag: F
     approval: tuple[F, ...]
     quota: F
+    budget: F
     denied: F
     general: F
     reach: F
@@ -114,7 +117,8 @@ class Restriction:
     """An export restriction compiled against the baseline (times in months from start).
 
     ``steps`` are the start times of the approval path (the first is ``eff``); ``general``
-    the start of a general licence (inf: none); ``quota_base`` the baseline controlled
+    the start of a general licence (inf: none); ``is_quota`` a rate quota, ``is_budget`` a
+    quota for the whole window; ``quota_base`` the baseline controlled
     exports a quota is compared with [t/yr]; ``reach_base`` (M, 3) the controller-origin
     content share of each segment's output (de-minimis rule).
     """
@@ -127,6 +131,7 @@ class Restriction:
     steps: F
     general: float
     is_quota: bool
+    is_budget: bool
     mean_approval: float
     quota_base: float
     deminimis: bool
@@ -208,7 +213,9 @@ class MarketState:
     [log]. Stocks [t]: ``user`` (manufacturers, magnet makers), ``trader`` (traders,
     processors, distributors), ``state`` (the controller's state reserve), ``blocked``
     (output held by a de-minimis rule). ``backlog`` (n_restrictions, D, M, R) licence
-    applications waiting for a decision [t]. ``ramp`` non-controller expansion and ``rec``
+    applications waiting for a decision [t]; ``budget`` (n_restrictions, D) what is left of a
+    window quota [t]; ``premium`` (n_restrictions, D) the quota rent, the price of an export
+    licence per kg under a tonnage quota [USD/kg]. ``ramp`` non-controller expansion and ``rec``
     recycled supply [t/month]; ``sigma`` cumulative substitution [share of demand];
     ``licensed`` the share of wanted controller exports that got through last step [0-1].
     """
@@ -222,15 +229,18 @@ class MarketState:
     state: F
     blocked: F
     backlog: F
+    budget: F
+    premium: F
     ramp: F
     rec: F
     sigma: F
     licensed: F
 
     @classmethod
-    def initial(cls, d0_total: F, cover_user: F, cover_trader: F, n_restr: int) -> MarketState:
+    def initial(cls, d0_total: F, cover_user: F, cover_trader: F, budget: F) -> MarketState:
         """Steady state at base prices: stocks at their normal cover of baseline demand
-        ``d0_total`` (M, R) [t/month]."""
+        ``d0_total`` (M, R) [t/month]; window quotas ``budget`` (D, n_restrictions) [t] unused."""
+        n_restr = budget.shape[1]
         nd = cover_user.shape[0]
         shape = (nd, *d0_total.shape)
         z = np.zeros(shape)
@@ -239,6 +249,7 @@ class MarketState:
             user=cover_user[:, None, None] * d0_total[None],
             trader=cover_trader[:, None, None] * d0_total[None],
             state=z.copy(), blocked=z.copy(), backlog=np.zeros((n_restr, *shape)),
+            budget=np.nan_to_num(budget.T, nan=0.0).copy(), premium=np.zeros(budget.T.shape),
             ramp=z.copy(), rec=z.copy(), sigma=z.copy(), licensed=np.ones(shape),
         )  # fmt: skip
 

@@ -115,8 +115,9 @@ def validate(
             "peak_p90": float(np.quantile(p, 0.9)), "observed_month": r["observed_month"],
             "month_p10": float(np.quantile(mo, 0.1)), "month_p50": float(np.quantile(mo, 0.5)),
             "month_p90": float(np.quantile(mo, 0.9)),
-            "recovery_outside_p50": float(np.quantile(rec_out, 0.5)),
-            "recovery_inside_p50": float(np.quantile(rec[:, i, 0], 0.5)),
+            "recovery_outside_p50": float(np.quantile(rec_out, 0.5, method="inverted_cdf")),
+            "recovery_inside_p50": float(np.quantile(rec[:, i, 0], 0.5,
+                                                     method="inverted_cdf")),
         })  # fmt: skip
     peaks = pd.DataFrame(peak_rows)
     checks = _checks(table, peaks, out_of_sample)
