@@ -63,11 +63,31 @@ def test_stress_table_and_errors(tmp_path: Path) -> None:
     assert "Traceback" not in res.output
 
 
-def test_backtest_shows_model_and_history() -> None:
-    out = run_json("backtest", "china-2010-quota", "--draws", "200")
-    assert out["table"] and out["sources"]
-    text = json.dumps(out["table"])
-    assert "Dy" in text and "Nd" in text
+def test_validate_shows_model_against_history(tmp_path: Path) -> None:
+    out = run_json("validate", "gage-2023", "--draws", "40", "--figures", str(tmp_path))
+    eps = out["episodes"]
+    assert [e["fitted_on"] for e in eps] == ["both", "re-2010"]  # in and out of sample
+    for e in eps:
+        assert e["verdict"].startswith("gage-2023")
+        obs = e["observations"]
+        assert obs and all(r["source_id"] for r in obs)
+        assert {r["kind"] for r in obs} == {"price", "ratio", "exports"}
+        assert all(r["p10"] <= r["p50"] <= r["p90"] for r in obs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "validation-gage-2023-in-sample.png", "validation-gage-2023-out-of-sample.png"]
+    res = runner.invoke(app, ["validate", "gage-2024"])
+    assert res.exit_code == 2 and "did you mean 'gage-2023'" in res.stderr
+
+
+def test_sensitivity_ranks_the_fitted_parameters() -> None:
+    out = run_json("sensitivity", "gage-2023", "--material", "Ga", "--n", "16")
+    rows = out["indices"]
+    from oreflow.simulate.calibrate import FITTED
+
+    assert out["material"] == "Ga" and out["runs"] == 16 * (len(FITTED) + 2)  # Saltelli
+    outputs = {r["output"] for r in rows}
+    assert outputs == {"peak_price_multiple", "shortfall_share", "recovery_month"}
+    assert all(math.isfinite(r["ST"]) for r in rows)
 
 
 def test_exposure_drone_under_april_2025() -> None:

@@ -54,5 +54,5 @@ def test_data_baseline_with_targets_and_historic():
     assert b.consumption()[:, 2].sum() > 0
     h = build_baseline(2009, ["Nd", "Dy"], Regions("CHN", ("JPN",)))
     check_baseline(h)
-    assert h.price[h.index("Dy")] == pytest.approx(91.0)  # Jan 2009 FOB (Adamas)
+    assert h.price[h.index("Dy")] == pytest.approx(115.67)  # 2009 average FOB (Lynas table)
     assert any("derived" in n for n in h.notes["Dy"])

@@ -138,13 +138,19 @@ def validate(
                     bar.update(_t, completed=done / max(total, 1))
 
                 results.append(run(n, draws, seed, out_of_sample=loo, progress=progress))
+    written: dict[int, str] = {}
+    if figures is not None:
+        for k, v in enumerate(results):
+            tag = "in-sample" if v.fitted_on == "both" else "out-of-sample"
+            written[k] = str(figure(v, figures / f"validation-{v.episode}-{tag}.png"))
     if fmt is Format.json:
         print_json({"episodes": [{
             "episode": v.episode, "fitted_on": v.fitted_on, "verdict": v.verdict(),
             "passes": v.passes, "observations": _jsonable(v.table), "peaks": _jsonable(v.peaks),
-            "checks": _jsonable(v.checks)} for v in results]})
+            "checks": _jsonable(v.checks), "figure": written.get(k)}
+            for k, v in enumerate(results)]})
         return
-    for v in results:
+    for k, v in enumerate(results):
         if fmt is Format.csv:
             emit(v.table.assign(fitted_on=v.fitted_on), fmt)
             continue
@@ -158,10 +164,8 @@ def validate(
         emit(v.checks, fmt, title=f"{v.episode}: bands")
         style = "green" if v.passes else "red"
         console.print(f"[{style}]{v.verdict()}[/]")
-        if figures is not None:
-            tag = "in-sample" if v.fitted_on == "both" else "out-of-sample"
-            p = figure(v, figures / f"validation-{v.episode}-{tag}.png")
-            console.print(f"wrote {p}")
+        if k in written:
+            console.print(f"wrote {written[k]}")
 
 
 @app.command()

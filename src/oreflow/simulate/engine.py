@@ -631,12 +631,33 @@ def _trimmed(plan: Plan) -> Plan:
     )  # fmt: skip
 
 
-def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps: F) -> tuple[F, F]:
+def _blocks(plan: Plan) -> list[tuple[slice, NDArray[np.intp]]]:
+    """(materials, live sectors) of each kind: element and mineral markets, then magnets.
+
+    Materials of a kind are contiguous in the baseline's order (elements, minerals,
+    products), so each block is a slice and its arrays are views; only sectors with demand
+    (and the magnet makers' sector) are computed.
+    """
+    out = []
+    live = plan.d0.sum(axis=(0, 1)) > 0
+    for idx, extra in ((plan.el, plan.kmag if plan.pr.size else -1), (plan.pr, -1)):
+        if idx.size == 0:
+            continue
+        if not np.array_equal(idx, np.arange(idx[0], idx[-1] + 1)):
+            raise ValueError("materials of one kind must be contiguous in the baseline")
+        used = plan.d0[idx].sum(axis=(0, 1)) > 0
+        ks = np.flatnonzero(used & live | (np.arange(live.size) == extra))
+        out.append((slice(int(idx[0]), int(idx[-1]) + 1), ks))
+    return out
+
+
+def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps: F,
+            blocks: list[tuple[slice, NDArray[np.intp]]]) -> tuple[F, F]:
     """Base-price demand and demand at the going price by sector [t/month], (D, M, R, K).
 
     Sectors: baseline demand x demand changes x (1 - substitution); the magnet makers'
     element demand is recipe x planned magnet output x (1 - substitution). Demand at the
-    price multiplies by ``exp(eps x)``.
+    price multiplies by ``exp(eps x)`` (computed on the live sectors of each kind).
     """
     base = plan.d0[None] * sch.dm * (1.0 - st.sigma)[..., None]
     base = np.broadcast_to(base, (*st.x.shape, plan.d0.shape[2])).copy()
@@ -644,7 +665,11 @@ def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps: F) -> t
     if k >= 0 and plan.el.size and plan.pr.size:
         need = np.einsum("ep,dpr->der", plan.recipe[np.ix_(plan.el, plan.pr)], planned)
         base[..., k][:, plan.el] = need * (1.0 - st.sigma[:, plan.el])
-    at_price = base * np.exp(eps[:, :, None, :] * st.x[..., None])
+    at_price = np.zeros_like(base)
+    for ms, ks in blocks:
+        view = at_price[:, ms]
+        view[..., ks] = base[:, ms][..., ks] * np.exp(
+            eps[:, ms][..., ks][:, :, None, :] * st.x[:, ms][..., None])
     return base, at_price
 
 
@@ -686,15 +711,19 @@ def run_plan(
     magnets = np.broadcast_to(plan.q0[pr][None], (nd, pr.size, nr)).copy()
     eps = material_elasticities(plan, d)
     x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
+    blocks = _blocks(plan)
     cost = np.zeros((nd, nm, nr))
     short_k = np.zeros((nd, nm, nr, nk))
     _put(ra.inventory0[..., :nr], mi, st.user + st.trader)
+    # per-step outputs go to contiguous buffers (steps first), copied out once at the end
+    buf = {name: np.empty((nt, nd, nm, nr), np.float32) for name in RunArrays.PATHS}
+    flag_buf = np.empty((nt, nd, nm, nr), np.uint8)
     if nr < 3:  # the empty targets segment stays at its base price, without flows
         ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
         sch = shocks_in_force(plan, d, t, st)
         planned = planned_magnet_output(plan, d, t, sch, st, eps)
-        base, demand_k = _demand(plan, sch, st, planned, eps)
+        base, demand_k = _demand(plan, sch, st, planned, eps, blocks)
         demand = demand_k.sum(axis=3)
         prod = production(plan, d, t, sch, st)
         prod[:, pr] = magnets
@@ -724,7 +753,7 @@ def run_plan(
                             price_floor(plan, sch, st, plan.t_mid[t]), x_cap, dt)
         short = np.maximum(base * dt - cons_k, 0.0)
         short_k += short
-        cost += _cs_loss(st.x, eps, plan.p0_region, base * dt)
+        cost += _cs_loss(st.x, eps, plan.p0_region, base * dt, blocks)
         slow_updates(plan, d, t, sch, st, d0_tot)
         rows = {
             "price": plan.p0_region[None] * np.exp(st.x),
@@ -739,10 +768,13 @@ def run_plan(
             "desired": base.sum(axis=3),
         }
         for name, val in rows.items():
-            _put(getattr(ra, name)[:, t, :, :nr], mi, val)
-        _put(ra.flags[:, t, :, :nr], mi, flags)
+            buf[name][t] = val
+        flag_buf[t] = flags
         if progress is not None:
             progress(1)
+    for name, arr in buf.items():
+        getattr(ra, name)[:, :, mi, :nr] = arr.transpose(1, 0, 2, 3)
+    ra.flags[:, :, mi, :nr] = flag_buf.transpose(1, 0, 2, 3)
     _put(ra.shortfall_sector[:, :, :nr], mi, short_k)
     _put(ra.cost[..., :nr], mi, cost)
     return ra
@@ -761,16 +793,18 @@ def _controller_exports(legal: F) -> F:
     return out
 
 
-def _cs_loss(x: F, eps: F, p0: F, base: F) -> F:
+def _cs_loss(x: F, eps: F, p0: F, base: F, blocks: list[tuple[slice, NDArray[np.intp]]]) -> F:
     """Consumer-surplus loss against the base price, per (D, M, R) [USD].
 
     For isoelastic demand ``q = A (p/p0)^eps`` the loss from ``p0`` to ``p`` is
     ``A p0 ((p/p0)^(1+eps) - 1)/(1+eps)``; ``A`` is the base-price demand in the step [t],
     ``p0`` the segment's base price [USD/kg].
     """
-    e1 = 1.0 + eps[:, :, None, :]  # (D, M, 1, K)
-    z = e1 * x[..., None]
-    safe = np.abs(e1) >= 1e-9
-    g = np.where(safe, np.expm1(z) / np.where(safe, e1, 1.0), x[..., None])
-    loss = (base * g).sum(axis=3)
+    loss = np.zeros(x.shape)
+    for ms, ks in blocks:
+        e1 = 1.0 + eps[:, ms][..., ks][:, :, None, :]  # (D, m, 1, k)
+        z = e1 * x[:, ms][..., None]
+        safe = np.abs(e1) >= 1e-9
+        g = np.where(safe, np.expm1(z) / np.where(safe, e1, 1.0), x[:, ms][..., None])
+        loss[:, ms] = (base[:, ms][..., ks] * g).sum(axis=3)
     return np.asarray(loss * p0[None] * 1000.0)

@@ -1,0 +1,118 @@
+"""The engine against history: episodes, calibration reproducibility, validation bands.
+
+The bands are those of issue 10 (``oreflow.simulate.validate.BANDS``), computed from seeded
+runs with the shipped calibration. Bands the engine does not meet yet are marked
+``xfail(strict=True)`` with the gap stated: they run and assert the real band, and turn
+red the moment they start to pass, so the list below must be kept true
+(docs/validation.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oreflow.data.store import Store
+from oreflow.simulate.calibrate import FITTED, calibrate, write_calibration
+from oreflow.simulate.episodes import EPISODES, observations
+from oreflow.simulate.posterior import calibration_dir
+from oreflow.simulate.scenario import Scenario
+from oreflow.simulate.validate import validate
+
+#: Bands not met in sample yet (issue 10 stays open until this set is empty).
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("re-2010", "Nd peak (P50 / observed)"):
+        "the modelled 2011 Nd peak is about half the observed 18.8x",
+    ("re-2010", "observations inside P10-P90"):
+        "La/Ce 2011 multiples and 2010 export volumes fall outside the band",
+    ("gage-2023", "Ge peak month (P50 - observed)"):
+        "the modelled Ge peak comes in early 2024, the observed one in Sep 2024",
+    ("gage-2023", "observations inside P10-P90"):
+        "China's 2024 Ga/Ge price rise and 2024 export swings fall outside the band",
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[tuple[str, bool], object]:
+    return {(ep, loo): validate(ep, 300, 2010, out_of_sample=loo)
+            for ep in EPISODES for loo in (False, True)}
+
+
+def test_observations_are_sourced_dated_and_inside_the_window() -> None:
+    st = Store.default()
+    sources = set(st.table("sources")["source_id"])
+    for name, ep in EPISODES.items():
+        sc = Scenario.builtin(ep.scenario)
+        obs = observations(name, sc.start)
+        assert len(obs) > 30
+        assert set(obs["source_id"]) <= sources
+        assert (obs["observed"] >= 0).all() and np.isfinite(obs["observed"]).all()
+        assert (obs["month_from"] >= 0).all()
+        assert (obs["month_to"] <= sc.horizon_months + 1e-9).all()
+        ratios = obs[obs["kind"] == "ratio"]
+        assert (ratios["ref_to"] <= ratios["month_from"] + 1e-9).all()
+        assert {"price", "exports"} <= set(obs["kind"])
+
+
+def test_observations_use_no_outcome_after_the_episode() -> None:
+    """The gallium/germanium episode ends in Dec 2024: 2025 quotes are held back."""
+    obs = observations("gage-2023", dt.date(2023, 7, 1))
+    assert not obs["label"].str.startswith("2025").any()
+    assert obs["month_to"].max() <= 18
+
+
+def test_scenarios_of_the_episodes_hold_policy_facts_only() -> None:
+    for ep in EPISODES.values():
+        sc = Scenario.builtin(ep.scenario)
+        kinds = {s.kind for s in sc.shocks}
+        assert kinds <= {"export_restriction", "production_outage", "demand_change"}
+
+
+def test_calibration_reproduces_the_shipped_samples(tmp_path: Path) -> None:
+    shipped = json.loads((calibration_dir() / "calibration.json").read_text())
+    cal = calibrate(draws=shipped["draws"], seed=shipped["seed"], accept=shipped["accept"])
+    written = write_calibration(cal, tmp_path)
+    for p in written:
+        assert p.read_bytes() == (calibration_dir() / p.name).read_bytes(), p.name
+    post = pd.read_csv(calibration_dir() / "posterior.csv")
+    assert list(post.columns) == list(FITTED)
+    assert len(post) == shipped["accepted"]
+
+
+def _bands(out_of_sample: bool) -> list[object]:
+    cases = []
+    names = {
+        False: ["{m} peak (P50 / observed)", "{m} peak month (P50 - observed)",
+                "{m} peak P90/P50"],
+        True: ["{m} peak (P50 / observed)"],
+    }[out_of_sample]
+    for ep, e in EPISODES.items():
+        checks = [n.format(m=m) for m in e.headline for n in names]
+        if not out_of_sample:
+            checks.append("observations inside P10-P90")
+        for c in checks:
+            gap = None if out_of_sample else KNOWN_GAPS.get((ep, c))
+            marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+            cases.append(pytest.param(ep, c, marks=marks, id=f"{ep}:{c}"))
+    return cases
+
+
+@pytest.mark.parametrize(("episode", "check"), _bands(False))
+def test_in_sample_bands(results: dict[tuple[str, bool], object], episode: str,
+                         check: str) -> None:
+    v = results[(episode, False)]
+    row = v.checks.set_index("check").loc[check]  # type: ignore[attr-defined]
+    assert bool(row["passes"]), f"{check}: {row['value']:.3g} not {row['limit']}"
+
+
+@pytest.mark.parametrize(("episode", "check"), _bands(True))
+def test_leave_one_episode_out_bands(results: dict[tuple[str, bool], object], episode: str,
+                                     check: str) -> None:
+    v = results[(episode, True)]
+    row = v.checks.set_index("check").loc[check]  # type: ignore[attr-defined]
+    assert bool(row["passes"]), f"{check}: {row['value']:.3g} not {row['limit']}"
