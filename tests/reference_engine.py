@@ -1,11 +1,18 @@
 """Reference implementation of the disruption engine: plain loops, scalar maths.
 
-The same model as :func:`oreflow.simulate.engine.run_plan`, written as a loop over draws,
-steps, materials and segments, with scalar functions and :func:`scipy.optimize.brentq` for
-every root (the vectorised engine uses its own safeguarded Newton). Kept deliberately
-simple and slow; the tests check that both agree on small cases to numerical tolerance.
-It shares only the compiled schedule (:class:`Plan`) and the sampled parameters
-(:class:`Draws`) with the engine.
+Written from ``docs/engine.md`` section 4 (not from ``oreflow/simulate/engine.py``, which it
+does not import): one Python loop over draws, steps, materials and segments, with ``math``
+on floats and no array arithmetic over those axes. It shares with the vectorised engine only
+the compiled schedule (:class:`~oreflow.simulate.state.Plan`: dates, masks, baseline rates)
+and the sampled parameters (:class:`~oreflow.simulate.state.Draws`). Slow by design; the
+tests compare it with :func:`oreflow.simulate.engine.run_plan` on small cases.
+
+Where section 4 is silent, the choice made here is marked ``DOC SILENT`` in a comment;
+where it is ambiguous, ``DOC AMBIGUOUS`` (the reading taken is then the engine's). Four
+places where doc and engine first disagreed (the share ``l`` counting leaked shipments, a
+quota share capped at the requirement, the magnet stock ratio with no stock left, the clip
+of the trade price gap) were settled in the doc (docs/engine.md section 4) and are followed
+here.
 """
 
 from __future__ import annotations
@@ -13,554 +20,555 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
 
-from oreflow.simulate.state import Draws, Plan, RunArrays
+from oreflow.simulate.state import (
+    FLAG_BACKSTOP,
+    FLAG_FLOOR,
+    FLAG_STOCK_GUARD,
+    Draws,
+    Plan,
+    Restriction,
+    RunArrays,
+)
 
 INF = math.inf
+#: Section 5 constants.
+TRADE_MAX = 3.0
+STATE_BAND = 0.1
+LOG_FLOOR = math.log(0.1)
+STOCK_GUARD = 0.01
 
 
-# --------------------------------------------------------------------------------------
-# Scalar market of one material
-# --------------------------------------------------------------------------------------
+def _smooth(dt: float, tau: float) -> float:
+    """Share of a gap closed in one step by first-order smoothing (time constant tau)."""
+    return 1.0 - math.exp(-dt / tau)
 
 
-class Segment:
-    """Demand terms of one segment: sectors, inventory behaviour, own production, supply."""
-
-    def __init__(self, a, eps, stock, floor, target, kb, ks, eta, k, q, theta, fixed):
-        self.a = list(a)
-        self.eps = list(eps)
-        self.stock, self.floor, self.gap = stock, floor, max(target - floor, 0.0)
-        self.kb, self.ks, self.eta, self.k = kb, ks, eta, k
-        self.q, self.theta, self.fixed = q, theta, fixed
-
-    def purchase(self, x):
-        desired = self.floor + self.gap * math.exp(-self.eta * max(x - self.k, 0.0))
-        d = desired - self.stock
-        return (self.kb if d >= 0 else self.ks) * d
-
-    def production(self, x):
-        return self.q * math.exp(self.theta * min(x, 0.0))
-
-    def consumption(self, x):
-        return [ai * math.exp(ei * x) for ai, ei in zip(self.a, self.eps, strict=True)]
-
-    def excess(self, x):
-        return sum(self.consumption(x)) + self.purchase(x) - self.production(x) - self.fixed
-
-    def empty(self):
-        return sum(self.a) + self.gap + self.stock + self.q + abs(self.fixed) <= 0
+def _clip(v: float, lo: float, hi: float) -> float:
+    return min(max(v, lo), hi)
 
 
-def inverse(seg, target, x_lo, x_hi, x0=0.0):
-    """x with seg.excess(x) == target (excess is non-increasing), clamped to the bounds."""
+class _Par:
+    """The sampled parameters of one draw as Python floats."""
 
-    def h(x):
-        return seg.excess(x) - target
+    def __init__(self, d: Draws, i: int, backstop_cols: list[int]) -> None:
+        f = float
+        self.eps = [f(v) for v in d.eps[i]]
+        self.backstop = [f(d.backstop[i, j]) for j in backstop_cols]
+        for name in (
+            "cover_user", "cover_trader", "tau_u", "hoard", "spec", "alpha", "tau_p", "tau_e",
+            "tau_c", "beta", "divert", "leak", "kappa_q", "k0", "k1", "tau_k", "sup_el",
+            "theta_c", "g_state",
+            "delta_state", "ramp", "ramp_thr", "sub_rate", "sub_cap", "sub_thr", "tau_s",
+            "rec_rate", "tau_r", "proj_ramp", "cross_border",
+        ):  # fmt: skip
+            setattr(self, name, f(getattr(d, name)[i]))
+        self.proj_start = [f(v) for v in d.proj_start[i]]
+        self.lag = [f(v) for v in d.lag[i]]
+        self.approval = [[f(v) for v in a[i]] for a in d.approval]
+        self.quota = [f(v) for v in d.quota[i]]
+        self.budget = [f(v) for v in d.budget[i]]
+        self.denied = [f(v) for v in d.denied[i]]
+        self.general = [f(v) for v in d.general[i]]
+        self.reach = [f(v) for v in d.reach[i]]
+        self.outage_share = [f(v) for v in d.outage_share[i]]
+        self.dem_level = [f(v) for v in d.dem_level[i]]
+        self.dem_growth = [f(v) for v in d.dem_growth[i]]
 
-    if h(x0) == 0.0:
-        return x0
-    if h(x_lo) <= 0:
-        return x_lo
-    if h(x_hi) >= 0:
-        return x_hi
-    return brentq(h, x_lo, x_hi, xtol=1e-15, rtol=1e-15, maxiter=500)
+
+def _grid(nm: int, nr: int, v: float = 0.0) -> list[list[float]]:
+    return [[v] * nr for _ in range(nm)]
 
 
-def clear_one(segs, fixed, lw, cap, cap_nt, x_lo, x_hi, x0=(0.0, 0.0, 0.0)):
-    """Equilibrium of one material's three segments.
+def _short(plan: Plan, rs: Restriction, left: float, tm: float) -> float:
+    """Share of the normal (baseline) exports a window quota covers to its end that what is
+    left of it cannot cover (4.8; DOC AMBIGUOUS: "normal exports" read as the baseline
+    flows, the months to its end at least one step as for the quota's rate)."""
+    nr = int(plan.n_regions)
+    normal = 0.0
+    for m in range(plan.q0.shape[0]):
+        for r in range(nr):
+            if rs.mats[m] and rs.regs[r]:
+                normal += float(plan.f0[m, 0, r])
+    need = normal * max(rs.end - tm, plan.dt)  # months to its end, at least a step
+    return _clip(1.0 - left / need, 0.0, 1.0) if need > 0 else 0.0
 
-    Returns prices x[3], imports[3], consumption per sector [3][J], production[3] and
-    stock change[3].
+
+def run_reference(
+    plan: Plan,
+    draws: Draws,
+    *,
+    mat_index: list[int] | None = None,
+) -> RunArrays:
+    """Run ``plan`` for every draw with scalar loops; returns float64 :class:`RunArrays`.
+
+    ``mat_index`` gives the column of each plan material in ``draws.backstop`` when the
+    draws were sampled on a larger baseline (as :func:`oreflow.simulate.simulate` does for
+    markets without volume). Segments beyond ``plan.n_regions`` stay at their base price
+    with zero flows (a scenario without named targets runs two segments).
     """
-    capped_n = math.isfinite(cap[1])
-    capped_t = math.isfinite(cap[2])
-    nt_open = not capped_n
-    # T's two sources when N is open: C at wedge lw[2] (cap k_t), N's own output at lw[1]
-    k_t = cap[2] if capped_t else INF
-    k_nt = max(cap_nt, 0.0)
-    if lw[2] <= lw[1]:
-        (lwa, ka), (lwb, kb) = (lw[2], k_t), (lw[1], k_nt)
-    else:
-        (lwa, ka), (lwb, kb) = (lw[1], k_nt), (lw[2], k_t)
-    neg = -1e300
-    has_n, has_t = not segs[1].empty(), not segs[2].empty()
-    qn = inverse(segs[1], cap[1], x_lo, x_hi, x0[1]) if capped_n and has_n else neg
-    q1 = (inverse(segs[2], ka, x_lo, x_hi, x0[2])
-          if nt_open and math.isfinite(ka) and has_t else neg)  # fmt: skip
-    q2 = (inverse(segs[2], ka + kb, x_lo, x_hi, x0[2])
-          if nt_open and math.isfinite(ka + kb) and has_t else neg)  # fmt: skip
-    qt = inverse(segs[2], k_t, x_lo, x_hi, x0[2]) if capped_t and capped_n and has_t else neg
-    k_tot_t = ka + kb if nt_open else k_t
-
-    def followers(xc):
-        xn = max(xc + lw[1], qn)
-        if nt_open:
-            ca, cb = xc + lwa, xc + lwb
-            # staircase: source a at ca up to ka, then source b at cb up to kb
-            if q1 <= ca:
-                xst = ca
-            elif q1 <= cb:
-                xst = q1
-            elif q2 <= cb:
-                xst = cb
-            else:
-                xst = q2
-            xt = max(xst, xn)
-        else:
-            xt = max(xc + lw[2], qt)
-        return min(xn, x_hi), min(xt, x_hi)
-
-    def imports(xc):
-        xn, xt = followers(xc)
-        imp_n = min(segs[1].excess(xn), cap[1])
-        imp_t = min(segs[2].excess(xt), k_tot_t)
-        return xn, xt, imp_n, imp_t
-
-    def g(xc):
-        _, _, imp_n, imp_t = imports(xc)
-        return -segs[0].excess(xc) - imp_n - imp_t
-
-    if g(x0[0]) == 0.0:
-        xc = x0[0]
-    elif g(x_lo) >= 0:
-        xc = x_lo
-    elif g(x_hi) <= 0:
-        xc = x_hi
-    else:
-        xc = brentq(g, x_lo, x_hi, xtol=1e-15, rtol=1e-15, maxiter=500)
-    xn, xt, imp_n, imp_t = imports(xc)
-    xs = [xc, xn, xt]
-    imp = [-(imp_n + imp_t), imp_n, imp_t]
-    cons = [segs[r].consumption(xs[r]) for r in range(3)]
-    prod = [segs[r].production(xs[r]) for r in range(3)]
-    inv_buy = [segs[r].purchase(xs[r]) for r in range(3)]
-    supply = [fixed[r] + prod[r] for r in range(3)]
-    at_hi = [x >= x_hi for x in xs]
-    if any(at_hi):
-        cons, imp = ration(
-            xs, lw, nt_open, cons, imp, inv_buy, supply, at_hi, [math.isfinite(c) for c in cap]
-        )
-    stock = [supply[r] + imp[r] - sum(cons[r]) for r in range(3)]
-    return xs, imp, cons, prod, stock
-
-
-def ration(xs, lw, nt_open, cons, imp, inv_buy, supply, at_hi, capped):
-    """Rationing at the price ceiling (same rules as the engine, written plainly)."""
-    x, xn, xt = xs
-    link_n = at_hi[1] and xn >= x + lw[1] - 1e-12 and not capped[1]
-    if nt_open:
-        link_t = at_hi[2] and xt >= x + min(lw[2], lw[1]) - 1e-12
-    else:
-        link_t = at_hi[2] and xt >= x + lw[2] - 1e-12
-    link_t = link_t and not capped[2]
-    pool = [at_hi[0], link_n and at_hi[0], link_t and at_hi[0]]
-    tot = [sum(c) for c in cons]
-    buy = [max(v, 0.0) for v in inv_buy]
-    rel = [min(v, 0.0) for v in inv_buy]
-    imp = list(imp)
-    pool_avail = 0.0
-    pool_dem = 0.0
-    need = 0.0
-    for r in range(3):
-        if pool[r]:
-            pool_avail += supply[r] - rel[r]
-            pool_dem += tot[r] + buy[r]
-        elif at_hi[0]:
-            pool_avail -= min(imp[r], 0.0)
-            need += max(imp[r], 0.0)
-    g = min(max(pool_avail / need, 0.0), 1.0) if need > 0 else 1.0
-    for r in range(3):
-        if not pool[r] and at_hi[0] and imp[r] > 0:
-            imp[r] *= g
-    pool_avail -= need * g
-    f_pool = min(max(pool_avail / pool_dem, 0.0), 1.0) if pool_dem > 0 else 1.0
-    new_cons = []
-    fs = []
-    for r in range(3):
-        if pool[r]:
-            f = f_pool
-        elif at_hi[r]:
-            avail = supply[r] - rel[r] + imp[r]
-            dem = tot[r] + buy[r]
-            f = min(max(avail / dem, 0.0), 1.0) if dem > 0 else 1.0
-        else:
-            f = 1.0
-        fs.append(f)
-        new_cons.append([c * f for c in cons[r]])
-    new_imp = list(imp)
-    for r in (1, 2):
-        if pool[r]:
-            new_imp[r] = sum(new_cons[r]) + buy[r] * fs[r] + rel[r] - supply[r]
-    new_imp[0] = -(new_imp[1] + new_imp[2])
-    return new_cons, new_imp
-
-
-# --------------------------------------------------------------------------------------
-# The run, one draw at a time
-# --------------------------------------------------------------------------------------
-
-
-def outage_intensity(tm, start, end, recovery):
-    """Share of an outage in force at month ``tm``, written from the spec (docs/engine.md)
-    as a trapezoid, independently of the engine's code: 0 before ``start``, 1 until ``end``,
-    then a straight line down to 0 over ``recovery`` months."""
-    if not start <= tm:
-        return 0.0
-    after_end = tm - end
-    if after_end < 0:
-        return 1.0
-    if recovery <= 0:
-        return 0.0
-    return max(0.0, 1.0 - after_end / recovery)
-
-
-def schedule(plan: Plan, d: Draws, i_draw: int, t: int, bind):
-    """Shocks in force in step t for one draw, as nested lists [m][r]."""
     b = plan.baseline
-    nm = b.n_materials
-    tm = plan.t_mid[t]
-    share = [[INF] * 3 for _ in range(nm)]
-    signal = [[0.0] * 3 for _ in range(nm)]
-    block = [[0.0] * 3 for _ in range(nm)]
-    leak = [1.0] * nm
-    for i, rs in enumerate(plan.restrictions):
-        for m in range(nm):
-            for r in range(3):
-                if not (rs.mats[m] and rs.regs[r]):
-                    continue
-                if rs.ann <= tm < min(rs.eff, rs.end):
-                    signal[m][r] = max(signal[m][r], 1.0 - rs.mean_approval)
-                if rs.eff <= tm < rs.end:
-                    if tm < rs.eff + d.lag[i_draw, i]:
-                        sh = 0.0
-                    elif math.isnan(d.quota[i_draw, i]):
-                        sh = d.approval[i_draw, i]
-                    else:
-                        sh = d.quota[i_draw, i] / max(rs.quota_base, 1e-300)
-                    share[m][r] = min(share[m][r], sh)
-                    if bind[m][r] and sh > 0:
-                        signal[m][r] = max(signal[m][r], 1.0 - sh)
-                    if rs.deminimis:
-                        reach = d.reach[i_draw, i]
-                        rch = rs.reach_base[m][r] if math.isnan(reach) else reach
-                        cbd = d.cross_border[i_draw]
-                        cbx = plan.cross_border[m][r] if math.isnan(cbd) else cbd
-                        block[m][r] = max(block[m][r], rch * cbx * (1.0 - sh))
-                        if r == 2 and rs.regs[2] and not rs.regs[1]:
-                            rch_n = rs.reach_base[m][1] if math.isnan(reach) else reach
-                            leak[m] = min(leak[m], 1.0 - rch_n * (1.0 - sh))
-    loss = [[0.0] * 3 for _ in range(nm)]
-    for j, o in enumerate(plan.outages):
-        inten = outage_intensity(tm, o.start, o.end, o.recovery)
-        if inten == 0.0:
-            continue
-        sj = d.outage_share[i_draw, j] * inten
-        for m in range(nm):
-            for r in range(3):
-                loss[m][r] += sj * o.weight[m][r]
-                signal[m][r] = max(signal[m][r], sj * o.world[m])
-    out = [[min(max(1.0 - loss[m][r], 0.0), 1.0) for r in range(3)] for m in range(nm)]
+    nm = len(b.materials)
     nk = len(b.sectors)
-    dm = [[[1.0] * nk for _ in range(3)] for _ in range(nm)]
-    for j, dc in enumerate(plan.demands):
-        if tm < dc.start or (tm >= dc.end and not dc.persist):
-            continue
-        f = (1.0 + d.dem_level[i_draw, j]) * (1.0 + d.dem_growth[i_draw, j]) ** (
-            (min(tm, dc.end) - dc.start) / 12.0
-        )
-        for m in range(nm):
-            for r in range(3):
-                for k in range(nk):
-                    dm[m][r][k] *= 1.0 + (f - 1.0) * dc.mask[m][r][k]
-    return share, signal, block, leak, out, dm
-
-
-def run_reference(plan: Plan, d: Draws) -> RunArrays:
-    """Run the plan draw by draw; returns the same arrays as the engine."""
-    b = plan.baseline
-    nd, nm, nt = d.n, b.n_materials, plan.n_steps
-    nk = len(b.sectors)
-    dt = plan.dt
+    nt = plan.n_steps
+    nr = int(plan.n_regions)
+    nd = draws.n
+    dt = float(plan.dt)
     el = [int(i) for i in plan.el]
     pr = [int(i) for i in plan.pr]
-    k_el = [int(k) for k in plan.k_el]
-    k_pr = [int(k) for k in plan.k_pr]
-    kmag = plan.kmag
-    q0, d0, p0 = plan.q0, plan.d0, plan.p0
+    kmag = int(plan.kmag)
+    sectors = list(b.sectors)
+    # the magnet demand elasticity: the first sector of magnet users (DOC SILENT on which)
+    kprod = next((k for k, s in enumerate(sectors) if k != kmag and s != "other_uses"), -1)
+    cols = list(range(nm)) if mat_index is None else [int(j) for j in mat_index]
+
+    # plain nested lists of the baseline (t/month)
+    q0 = [[float(plan.q0[m, r]) for r in range(nr)] for m in range(nm)]
+    d0 = [[[float(plan.d0[m, r, k]) for k in range(nk)] for r in range(nr)] for m in range(nm)]
+    d0t = [[sum(d0[m][r]) for r in range(nr)] for m in range(nm)]
+    f0 = [[[float(plan.f0[m, i, j]) for j in range(nr)] for i in range(nr)] for m in range(nm)]
+    p0 = [[float(plan.p0_region[m, r]) for r in range(nr)] for m in range(nm)]
+    recipe = [[float(plan.recipe[e, p]) for p in range(nm)] for e in range(nm)]
+    cshare = [[float(plan.cost_share[e, p]) for p in range(nm)] for e in range(nm)]
+    # s_e: the element's cost share in the magnet (DOC AMBIGUOUS: the largest over magnets)
+    s_in = [max((cshare[e][p] for p in pr), default=0.0) for e in range(nm)]
+    # expansion: world volume [t/month] shared over the non-controller producers
+    volume = [sum(q0[m]) for m in range(nm)]
+    wramp = _grid(nm, nr)
+    for m in range(nm):
+        tot = sum(q0[m][r] for r in range(1, nr))
+        for r in range(1, nr):
+            wramp[m][r] = q0[m][r] / tot if tot > 0 else 0.0
+
     shp = (nd, nt, nm, 3)
-    res = {
-        k: np.zeros(shp, np.float32)
-        for k in ("price", "supply", "cons", "imp", "inv", "short", "des")
-    }
-    inv0_all = np.zeros((nd, nm, 3), np.float32)
-    cost = np.zeros((nd, nm, 3))
-    short_cum = np.zeros((nd, nm, 3, nk))
-    for i in range(nd):
-        cover = d.cover[i]
-        # per-material elasticities: magnet makers by the Hicks-Marshall rule
-        eps_m = []
+    out = {name: np.zeros(shp) for name in RunArrays.PATHS}
+    flags_out = np.zeros(shp, np.uint8)
+    inv0 = np.zeros((nd, nm, 3))
+    cost_out = np.zeros((nd, nm, 3))
+    short_sec = np.zeros((nd, nm, 3, nk))
+    for m in range(nm):
+        for r in range(nr, 3):
+            out["price"][:, :, m, r] = float(plan.p0_region[m, r])
+
+    for di in range(nd):
+        p = _Par(draws, di, cols)
+        # elasticity per material and sector (4.3, Hicks-Marshall for magnet makers)
+        eps = [list(p.eps) for _ in range(nm)]
+        if kmag >= 0 and el and pr and kprod >= 0:
+            sig_in = -p.eps[kmag]
+            e_mag = abs(p.eps[kprod])
+            for e in el:
+                eps[e][kmag] = -(s_in[e] * e_mag + (1.0 - s_in[e]) * sig_in)
+        x_cap = [math.log(p.backstop[m]) for m in range(nm)]
+        # state
+        x, xe, xs, xr = _grid(nm, nr), _grid(nm, nr), _grid(nm, nr), _grid(nm, nr)
+        U = [[p.cover_user * d0t[m][r] for r in range(nr)] for m in range(nm)]
+        V = [[p.cover_trader * d0t[m][r] for r in range(nr)] for m in range(nm)]
+        G, B = _grid(nm, nr), _grid(nm, nr)
+        Q = [_grid(nm, nr) for _ in plan.restrictions]
+        # window quotas: what is left [t]; tonnage quotas: the rent [USD/kg]
+        left = [0.0 if math.isnan(v) else v for v in p.budget]
+        rent = [0.0 for _ in plan.restrictions]
+        R, rec, sig = _grid(nm, nr), _grid(nm, nr), _grid(nm, nr)
+        ell = _grid(nm, nr, 1.0)
+        magnets = [[q0[m][r] for r in range(nr)] for m in range(nm)]  # last coupled output
         for m in range(nm):
-            row = list(d.eps[i])
-            if m in el and kmag >= 0 and k_pr:
-                s_e = plan.input_share[m]
-                sigma = -d.eps[i][kmag]
-                row[kmag] = -(s_e * abs(d.eps[i][k_pr[0]]) + (1.0 - s_e) * sigma)
-            eps_m.append(row)
-        eta = d.eta[i]
-        theta = d.sup_el[i]
-        kap = 1.0 - (1.0 - d.kappa[i]) ** dt
-        kap_s = 1.0 - (1.0 - d.kappa_sell[i]) ** dt
-        a_e = 1.0 - math.exp(-dt / d.tau_e[i])
-        a_s = 1.0 - math.exp(-dt / d.tau_s[i])
-        a_r = 1.0 - math.exp(-dt / d.tau_r[i])
-        cons0 = [[sum(d0[m][r]) for r in range(3)] for m in range(nm)]
-        inv = [[cover * cons0[m][r] for r in range(3)] for m in range(nm)]
-        inv0_all[i] = np.array(inv)
-        ramp_x = [[0.0] * 3 for _ in range(nm)]
-        blocked = [[0.0] * 3 for _ in range(nm)]
-        sigma = [[0.0] * 3 for _ in range(nm)]
-        rec = [[0.0] * 3 for _ in range(nm)]
-        xe = [[0.0] * 3 for _ in range(nm)]
-        xs = [[0.0] * 3 for _ in range(nm)]
-        xr = [[0.0] * 3 for _ in range(nm)]
-        bind = [[False] * 3 for _ in range(nm)]
-        xprev = [[0.0] * 3 for _ in range(nm)]
-        flow = [0.0] * nm
+            for r in range(nr):
+                inv0[di, m, r] = U[m][r] + V[m][r]
+        au = 1.0 - math.exp(-dt / p.tau_u)
+
         for t in range(nt):
-            share, signal, block, leak, out_f, dm = schedule(plan, d, i, t, bind)
-            tm = plan.t_mid[t]
-            proj = [[0.0] * 3 for _ in range(nm)]
-            for j in range(plan.proj_cap.shape[0]):
-                frac = min(max((tm - d.proj_start[i, j]) / d.proj_ramp[i], 0.0), 1.0)
+            tm = float(plan.t_mid[t])
+            # ---- 4.1 shocks in force --------------------------------------------------
+            signal, block = _grid(nm, nr), _grid(nm, nr)
+            for i, rs in enumerate(plan.restrictions):
                 for m in range(nm):
-                    for r in range(3):
-                        proj[m][r] += frac * plan.proj_cap[j][m][r]
-            base = [[[d0[m][r][k] * dm[m][r][k] * (1.0 - sigma[m][r]) * dt for k in range(nk)]
-                     for r in range(3)] for m in range(nm)]  # fmt: skip
-            cons_base = [[sum(base[m][r]) / dt for r in range(3)] for m in range(nm)]
-            prod0 = [[((q0[m][r] + ramp_x[m][r]) * out_f[m][r] + proj[m][r] + rec[m][r]) * dt
-                      for r in range(3)] for m in range(nm)]  # fmt: skip
-            flo = [[d.floor_months[i] * cons_base[m][r] for r in range(3)] for m in range(nm)]
-            tgt = [[max(cover * cons_base[m][r] * (1.0 + d.hoard[i] * signal[m][r]), flo[m][r])
-                    for r in range(3)] for m in range(nm)]  # fmt: skip
-            # product demand index (world, base price) and magnet makers' plans
-            plan_out = {}
-            cap_pr = {}
-            for p in pr:
-                tot0 = sum(d0[p][r][k] for r in range(3) for k in range(nk))
-                cur = sum(d0[p][r][k] * dm[p][r][k] * (1.0 - sigma[p][r])
-                          for r in range(3) for k in range(nk))  # fmt: skip
-                idx = cur / tot0 if tot0 > 0 else 1.0
-                for r in range(3):
-                    resp = math.exp(theta * xe[p][r])
-                    plan_out[p, r] = q0[p][r] * idx * out_f[p][r] * resp
-                    cap = ((q0[p][r] + ramp_x[p][r]) * out_f[p][r] + proj[p][r]) * dt
-                    cap_pr[p, r] = cap * max(resp, 1.0)
-            q_pr = {(p, r): min(cap_pr[p, r], plan_out[p, r] * dt) for p in pr for r in range(3)}
-            xlog = [[0.0] * 3 for _ in range(nm)]
-            prod = [[0.0] * 3 for _ in range(nm)]
-            cons_tot = [[0.0] * 3 for _ in range(nm)]
-            imp = [[0.0] * 3 for _ in range(nm)]
-            d_inv = [[0.0] * 3 for _ in range(nm)]
-            des = [[0.0] * 3 for _ in range(nm)]
-            short = [[0.0] * 3 for _ in range(nm)]
-            blk = [[0.0] * 3 for _ in range(nm)]
-            buy = {}
-            need = {}
-            for m in el:
-                for r in range(3):
-                    for p in pr:
-                        need[m, r, p] = (plan.recipe[m][p] * plan_out[p, r] * dt
-                                         * (1.0 - sigma[m][r]))  # fmt: skip
-            # ---- element markets, one material at a time
-            for m in el:
-                sec = []
-                for r in range(3):
-                    row = []
-                    for k in k_el:
-                        if k == kmag and pr:
-                            row.append(sum(need[m, r, p] for p in pr))
-                        else:
-                            row.append(base[m][r][k])
-                    sec.append(row)
-                xsol, impm, cons, _prod, stock, flow[m] = _solve(
-                    plan, t, m, sec, [eps_m[m][k] for k in k_el], prod0[m], theta, block[m],
-                    inv[m], tgt[m], flo[m], xe[m], share[m], leak[m], kap, kap_s, eta,
-                    xprev[m], flow[m],
+                    for r in range(nr):
+                        if not (rs.mats[m] and rs.regs[r]):
+                            continue
+                        if rs.ann <= tm < min(rs.eff, rs.end):
+                            signal[m][r] = max(signal[m][r], 1.0 - rs.mean_approval)
+                        elif rs.eff <= tm < rs.end:
+                            signal[m][r] = max(signal[m][r], 1.0 - ell[m][r])
+                            if rs.is_budget:  # 4.8: what is left cannot cover to its end
+                                signal[m][r] = max(signal[m][r], _short(plan, rs, left[i], tm))
+                            if rs.deminimis:
+                                reach = p.reach[i]
+                                if math.isnan(reach):
+                                    reach = float(rs.reach_base[m, r])
+                                cb = p.cross_border
+                                if math.isnan(cb):
+                                    cb = float(plan.cross_border[m, r])
+                                block[m][r] = max(block[m][r], reach * cb * (1.0 - ell[m][r]))
+            loss = _grid(nm, nr)
+            for j, o in enumerate(plan.outages):
+                if tm < o.start:
+                    continue
+                if tm < o.end:
+                    inten = 1.0
+                elif o.recovery > 0 and tm < o.end + o.recovery:
+                    inten = 1.0 - (tm - o.end) / o.recovery
+                else:
+                    continue
+                sh = p.outage_share[j] * inten
+                for m in range(nm):
+                    for r in range(nr):
+                        loss[m][r] += sh * float(o.weight[m, r])
+                        signal[m][r] = max(signal[m][r], sh * float(o.world[m]))
+            out_f = [[_clip(1.0 - loss[m][r], 0.0, 1.0) for r in range(nr)] for m in range(nm)]
+            dm = [[[1.0] * nk for _ in range(nr)] for _ in range(nm)]
+            for j, dc in enumerate(plan.demands):
+                if tm < dc.start or (tm >= dc.end and not dc.persist):
+                    continue
+                years = (min(tm, dc.end) - dc.start) / 12.0
+                fac = (1.0 + p.dem_level[j]) * (1.0 + p.dem_growth[j]) ** years
+                for m in range(nm):
+                    for r in range(nr):
+                        for k in range(nk):
+                            if dc.mask[m, r, k] > 0:
+                                dm[m][r][k] *= fac
+            release = [[float(plan.release[t, m, r]) for r in range(nr)] for m in range(nm)]
+            wedge = [[float(plan.log_wedge[t, m, r]) for r in range(nr)] for m in range(nm)]
+            floor = [[float(plan.log_floor[t, m, r]) for r in range(nr)] for m in range(nm)]
+            proj = _grid(nm, nr)
+            for jp in range(plan.proj_cap.shape[0]):
+                frac = _clip((tm - p.proj_start[jp]) / p.proj_ramp, 0.0, 1.0)
+                for m in range(nm):
+                    for r in range(nr):
+                        proj[m][r] += frac * float(plan.proj_cap[jp, m, r])
+
+            # ---- 4.2 planned magnet output -------------------------------------------
+            Y = _grid(nm, nr)
+            for pp in pr:
+                base = sum(d0t[pp])
+                cur = sum(
+                    d0[pp][r][k] * dm[pp][r][k] * (1.0 - sig[pp][r])
+                    for r in range(nr) for k in range(nk)
                 )  # fmt: skip
-                for r in range(3):
-                    xlog[m][r] = xsol[r]
-                    p_el = prod0[m][r] * math.exp(theta * min(xsol[r], 0.0))
-                    blk[m][r] = block[m][r] * p_el
-                    prod[m][r] = p_el
-                    imp[m][r] = impm[r]
-                    d_inv[m][r] = stock[r]
-                    cons_tot[m][r] = sum(cons[r])
-                    des[m][r] = sum(sec[r])
-                    for jj, k in enumerate(k_el):
-                        sh = max(sec[r][jj] - cons[r][jj], 0.0)
-                        short[m][r] += sh
-                        short_cum[i, m, r, k] += sh
-                        cost[i, m, r] += _cs(xsol[r], eps_m[m][k], p0[m], sec[r][jj])
-                    if kmag in k_el:
-                        buy[m, r] = cons[r][k_el.index(kmag)]
-            # ---- magnet output from inputs (stage coupling)
-            if pr and kmag in k_el:
-                for r in range(3):
-                    for p in pr:
-                        fill_p = INF
-                        for m in el:
-                            if plan.recipe[m][p] > 0:
-                                nt_ = sum(need[m, r, pp] for pp in pr)
-                                f = buy[m, r] / nt_ if nt_ > 0 else INF
-                                fill_p = min(fill_p, f)
-                        if not math.isfinite(fill_p):
-                            fill_p = 1.0
-                        q_pr[p, r] = max(min(cap_pr[p, r], plan_out[p, r] * dt * fill_p), 0.0)
-                    for m in el:
-                        used = sum(plan.recipe[m][p] * q_pr[p, r] for p in pr) * (1.0 - sigma[m][r])
-                        used = min(used, buy[m, r])
-                        left = buy[m, r] - used
-                        d_inv[m][r] += left
-                        cons_tot[m][r] -= left
-            # ---- magnet markets
-            for p in pr:
-                sec = [[base[p][r][k] for k in k_pr] for r in range(3)]
-                q = [q_pr[p, r] for r in range(3)]
-                xsol, impm, cons, _, stock, flow[p] = _solve(
-                    plan, t, p, sec, [eps_m[p][k] for k in k_pr], q, 0.0, block[p], inv[p],
-                    tgt[p], flo[p], xe[p], share[p], leak[p], kap, kap_s, eta, xprev[p], flow[p],
-                )  # fmt: skip
-                for r in range(3):
-                    xlog[p][r] = xsol[r]
-                    prod[p][r] = q[r]
-                    blk[p][r] = block[p][r] * q[r]
-                    imp[p][r] = impm[r]
-                    d_inv[p][r] = stock[r]
-                    cons_tot[p][r] = sum(cons[r])
-                    des[p][r] = sum(sec[r])
-                    for jj, k in enumerate(k_pr):
-                        sh = max(sec[r][jj] - cons[r][jj], 0.0)
-                        short[p][r] += sh
-                        short_cum[i, p, r, k] += sh
-                        cost[i, p, r] += _cs(xsol[r], eps_m[p][k], p0[p], sec[r][jj])
-            # ---- state updates
+                index = cur / base if base > 0 else 1.0
+                th = p.sup_el  # DOC AMBIGUOUS: theta of 4.2 taken as the supply elasticity
+                for r in range(nr):
+                    # desired over actual magnet stock (4.5 at this step's signal and prices)
+                    dm_at = sum(
+                        d0[pp][r][k] * dm[pp][r][k] * (1.0 - sig[pp][r])
+                        * math.exp(eps[pp][k] * x[pp][r]) for k in range(nk)
+                    )  # fmt: skip
+                    fear = 1.0 + p.hoard * signal[pp][r]
+                    spec = math.exp(p.spec * _clip(x[pp][r] - xe[pp][r], -1.0, 1.0))
+                    s_des = dm_at * fear * (p.cover_user + p.cover_trader * spec)
+                    s_now = U[pp][r] + V[pp][r]
+                    if s_now > 0:
+                        ratio = _clip(s_des / s_now, 0.5, 1.5)
+                    else:  # S* > 0 and no stock: infinite, the upper clip (0/0: DOC SILENT)
+                        ratio = 1.5 if s_des > 0 else 1.0
+                    want = q0[pp][r] * index * out_f[pp][r] * math.exp(th * min(xe[pp][r], 0.0))
+                    want *= ratio
+                    cap = ((q0[pp][r] + R[pp][r]) * out_f[pp][r] + proj[pp][r]) * max(
+                        math.exp(th * xe[pp][r]), 1.0)  # fmt: skip
+                    Y[pp][r] = min(cap, want)
+
+            # ---- 4.3 demand ----------------------------------------------------------
+            Dref = [[[0.0] * nk for _ in range(nr)] for _ in range(nm)]
+            Dk = [[[0.0] * nk for _ in range(nr)] for _ in range(nm)]
             for m in range(nm):
-                for r in range(3):
-                    inv[m][r] = max(inv[m][r] + d_inv[m][r], 0.0)
-                    blocked[m][r] += blk[m][r]
+                for r in range(nr):
+                    for k in range(nk):
+                        if k == kmag and m in el and pr:
+                            need = sum(recipe[m][pp] * Y[pp][r] for pp in pr)
+                            Dref[m][r][k] = need * (1.0 - sig[m][r])
+                        else:
+                            Dref[m][r][k] = d0[m][r][k] * dm[m][r][k] * (1.0 - sig[m][r])
+                        Dk[m][r][k] = Dref[m][r][k] * math.exp(eps[m][k] * x[m][r])
+            D = [[sum(Dk[m][r]) for r in range(nr)] for m in range(nm)]
+
+            # ---- 4.4 production ------------------------------------------------------
+            P = _grid(nm, nr)
+            for m in range(nm):
+                for r in range(nr):
+                    if m in pr:
+                        P[m][r] = magnets[m][r]
+                        continue
+                    base = (q0[m][r] + R[m][r]) * out_f[m][r] + proj[m][r] + rec[m][r]
+                    if r == 0:  # the controller's quotas: a fall below the expected price
+                        resp = math.exp(-p.theta_c * max(xe[m][r] - x[m][r], 0.0))
+                    else:  # cuts below base, the expected price raised to a price floor
+                        resp = math.exp(p.sup_el * min(max(xe[m][r], floor[m][r]), 0.0))
+                    P[m][r] = base * resp
+
+            # ---- 4.5 desired stocks --------------------------------------------------
+            Us, Vs = _grid(nm, nr), _grid(nm, nr)
+            for m in range(nm):
+                for r in range(nr):
+                    fear = 1.0 + p.hoard * signal[m][r]
+                    Us[m][r] = p.cover_user * D[m][r] * fear
+                    spec = math.exp(p.spec * _clip(x[m][r] - xe[m][r], -1.0, 1.0))
+                    Vs[m][r] = p.cover_trader * D[m][r] * fear * spec
+
+            # ---- 4.6 trade wanted ----------------------------------------------------
+            Fw = [[[0.0] * nr for _ in range(nr)] for _ in range(nm)]
+            for m in range(nm):
+                for i in range(nr):
+                    for j in range(nr):
+                        if i == j:
+                            continue
+                        w = wedge[m][j] if i == 0 else 0.0
+                        gap = _clip(x[m][j] - x[m][i] - w, -5.0, 5.0)
+                        g = min(math.exp(p.beta * gap), TRADE_MAX)
+                        if i != 0 and j != 0:
+                            lp = p.divert * P[m][i]
+                            Fw[m][i][j] = max(0.0, (f0[m][i][j] + lp) * g - lp)
+                        else:
+                            Fw[m][i][j] = f0[m][i][j] * g
+
+            # ---- 4.7 licensing -------------------------------------------------------
+            # buyers' requirement n [x normal] and normal requirement W = n f0 [t/month]
+            W = _grid(nm, nr)
+            for m in range(nm):
+                for r in range(nr):
+                    gap = max(Us[m][r] + Vs[m][r] - U[m][r] - V[m][r], 0.0)
+                    # DOC SILENT: a segment without baseline demand needs 1 x normal
+                    n = (D[m][r] + gap * au / dt) / d0t[m][r] if d0t[m][r] > 0 else 1.0
+                    W[m][r] = _clip(n, 0.0, TRADE_MAX) * f0[m][0][r]
+            allowed = _grid(nm, nr, INF)
+            for i, rs in enumerate(plan.restrictions):
+                if not (rs.eff <= tm < rs.end):
+                    Q[i] = _grid(nm, nr)  # a restriction that ends drops its backlog
+                    continue
+                cells = [(m, r) for m in range(nm) for r in range(nr) if rs.mats[m] and rs.regs[r]]
+                if rs.is_quota or rs.is_budget:
+                    # Q t/month: the rate, or what is left spread over the months left (DOC
+                    # AMBIGUOUS: at least one step, or the last step would ship twice what
+                    # is left: the end is inside a step, the step a whole month)
+                    months = max(rs.end - tm, dt)
+                    qt = p.quota[i] / 12.0 if rs.is_quota else left[i] / months
+                    wsum = sum(W[m][r] for m, r in cells)
+                    for m, r in cells:  # shared in proportion to W
+                        cap = qt * W[m][r] / wsum if wsum > 0 else 0.0
+                        cap = min(cap, W[m][r])  # each cell at most its requirement
+                        allowed[m][r] = min(allowed[m][r], cap)
+                    # the rent: p_bar the covered exports' average base price (DOC
+                    # AMBIGUOUS: the controller's own base price, weighted by baseline flows)
+                    fsum = sum(f0[m][0][r] for m, r in cells)
+                    pbar = sum(f0[m][0][r] * p0[m][0] for m, r in cells) / fsum
+                    excess = _clip(wsum / qt - 1.0, -1.0, 2.0) if qt > 0 else 2.0
+                    rent[i] = max(rent[i] + p.kappa_q * pbar * excess * dt, 0.0)
+                    continue
+                gl = p.general[i] if tm >= rs.general else 0.0
+                since = tm - rs.eff - p.lag[i]
+                if since >= 0:
+                    kk = p.k1 + (p.k0 - p.k1) * math.exp(-since / p.tau_k)
+                    share_decided = 1.0 - math.exp(-kk * dt)
+                else:
+                    share_decided = 0.0
+                col = 0
+                for js, start in enumerate(rs.steps):
+                    if start <= tm:
+                        col = js
+                rate = p.approval[i][col] * (1.0 - p.denied[i])
+                for m, r in cells:
+                    Q[i][m][r] += W[m][r] * (1.0 - gl) * dt
+                    decided = Q[i][m][r] * share_decided
+                    Q[i][m][r] -= decided
+                    cap = gl * W[m][r] + decided * rate / dt
+                    allowed[m][r] = min(allowed[m][r], cap)
+
+            # ---- 4.8 shipping --------------------------------------------------------
+            flows = [[[Fw[m][i][j] for j in range(nr)] for i in range(nr)] for m in range(nm)]
+            legal = _grid(nm, nr)
+            for m in range(nm):
+                for j in range(1, nr):
+                    wanted = Fw[m][0][j]
+                    if math.isinf(allowed[m][j]):  # no control in force
+                        legal[m][j] = wanted
+                        ell[m][j] = 1.0
+                        continue
+                    leaked = p.leak * min(W[m][j], wanted)
+                    lg = min(wanted - leaked, allowed[m][j])
+                    flows[m][0][j] = lg + leaked
+                    legal[m][j] = lg
+                    if wanted <= 0:
+                        ell[m][j] = 1.0
+                    else:
+                        ell[m][j] = flows[m][0][j] / wanted  # got through, legally or not
+                ell[m][0] = 1.0
+                for i in range(nr):
+                    shipped = sum(flows[m][i]) * dt
+                    avail = max(V[m][i] + P[m][i] * (1.0 - block[m][i]) * dt, 0.0)
+                    if shipped > avail:
+                        sc = avail / shipped
+                        flows[m][i] = [f * sc for f in flows[m][i]]
+                        if i == 0:
+                            legal[m] = [v * sc for v in legal[m]]
+            for i, rs in enumerate(plan.restrictions):  # legal shipments use window quotas
+                if rs.is_budget and rs.eff <= tm < rs.end:
+                    used = sum(
+                        legal[m][r] * dt
+                        for m in range(nm) for r in range(nr) if rs.mats[m] and rs.regs[r]
+                    )  # fmt: skip
+                    left[i] = max(left[i] - used, 0.0)
+            imports = [
+                [sum(flows[m][i][r] for i in range(nr)) * dt - sum(flows[m][r]) * dt
+                 for r in range(nr)]
+                for m in range(nm)
+            ]  # fmt: skip
+
+            # ---- 4.9 state purchases, buying and consumption -------------------------
+            cons_k = [[[0.0] * nk for _ in range(nr)] for _ in range(nm)]
+            lost = _grid(nm, nr)
+            for m in range(nm):
+                for r in range(nr):
+                    held = block[m][r] * P[m][r] * dt
+                    inflow = P[m][r] * dt - held + imports[m][r] + release[m][r]
+                    buy = 0.0
+                    if r == 0:
+                        want_g = p.g_state * D[m][0] * dt * _clip(
+                            (xe[m][0] - p.delta_state - x[m][0]) / STATE_BAND, 0.0, 1.0
+                        )  # fmt: skip
+                        # DOC SILENT: the reserve cannot buy more than the market holds
+                        buy = min(want_g, max(V[m][r] + inflow, 0.0))
+                    G[m][r] += buy
+                    B[m][r] += held
+                    avail = max(V[m][r] + inflow - buy, 0.0)
+                    want_c = D[m][r] * dt
+                    wish = max(0.0, want_c + (Us[m][r] - U[m][r]) * au)
+                    bought = min(wish, avail)
+                    V[m][r] = avail - bought
+                    have = U[m][r] + bought
+                    cons = min(want_c, have)
+                    U[m][r] = have - cons
+                    share = cons / want_c if want_c > 0 else 1.0
+                    for k in range(nk):
+                        cons_k[m][r][k] = Dk[m][r][k] * dt * share
+                    lost[m][r] = want_c - cons
+
+            # ---- 4.10 magnet coupling ------------------------------------------------
+            if el and pr:
+                new_mag = _grid(nm, nr)
+                for r in range(nr):
+                    used = dict.fromkeys(el, 0.0)
+                    for pp in pr:
+                        fill = INF
+                        for e in el:
+                            need = Dk[e][r][kmag] * dt
+                            if recipe[e][pp] > 0 and need > 0:
+                                fill = min(fill, cons_k[e][r][kmag] / need)
+                        fp = 1.0 if math.isinf(fill) else min(fill, 1.0)
+                        new_mag[pp][r] = Y[pp][r] * fp
+                        for e in el:
+                            thrift = (1.0 - sig[e][r]) * math.exp(eps[e][kmag] * x[e][r])
+                            used[e] += recipe[e][pp] * thrift * new_mag[pp][r] * dt
+                    for e in el:
+                        got = cons_k[e][r][kmag]
+                        unused = got - min(used[e], got)
+                        U[e][r] += unused
+                        cons_k[e][r][kmag] = got - unused
+                magnets = new_mag
+            elif pr:
+                magnets = [row[:] for row in Y]
+            # DOC SILENT: output held by a de-minimis rule returns to traders when it lapses
+            for m in range(nm):
+                for r in range(nr):
                     if block[m][r] <= 0:
-                        inv[m][r] += blocked[m][r]
-                        blocked[m][r] = 0.0
-                    x = xlog[m][r]
-                    px = math.exp(max(x, plan.log_floor[t][m][r]))
-                    thr = d.ramp_thr[i]
-                    up = min(max((px - 1.0) / (thr - 1.0), 0.0), 1.0)
-                    down = min(max((1.0 - px) / (1.0 - 1.0 / thr), 0.0), 1.0)
-                    rate = d.ramp[i] * plan.volume[m] * plan.ramp_weight[m][r]
-                    ramp_x[m][r] = max(ramp_x[m][r] + rate * (up - down) * dt / 12.0, 0.0)
-                    xs[m][r] += a_s * (x - xs[m][r])
-                    gs = min(max((math.exp(xs[m][r]) - 1.0) / (d.sub_thr[i] - 1.0), 0.0), 1.0)
-                    sigma[m][r] = min(sigma[m][r] + d.sub_rate[i] * gs * dt / 12.0, d.sub_cap[i])
-                    xr[m][r] += a_r * (x - xr[m][r])
-                    gr = min(max((math.exp(xr[m][r]) - 1.0) / (d.sub_thr[i] - 1.0), 0.0), 1.0)
-                    rec[m][r] += d.rec_rate[i] * cons0[m][r] * gr * dt / 12.0
-                    xe[m][r] += a_e * (x - xe[m][r])
-                    bind[m][r] = math.isfinite(share[m][r]) and (
-                        x > xlog[m][0] + plan.log_wedge[t][m][r] + 1e-6
+                        V[m][r] += B[m][r]
+                        B[m][r] = 0.0
+
+            # ---- 4.11 prices ---------------------------------------------------------
+            # floors of the indicated price, from the prices of the start of the step (DOC
+            # AMBIGUOUS: all prices move together): the magnets' unit cost ...
+            pfloor = _grid(nm, nr, -INF)
+            for pp in pr:
+                for r in range(nr):
+                    rise = sum(cshare[e][pp] * (math.exp(x[e][r]) - 1.0) for e in el)
+                    pfloor[pp][r] = math.log(1.0 + rise)
+            # ... and for a segment importing from the controller (DOC AMBIGUOUS: in the
+            # baseline) its home price plus the rent of a tonnage quota in force (the
+            # largest: DOC SILENT) plus the import wedge
+            for m in range(nm):
+                for j in range(1, nr):
+                    if f0[m][0][j] <= 0:
+                        continue
+                    pi = 0.0
+                    for i, rs in enumerate(plan.restrictions):
+                        quota = rs.is_quota or rs.is_budget
+                        if quota and rs.eff <= tm < rs.end and rs.mats[m] and rs.regs[j]:
+                            pi = max(pi, rent[i])
+                    home = p0[m][0] * math.exp(x[m][0])
+                    anchor = math.log((home + pi) / p0[m][j]) + wedge[m][j]
+                    pfloor[m][j] = max(pfloor[m][j], anchor)
+            a_p, a_e = _smooth(dt, p.tau_p), _smooth(dt, p.tau_e)
+            revert = math.exp(-dt / p.tau_c)  # the expected price reverts to base
+            for m in range(nm):
+                for r in range(nr):
+                    S = U[m][r] + V[m][r]
+                    Ss = Us[m][r] + Vs[m][r]
+                    fl = 0
+                    if Ss > 0:
+                        ratio = Ss / max(S, STOCK_GUARD * Ss)
+                        if STOCK_GUARD * Ss > S:
+                            fl |= FLAG_STOCK_GUARD
+                    else:
+                        ratio = 1.0
+                    x_ind = max(xe[m][r] + p.alpha * math.log(ratio), pfloor[m][r])
+                    xn = x[m][r] + a_p * (x_ind - x[m][r])
+                    if xn >= x_cap[m]:
+                        fl |= FLAG_BACKSTOP
+                    if xn <= LOG_FLOOR:
+                        fl |= FLAG_FLOOR
+                    x[m][r] = _clip(xn, LOG_FLOOR, x_cap[m])
+                    xe[m][r] = (xe[m][r] + a_e * (x[m][r] - xe[m][r])) * revert
+                    flags_out[di, t, m, r] = fl
+
+            # ---- outputs of the step -------------------------------------------------
+            for m in range(nm):
+                for r in range(nr):
+                    sh = 0.0
+                    # DOC AMBIGUOUS: shortfall counted per sector, then summed
+                    for k in range(nk):
+                        s_k = max(Dref[m][r][k] * dt - cons_k[m][r][k], 0.0)
+                        short_sec[di, m, r, k] += s_k
+                        sh += s_k
+                    # consumer cost (RunArrays docstring): isoelastic surplus loss
+                    for k in range(nk):
+                        e1 = 1.0 + eps[m][k]
+                        g = math.expm1(e1 * x[m][r]) / e1 if abs(e1) >= 1e-9 else x[m][r]
+                        cost_out[di, m, r] += Dref[m][r][k] * dt * g * p0[m][r] * 1000.0
+                    row = out
+                    row["price"][di, t, m, r] = p0[m][r] * math.exp(x[m][r])
+                    row["supply"][di, t, m, r] = P[m][r]
+                    row["consumption"][di, t, m, r] = sum(cons_k[m][r]) / dt
+                    row["imports"][di, t, m, r] = imports[m][r] / dt
+                    row["exports_controller"][di, t, m, r] = (
+                        sum(legal[m][1:]) if r == 0 else legal[m][r]
                     )
-                    xprev[m][r] = x
-                    res["price"][i, t, m, r] = p0[m] * math.exp(x)
-                    res["supply"][i, t, m, r] = prod[m][r] / dt
-                    res["cons"][i, t, m, r] = cons_tot[m][r] / dt
-                    res["imp"][i, t, m, r] = imp[m][r] / dt
-                    res["inv"][i, t, m, r] = inv[m][r] + blocked[m][r]
-                    res["short"][i, t, m, r] = short[m][r] / dt
-                    res["des"][i, t, m, r] = des[m][r] / dt
+                    row["inventory"][di, t, m, r] = U[m][r] + V[m][r] + G[m][r] + B[m][r]
+                    row["backlog"][di, t, m, r] = sum(q[m][r] for q in Q)
+                    row["shortfall"][di, t, m, r] = sh / dt
+                    row["lost"][di, t, m, r] = lost[m][r] / dt
+                    row["desired"][di, t, m, r] = sum(Dref[m][r])
+
+            # ---- 4.12 slow updates ---------------------------------------------------
+            a_s, a_r = _smooth(dt, p.tau_s), _smooth(dt, p.tau_r)
+            for m in range(nm):
+                for r in range(nr):
+                    px = math.exp(max(x[m][r], floor[m][r]))
+                    up = _clip((px - 1.0) / (p.ramp_thr - 1.0), 0.0, 1.0)
+                    # DOC SILENT: shrinking at full speed at 1/threshold x base
+                    down = _clip((1.0 - px) / (1.0 - 1.0 / p.ramp_thr), 0.0, 1.0)
+                    rate = p.ramp * volume[m] * wramp[m][r]
+                    R[m][r] = max(R[m][r] + rate * (up - down) * dt / 12.0, 0.0)
+                    xs[m][r] += a_s * (x[m][r] - xs[m][r])
+                    gs = _clip((math.exp(xs[m][r]) - 1.0) / (p.sub_thr - 1.0), 0.0, 1.0)
+                    sig[m][r] = min(sig[m][r] + p.sub_rate * gs * dt / 12.0, p.sub_cap)
+                    xr[m][r] += a_r * (x[m][r] - xr[m][r])
+                    # DOC SILENT: recycling uses the substitution threshold and grows by
+                    # its rate x baseline demand a year
+                    gr = _clip((math.exp(xr[m][r]) - 1.0) / (p.sub_thr - 1.0), 0.0, 1.0)
+                    rec[m][r] += p.rec_rate * d0t[m][r] * gr * dt / 12.0
+
     return RunArrays(
-        price=res["price"],
-        supply=res["supply"],
-        consumption=res["cons"],
-        imports=res["imp"],
-        inventory=res["inv"],
-        shortfall=res["short"],
-        desired=res["des"],
-        inventory0=inv0_all,
-        cost=cost,
-        shortfall_sector=short_cum,
+        **out,
+        flags=flags_out,
+        inventory0=inv0,
+        cost=cost_out,
+        shortfall_sector=short_sec,
     )
-
-
-def _solve(
-    plan,
-    t,
-    m,
-    sec,
-    eps,
-    prod0,
-    theta,
-    block,
-    inv,
-    tgt,
-    flo,
-    xe,
-    share,
-    leak,
-    kap,
-    kap_s,
-    eta,
-    xprev,
-    flow,
-):
-    """One material's market in one step for one draw (plain scalar code)."""
-    dt = plan.dt
-    caps = []
-    for r in range(3):
-        caps.append(share[r] * plan.x0flow[m][r] * dt if math.isfinite(share[r]) else INF)
-    # lagged arbitrage between two capped destination segments
-    k_nt = leak * (1.0 - block[1]) * prod0[1]
-    if math.isfinite(caps[1]) and math.isfinite(caps[2]):
-        gap = xprev[2] - xprev[1]
-        band = 0.1
-        target = k_nt * min(max(gap / band, 0.0), 1.0) - (1.0 - block[2]) * prod0[2] * min(
-            max(-gap / band, 0.0), 1.0
-        )
-        flow = flow + 0.5 * (target - flow)
-    else:
-        flow = 0.0
-    moved = [0.0, -flow, flow]
-    segs = []
-    fixed = []
-    for r in range(3):
-        fx = plan.release[t][m][r] + moved[r]
-        fixed.append(fx)
-        segs.append(
-            Segment(
-                sec[r],
-                eps,
-                inv[r],
-                flo[r],
-                tgt[r],
-                kap,
-                kap_s,
-                eta,
-                xe[r],
-                (1.0 - block[r]) * prod0[r],
-                theta,
-                fx,
-            )
-        )
-    lw = [plan.log_wedge[t][m][r] for r in range(3)]
-    xs, imp, cons, prod, stock = clear_one(
-        segs, fixed, lw, caps, k_nt, plan.x_lo, plan.x_hi, tuple(xprev)
-    )
-    imp = [imp[r] + moved[r] for r in range(3)]
-    return xs, imp, cons, prod, stock, flow
-
-
-def _cs(x, e, p0, a):
-    """Consumer-surplus loss of one sector in one step [USD]."""
-    g = x if abs(1.0 + e) < 1e-9 else math.expm1((1.0 + e) * x) / (1.0 + e)
-    return a * g * p0 * 1000.0

@@ -235,7 +235,8 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
     desired = at_price * fear * (d.cover_user[:, None, None] + d.cover_trader[:, None, None]
                                  * spec)  # fmt: skip
     stock = st.user[:, pr] + st.trader[:, pr]
-    gap = np.clip(np.divide(desired, stock, out=np.ones_like(stock), where=stock > 0), 0.5, 1.5)
+    gap = np.clip(np.divide(desired, stock, out=np.where(desired > 0, 1.5, 1.0),
+                            where=stock > 0), 0.5, 1.5)  # no stock left: produce at most
     xe = st.xe[:, pr]
     resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
     q0 = plan.q0[pr][None]
@@ -414,7 +415,7 @@ def use_budgets(plan: Plan, t: int, st: MarketState, legal: F) -> None:
 
 
 def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
-         dt: float) -> tuple[F, F, F]:
+         dt: float, block: F) -> tuple[F, F, F]:
     """Trade flows that happen [t/month] (D, M, R, R), the controller's legal shipments
     [t/month] (D, M, R) and the licensed share (D, M, R).
 
@@ -422,8 +423,8 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     ``normal`` (need x baseline flow, :func:`import_need`; at most what is wanted) leaves
     anyway — smuggling, transshipment, mislabelled goods: shipped, but not in the
     controller's export statistics — and the legal flow is capped by ``allowed``; then
-    every exporter's flows are scaled down so it ships at most its traders' stock plus its
-    output of the step.
+    every exporter's flows are scaled down so it ships at most its traders' stock plus the
+    part of its output of the step that a de-minimis rule does not hold (``block``).
     """
     flows = want.copy()
     wanted_c = want[:, :, 0, :]
@@ -434,7 +435,7 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     c = flows[:, :, 0, :]
     licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
     shipped = flows.sum(axis=3) * dt  # (D, M, R) by exporter
-    avail = np.maximum(st.trader + prod * dt, 0.0)
+    avail = np.maximum(st.trader + prod * (1.0 - block) * dt, 0.0)
     scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
                                  where=shipped > avail), 1.0)
     flows *= scale[..., None]
@@ -732,7 +733,7 @@ def run_plan(
         need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
         allowed = licensing(plan, d, t, st, need, want)
         normal = need * plan.f0[None, :, 0, :]
-        flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt)
+        flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt, sch.block)
         use_budgets(plan, t, st, legal)
         imports = (flows.sum(axis=2) - flows.sum(axis=3)) * dt
         held = sch.block * prod * dt

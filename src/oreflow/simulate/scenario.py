@@ -384,9 +384,9 @@ class ExportRestriction(Model):
         if len(quotas) > 1:
             raise ValueError("give either quota_t or quota_t_per_yr, not both")
         if quotas and (self.approval_rate is not None or self.approval_path
-                       or self.general_licence):
-            raise ValueError("a quota has no approval rate, path or general licence: give "
-                             "one or the other")
+                       or self.general_licence or self.end_use_denied_share is not None):
+            raise ValueError("a quota has no approval rate, path, general licence or denied "
+                             "share: give one or the other")
         if self.quota_t is not None and self.end is None and self.duration_months is None:
             raise ValueError("quota_t is a budget for a window: give end or duration_months")
         starts = [st.start for st in self.approval_path]
