@@ -737,7 +737,7 @@ def test_from_tables_vintage_and_basis_choices():
 
 
 def test_from_default_data_with_a_toy_store(toy_store):
-    chain = SupplyChain.from_default_data(store=toy_store)
+    chain = SupplyChain.from_default_data(2024, store=toy_store)
     # the toy package has only mine rows; newest vintage B: CHN 270,000, USA 45,500, AUS 29,000
     assert chain.stages == ("mine",)
     assert chain.stage_output("mine")[["CHN", "USA", "AUS"]].tolist() == [270_000, 45_500, 29_000]

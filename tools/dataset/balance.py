@@ -481,7 +481,8 @@ def average_recipe(fx: Facts, mags: dict[str, Fig], pr_share: float, grades: lis
                                  material=el, metric="production", period="calendar 2024"))
         months = [num(r["value"]) for r in fx.down if r["year"] == "2024"
                   and r["iso3"] == "CHN" and r["material"] == el and r["metric"] == "production"
-                  and r["period"] in ("2024-05", "2024-06")]
+                  and r["period"] in ("2024-05", "2024-06")
+                  and "derived" not in r.get("flag", "")]  # monthly figures, not the annualised
         smm = 12 * sum(months) / len(months)
         lo, mid, hi = share[el]
         supply = (smm, rep.value, rep.value + rec.value)
@@ -508,7 +509,8 @@ def average_recipe(fx: Facts, mags: dict[str, Fig], pr_share: float, grades: lis
     for el, part in (("Nd", 1 - pr_share), ("Pr", pr_share)):
         content[el] = Fig(ndpr.value * part, ndpr.low * part, ndpr.high * part, ndpr.sources,
                           f"{el} = (RE total - Dy - Tb) x {part:.3f} ({re_tot.method}; Pr/(Nd+Pr) "
-                          f"{pr_share:.3f} of China's ore mix)", re_tot.flags)
+                          f"{pr_share:.3f} of the Bayan Obo ore, the source of most of China's "
+                          "NdPr)", re_tot.flags)
     cross = bottom_up_heavy(grades, apps)
     note = (f"market average derived from supply; bottom-up cross-check from application "
             f"shares and grade contents: Dy+Tb {cross[0]:.2%}-{cross[1]:.2%} (derived here "

@@ -42,6 +42,7 @@ from oreflow.chain.tables import (
     known_flow_arrays,
     stage_frame,
 )
+from oreflow.data.catalog import DEFAULT_YEAR
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, unknown
 
@@ -239,7 +240,7 @@ class SupplyChain:
         composition: pd.DataFrame | None = None,
         recipes: pd.DataFrame | None = None,
         *,
-        year: int = 2024,
+        year: int | None = None,
         material: str = "REO",
         vintage: str | Mapping[str, str] | None = None,
         basis: Literal["production", "capacity"] = "production",
@@ -269,8 +270,8 @@ class SupplyChain:
             ``recipes`` table; the magnet stage's REO-eq factor and element contents come from
             ``product``/``grade``. Without it the magnet stage uses
             :data:`DEFAULT_RE_CONTENT_NDFEB` as Nd.
-        year : int, default 2024
-            Data year.
+        year : int, optional
+            Data year; default: the newest year with ``basis`` rows in ``stage_output``.
         material : str, default "REO"
             ``"REO"`` for the rare-earth chain, or an element symbol (the REO chain resolved by
             :meth:`for_element` when the table has no country-level mine rows of that element
@@ -305,6 +306,12 @@ class SupplyChain:
         SupplyChain
         """
         excluded = aggregate_codes(countries)
+        if year is None:
+            rows = stage_output[stage_output["basis"].astype(str) == basis]
+            years = pd.to_numeric(rows["year"], errors="coerce").dropna()
+            if years.empty:
+                raise InputError(f"no {basis} rows in stage_output")
+            year = int(years.max())
         if material in RARE_EARTHS:
             own = stage_output[
                 (stage_output["material"].astype(str) == material)
@@ -331,7 +338,7 @@ class SupplyChain:
     @classmethod
     def from_default_data(
         cls,
-        year: int = 2024,
+        year: int = DEFAULT_YEAR,
         material: str = "REO",
         *,
         basis: Literal["production", "capacity"] = "production",
@@ -343,7 +350,7 @@ class SupplyChain:
 
         Parameters
         ----------
-        year : int, default 2024
+        year : int, default DEFAULT_YEAR (2025)
             Data year.
         material : str, default "REO"
             ``"REO"`` or an element symbol (element-resolved REO chain).
