@@ -22,7 +22,14 @@ from oreflow.chain import metrics
 from oreflow.chain.names import RESIDUAL_CODES
 from oreflow.errors import unknown
 
-__all__ = ["Links", "bloc_table", "concentration_table", "crma_table", "risk_table"]
+__all__ = [
+    "Links",
+    "bloc_table",
+    "concentration_table",
+    "crma_table",
+    "deminimis_table",
+    "risk_table",
+]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -442,3 +449,35 @@ def _per_stage(value: float | Mapping[str, float], stages: Sequence[str]) -> pd.
     if isinstance(value, Mapping):
         return pd.Series([float(value.get(s, np.nan)) for s in stages], index=list(stages))
     return pd.Series(float(value), index=list(stages))
+
+
+def deminimis_table(
+    net: Links,
+    content: pd.DataFrame,
+    mask: BoolArray,
+    start: int,
+    threshold: float,
+    *,
+    producers_only: bool = True,
+) -> pd.DataFrame:
+    """Nodes a de-minimis rule reaches (:meth:`SupplyChain.deminimis_reach`).
+
+    ``content`` is the X-origin content by stage (rows) and country (columns) [-], ``mask``
+    the members of X, ``start`` the first stage counted. Columns ``stage``, ``country``,
+    ``output`` [stage unit/yr], ``member``, ``content`` [-], ``reached`` (content at or
+    above ``threshold``).
+    """
+    stages = list(net.stages[start:])
+    values = content.loc[stages].to_numpy()
+    n_st, n = values.shape
+    frame = pd.DataFrame({
+        "stage": np.repeat(stages, n),
+        "country": np.tile(np.asarray(net.countries, dtype=object), n_st),
+        "output": net.q[start:].ravel(),
+        "member": np.tile(mask, n_st),
+        "content": values.ravel(),
+    })  # fmt: skip
+    frame["reached"] = frame["content"] >= threshold - 1e-12
+    if producers_only:
+        frame = frame[frame["output"] > 0]
+    return frame.reset_index(drop=True)

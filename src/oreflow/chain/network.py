@@ -778,26 +778,10 @@ class SupplyChain:
         """
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
-        content = self.origin_content(members, from_stage)
         start = 0 if from_stage is None else self._stage_pos(from_stage)
-        stages = list(self._stages[start:])
-        values = content.loc[stages].to_numpy()
-        out = self._q[start:]
-        mask = self._mask(members)
-        n_st, n = values.shape
-        frame = pd.DataFrame(
-            {
-                "stage": np.repeat(stages, n),
-                "country": np.tile(np.asarray(self._countries, dtype=object), n_st),
-                "output": out.ravel(),
-                "member": np.tile(mask, n_st),
-                "content": values.ravel(),
-            }
-        )
-        frame["reached"] = frame["content"] >= threshold - 1e-12
-        if producers_only:
-            frame = frame[frame["output"] > 0]
-        return frame.reset_index(drop=True)
+        return indicators.deminimis_table(
+            self.links(), self.origin_content(members, from_stage), self._mask(members), start,
+            threshold, producers_only=producers_only)
 
     # -- element resolution ------------------------------------------------------------------
     def composition(self) -> pd.DataFrame | None:

@@ -42,18 +42,14 @@ from .baseline_minerals import (
     mineral_market,
     net_segment_trade,
     segment_members,
-    year_quote,
 )
+from .baseline_prices import RE_MATS, re_prices, re_projects
 from .scenario import ELEMENTS, MATERIALS, MINERALS, PRODUCTS
 
 __all__ = ["build_baseline", "calibration_prices"]
 
 F = NDArray[np.float64]
 
-#: Rare-earth share of NdFeB production cost: 'raw materials about 80% of product cost, rare
-#: earths over 90% of raw-material cost' (recipes table, sdm_nd_price_trend, UNVERIFIED).
-#: Used only for the 2009 magnet price, which has no trade unit value.
-RE_COST_SHARE = 0.8 * 0.9
 #: Stoichiometric Sm mass fraction of Sm2Co17 from atomic masses (Sm 150.36, Co 58.933); the
 #: data have no SmCo recipe.
 SM_IN_SM2CO17 = 2 * 150.36 / (2 * 150.36 + 17 * 58.933)
@@ -209,7 +205,7 @@ def _pct(x: float, of: float) -> str:
 
 @dataclass
 class _REPart:
-    """Rare-earth and magnet markets in :data:`_RE_MATS` order."""
+    """Rare-earth and magnet markets in :data:`RE_MATS` order."""
 
     production: F
     other: F
@@ -227,7 +223,6 @@ class _REPart:
     provenance: dict[str, str] = field(default_factory=dict)
 
 
-_RE_MATS: tuple[str, ...] = (*ELEMENTS, *PRODUCTS)
 
 
 # -- rare earths: the balanced chain -------------------------------------------------------
@@ -403,7 +398,7 @@ def _modern(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seque
     chain = SupplyChain.from_default_data(year=year, store=st)
     countries = [str(c) for c in chain.countries]
     seg = _seg_vector(countries, controller, targets)
-    nm = len(_RE_MATS)
+    nm = len(RE_MATS)
     data = _element_data(chain, st, year, controller, notes)
     finished, used, mflows, scrap = _magnets(chain, notes)
     production = np.zeros((nm, 3))
@@ -414,7 +409,7 @@ def _modern(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seque
     content = np.zeros((nm, 3))
     cross = np.zeros((nm, 3))
     origin: dict[tuple[str, str], dict[str, F]] = {}
-    jn, js = _RE_MATS.index("NdFeB"), _RE_MATS.index("SmCo")
+    jn, js = RE_MATS.index("NdFeB"), RE_MATS.index("SmCo")
     # -- magnets
     production[jn] = _by_segment(finished, seg)
     cons_p[jn] = _by_segment(used, seg)
@@ -455,8 +450,8 @@ def _modern(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seque
     chain_recipe = dict(chain.meta.get("recipe", {}))
     for e in ("Nd", "Pr", "Dy", "Tb"):
         if e in data:
-            recipe[_RE_MATS.index(e), jn] = data[e].content
-    recipe[_RE_MATS.index("Sm"), js] = SM_IN_SM2CO17 * oxide_factor("Sm")
+            recipe[RE_MATS.index(e), jn] = data[e].content
+    recipe[RE_MATS.index("Sm"), js] = SM_IN_SM2CO17 * oxide_factor("Sm")
     notes.add("NdFeB", f"recipe: {chain_recipe.get('recipe', 'NdFeB')} (recipes table, "
               "oreflow_estimate from Argus and USGS figures), metal converted to oxide by "
               "stoichiometry; applied to finished magnets - the process scrap returns to "
@@ -536,7 +531,7 @@ def _modern(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seque
     trade = net_segment_trade(trade)
     moved = float(np.abs(gross_trade - trade).sum())
     if moved > 0:
-        for m_i, m in enumerate(_RE_MATS):
+        for m_i, m in enumerate(RE_MATS):
             diff = float(np.abs(gross_trade[m_i] - trade[m_i]).sum())
             if diff > 1e-9:
                 gt = gross_trade[m_i]
@@ -548,16 +543,16 @@ def _modern(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seque
                           "that imports from the controller never exceed net imports "
                           "(check_baseline)")
     _reo_note(chain, data, notes, year)
-    prices, pbr = _re_prices(st, year, notes)
+    prices, pbr = re_prices(st, year, notes)
     sectors = _sector_shares(st, year, float(used.sum()), notes)
-    notes.add_all(_RE_MATS, "cross-border share inside segments: from the chain's flows "
+    notes.add_all(RE_MATS, "cross-border share inside segments: from the chain's flows "
                   "between countries of the same segment (0 for a one-country segment)")
     rest = tuple(c for c, s_ in zip(countries, seg, strict=True) if s_ == 1)
     return _REPart(
         production=production, other=other, trade=trade, consumption_products=cons_p,
         recipe=recipe, price=prices, price_by_region=pbr, origin=origin, content=content,
         cross_border=cross, sector_shares=sectors,
-        projects=_projects(st, year, chain, notes), members_rest=rest,
+        projects=re_projects(st, year, chain, notes), members_rest=rest,
         provenance={"chain": repr(chain), "rare_earths": f"balanced chain {year}",
                     "magnet_scrap_share": f"{scrap:.4f}"},
     )
@@ -593,186 +588,6 @@ def _smco(st: Store, year: int, controller: str, notes: NoteBook) -> float:
     return float(r["tonnes"])
 
 
-def _re_prices(st: Store, year: int, notes: NoteBook) -> tuple[F, F]:
-    """Base prices [USD/kg] of the elements and magnets, and by segment."""
-    p = st.table("prices")
-    p = p[(p["unit"] == "usd_per_kg") & p["value"].notna()]
-    dates = p["date"].astype(str)
-    yr = pd.to_numeric(dates.str.extract(r"^(\d{4})")[0], errors="coerce")
-    p = p.assign(_y=yr)
-    fob = p[p["market"].isin(["china_fob", "china_fob_export"])
-            & p["product"].astype(str).str.contains("oxide|O3", regex=True)
-            & (p["_y"] <= year)]
-    src_date = {str(s): str(e) for s, e in zip(st.table("sources")["source_id"],
-                                              st.table("sources")["edition"], strict=True)}
-    out: dict[str, float] = {}
-    for e in ELEMENTS:
-        rows = fob[fob["material"] == e]
-        annual = rows[(rows["period_type"] == "annual_avg") & (rows["_y"] == year)]
-        pick = None
-        how = ""
-        if len(annual):
-            pick = _best_fob(annual, src_date)
-            how = f"{year} annual average China FOB"
-        elif len(rows[rows["_y"] == year]):
-            sel = rows[rows["_y"] == year]
-            out[e] = float(sel["value"].mean())
-            srcs = ", ".join(sorted(set(sel["source_id"].astype(str))))
-            notes.add(e, f"base price {out[e]:g} USD/kg: mean of the {year} China FOB quotes "
-                      f"({', '.join(sel['date'].astype(str))}; {srcs}); no annual average")
-            notes.date(e, "price", str(year), srcs)
-            continue
-        elif len(rows[rows["period_type"] == "annual_avg"]):
-            cand = rows[rows["period_type"] == "annual_avg"]
-            pick = _best_fob(cand[cand["_y"] == cand["_y"].max()], src_date)
-            how = f"fallback: no {year} China FOB price; latest earlier annual average"
-        if pick is not None:
-            out[e] = float(pick["value"])
-            notes.add(e, f"base price {out[e]:g} USD/kg: {how} ({pick['date']}, "
-                      f"{pick['product']}, {pick['source_id']})")
-            notes.date(e, "price", str(pick["date"]), str(pick["source_id"]))
-            continue
-        anyp = p[(p["material"] == e) & (p["_y"] <= year)]
-        if len(anyp):
-            r = anyp.sort_values("_y").iloc[-1]
-            out[e] = float(r["value"])
-            notes.add(e, f"fallback: no China FOB price for {e}; latest price dated {year} or "
-                      f"earlier: {out[e]:g} USD/kg ({r['date']}, {r['product']}, {r['market']},"
-                      f" {r['source_id']})")
-            notes.date(e, "price", str(r["date"]), str(r["source_id"]))
-    for e in ELEMENTS:
-        if e in out:
-            continue
-        i = ELEMENTS.index(e)
-        lo = next((ELEMENTS[j] for j in range(i - 1, -1, -1) if ELEMENTS[j] in out), None)
-        hi = next((ELEMENTS[j] for j in range(i + 1, len(ELEMENTS)) if ELEMENTS[j] in out),
-                  None)
-        nb = [x for x in (lo, hi) if x is not None]
-        out[e] = float(np.exp(np.mean([np.log(out[x]) for x in nb])))
-        notes.add(e, f"fallback: no price for {e} dated {year} or earlier; geometric mean of the "
-                  f"neighbouring elements ({', '.join(nb)}) = {out[e]:.2f} USD/kg - placeholder, "
-                  "affects only USD costs")
-        notes.date(e, "price", str(year), "placeholder")
-    # magnets: China's export unit value
-    tr = st.table("trade")
-    ex = tr[(tr["reporter"] == "CHN") & (tr["flow"] == "export")
-            & tr["product"].astype(str).str.contains("permanent magnets")]
-    ex = ex.assign(_y=pd.to_numeric(ex["period"].astype(str), errors="coerce"))
-    ex = ex[ex["_y"] <= year]
-    t_rows = ex[ex["unit"] == "t"]
-    v_rows = ex[ex["unit"] == "usd_billion"]
-    both = sorted(set(t_rows["_y"]) & set(v_rows["_y"]))
-    if both:
-        y = both[-1]
-        tq = float(t_rows[t_rows["_y"] == y]["value"].iloc[0])
-        vq = float(v_rows[v_rows["_y"] == y]["value"].iloc[0])
-        src = str(t_rows[t_rows["_y"] == y]["source_id"].iloc[0])
-        out["NdFeB"] = vq * 1e9 / (tq * 1000.0)
-        stale = "" if int(y) == year else f" - fallback: the {int(y)} value, no {year} figure"
-        notes.add("NdFeB", f"derived: base price {out['NdFeB']:.2f} USD/kg = China's magnet "
-                  f"export value {vq:g} USD bn / {tq:,.0f} t ({int(y)}, {src}){stale}")
-        notes.date("NdFeB", "price", str(int(y)), src)
-    else:
-        recipe_cost = 0.0
-        parts = []
-        for e, w in (("Nd", 0.224233), ("Pr", 0.075148), ("Dy", 0.009138), ("Tb", 0.001482)):
-            recipe_cost += w * oxide_factor(e) * out[e]
-            parts.append(e)
-        out["NdFeB"] = recipe_cost / RE_COST_SHARE
-        notes.add("NdFeB", f"derived: no magnet export value dated {year} or earlier; base "
-                  f"price {out['NdFeB']:.2f} USD/kg = oxide cost of the market-average recipe "
-                  f"at the {year} prices / {RE_COST_SHARE:.2f} (rare earths ~90% of raw "
-                  "materials, ~80% of cost: recipes table, sdm_nd_price_trend, UNVERIFIED) - "
-                  "a lower bound when rare-earth prices are low and their cost share smaller")
-        notes.date("NdFeB", "price", str(year), "element prices")
-    out["SmCo"] = out["NdFeB"]
-    notes.add("SmCo", "fallback: no SmCo price in the data; the NdFeB base price is used")
-    notes.date("SmCo", "price", notes.period("NdFeB", "price"), "the NdFeB price")
-    price = np.array([out[m] for m in _RE_MATS])
-    pbr = np.repeat(price[:, None], 3, axis=1)
-    found = []
-    for i, m in enumerate(ELEMENTS):
-        dom = year_quote(st, m, year, ("china_domestic",), "oxide")
-        abroad = year_quote(st, m, year, ("europe", "rotterdam", "international"), "oxide")
-        if dom is not None:
-            pbr[i, 0] = dom[0]
-            found.append(m)
-            notes.add(m, f"controller price {dom[0]:,.2f} USD/kg: China domestic, {dom[1]} "
-                      f"[{dom[2]}]")
-        if abroad is not None:
-            pbr[i, 1:] = abroad[0]
-            found.append(m)
-            notes.add(m, f"rest/targets price {abroad[0]:,.2f} USD/kg: {abroad[1]} "
-                      f"[{abroad[2]}]")
-    missing = [m for m in _RE_MATS if m not in found]
-    notes.add_all(missing, f"fallback: no {year} China-domestic or outside-China USD quote in "
-                  "the prices table: the base (China FOB) price in every segment")
-    return price, pbr
-
-
-def _best_fob(rows: pd.DataFrame, src_date: Mapping[str, str]) -> pd.Series:
-    """The preferred FOB row: market ``china_fob`` first, then the newest publication."""
-    ranked = rows.assign(
-        _m=(rows["market"] != "china_fob").astype(int),
-        _p=rows["source_id"].map(lambda s: src_date.get(str(s), "")),
-    ).sort_values(["_m", "_p"], ascending=[True, False])
-    return ranked.iloc[0]
-
-
-def _projects(st: Store, year: int, chain: SupplyChain, notes: NoteBook
-              ) -> list[tuple[str, str, dict[str, float], float, str]]:
-    """Pipeline projects starting after ``year`` with a capacity the recipe or ore mix can
-    turn into element or magnet tonnes: (id, iso3, t/yr by material, start, source)."""
-    pj = st.table("projects")
-    rec = dict(chain.meta.get("recipe", {}))
-    nd, pr = float(rec.get("Nd", 0.0)), float(rec.get("Pr", 0.0))
-    pr_share = pr / (nd + pr) if nd + pr > 0 else 0.0
-    dy_ox = float(rec.get("Dy", 0.0)) * oxide_factor("Dy")
-    tb_ox = float(rec.get("Tb", 0.0)) * oxide_factor("Tb")
-    dy_share = dy_ox / (dy_ox + tb_ox) if dy_ox + tb_ox > 0 else 0.0
-    comp = chain.composition()
-    out: list[tuple[str, str, dict[str, float], float, str]] = []
-    skipped: list[str] = []
-    for r in pj.to_dict("records"):
-        sy, cap = r.get("start_year"), r.get("capacity")
-        unit = str(r.get("capacity_unit") or "").lower()
-        iso = str(r.get("iso3") or "")
-        if pd.isna(sy) or float(sy) <= year or pd.isna(cap) or iso in ("", "nan"):
-            continue
-        cap_f = float(cap)
-        vec: dict[str, float] = {}
-        if "ndfeb" in unit and "magnet" in str(r.get("stage", "")):
-            vec["NdFeB"] = cap_f
-        elif "ndpr" in unit:
-            f = oxide_factor("Nd") if "metal" in unit else 1.0
-            vec["Nd"] = cap_f * (1 - pr_share) * f
-            vec["Pr"] = cap_f * pr_share * f
-        elif "dy+tb" in unit:
-            vec["Dy"] = cap_f * dy_share
-            vec["Tb"] = cap_f * (1 - dy_share)
-            notes.add("Tb", f"project {r['project_id']}: Dy+Tb capacity split "
-                      f"{dy_share:.2f}/{1 - dy_share:.2f} in the ratio of Dy to Tb oxide in the "
-                      "market-average recipe (derived)")
-        elif "reo" in unit and comp is not None:
-            row = comp.loc[iso] if iso in comp.index else comp.mean()
-            for e, v in row.items():
-                if str(e) in ELEMENTS and pd.notna(v):
-                    vec[str(e)] = cap_f * float(v)
-        else:
-            skipped.append(str(r["project_id"]))
-            continue
-        out.append((str(r["project_id"]), iso, vec, float(sy), str(r.get("source_id", ""))))
-    notes.add("Nd", f"NdPr project capacities split Nd:Pr {1 - pr_share:.3f}:{pr_share:.3f} "
-              "by the recipe's Pr share (as the chain splits NdPr)")
-    if skipped:
-        notes.add("NdFeB", "projects skipped (capacity unit not convertible): "
-                  + ", ".join(skipped))
-    return out
-
-
-# -- rare earths: the 2009 market ----------------------------------------------------------
-
-
 def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Sequence[str]
               ) -> _REPart:
     """The pre-episode market of a year before the balanced chain (the 2009 baseline).
@@ -782,7 +597,7 @@ def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seq
     exports from the quotas table; 2009 China FOB prices. Every step is noted.
     """
     controller, targets = segment_members(regions, eu27)
-    nm = len(_RE_MATS)
+    nm = len(RE_MATS)
     so = st.table("stage_output")
     syear = pd.to_numeric(so["year"], errors="coerce")
     wld = so[(so["iso3"] == "WLD") & (so["stage"] == "mine") & (so["material"] == "REO")
@@ -825,7 +640,7 @@ def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seq
     mrow = so[(so["stage"] == "magnet") & (so["iso3"] == "WLD")
               & so["material"].astype(str).str.startswith("NdFeB")]
     mrow = mrow.assign(dy=(pd.to_numeric(mrow["year"]) - year).abs()).sort_values("dy")
-    jn, js = _RE_MATS.index("NdFeB"), _RE_MATS.index("SmCo")
+    jn, js = RE_MATS.index("NdFeB"), RE_MATS.index("SmCo")
     if len(mrow):
         mag_world = float(mrow["tonnes"].iloc[0])
         mag_year = int(mrow["year"].iloc[0])
@@ -845,8 +660,8 @@ def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seq
     rec = dict(chain24.meta.get("recipe", {}))
     recipe = np.zeros((nm, nm))
     for e in ("Nd", "Pr", "Dy", "Tb"):
-        recipe[_RE_MATS.index(e), jn] = float(rec.get(e, 0.0)) * oxide_factor(e)
-    recipe[_RE_MATS.index("Sm"), js] = SM_IN_SM2CO17 * oxide_factor("Sm")
+        recipe[RE_MATS.index(e), jn] = float(rec.get(e, 0.0)) * oxide_factor(e)
+    recipe[RE_MATS.index("Sm"), js] = SM_IN_SM2CO17 * oxide_factor("Sm")
     notes.add("NdFeB", f"recipe: {rec.get('recipe')} (the only recipe with every element; "
               "pre-2011 magnets held more Dy - thrifting after the 2011 spike, parameters "
               "jp_magnet_thrifting - so Dy demand is understated); structure dated after the "
@@ -904,7 +719,7 @@ def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seq
     cons_p[jn] = production[jn]
     notes.add("NdFeB", f"no {year} magnet trade in the data: each segment uses its own output")
     sectors = _sector_shares(st, year, float(cons_p[jn].sum()), notes)
-    prices, pbr = _re_prices(st, year, notes)
+    prices, pbr = re_prices(st, year, notes)
     content = np.zeros((nm, 3))
     content[:ne, 0] = 1.0
     content[jn] = 1.0
@@ -913,7 +728,7 @@ def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seq
     notes.add("NdFeB", f"controller content 1 in every segment: {c_share:.0%} of separated "
               "rare earths were Chinese (assumption: every magnet holds some)")
     cross = np.zeros((nm, 3))
-    notes.add_all(_RE_MATS, f"cross-border share inside segments 0: no country-level flows "
+    notes.add_all(RE_MATS, f"cross-border share inside segments 0: no country-level flows "
                   f"for {year}")
     origin: dict[tuple[str, str], dict[str, F]] = {}
     for i, e in enumerate(ELEMENTS):
@@ -923,7 +738,7 @@ def _historic(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seq
         origin.setdefault((controller, "separation"), {})[e] = np.array(
             [world * c_share * mix[i] / p_seg[0] if p_seg[0] > 0 else 0.0, 0.0, 0.0])
         origin.setdefault(("OTH", "separation"), {})[e] = np.array([0.0, 1.0, 0.0])
-    notes.add_all(_RE_MATS, f"no pipeline projects in the {year} baseline (the projects table "
+    notes.add_all(RE_MATS, f"no pipeline projects in the {year} baseline (the projects table "
                   "records later announcements)")
     return _REPart(
         production=production, other=other, trade=trade, consumption_products=cons_p,
@@ -948,7 +763,7 @@ def _historic_exports(st: Store, year: int, notes: NoteBook) -> tuple[float, str
     if len(full):
         v = float(full["value"].iloc[0])
         src = str(full["source_id"].iloc[0])
-        notes.add_all(_RE_MATS, f"controller exports {v:,.0f} t ({year}, quotas table, {src})")
+        notes.add_all(RE_MATS, f"controller exports {v:,.0f} t ({year}, quotas table, {src})")
         return v, src, str(year)
     tr = st.table("trade")
     direct = tr[(tr["reporter"] == "CHN") & (tr["flow"] == "export")
@@ -976,7 +791,7 @@ def _historic_exports(st: Store, year: int, notes: NoteBook) -> tuple[float, str
                    f"{per.group(1)} {year + 1} volume change gives (its value and unit-price "
                    "changes agree with the Jan-Nov export values in the trade table, "
                    "reuters_ajot_2010_12_20_nov_exports)")
-        notes.add_all(_RE_MATS, f"derived: controller exports {year} = {r['value']:,.0f} t "
+        notes.add_all(RE_MATS, f"derived: controller exports {year} = {r['value']:,.0f} t "
                       f"(Jan-{per.group(1)} {year + 1}, {r['source_id']}) / (1 {growth:+g}%) "
                       f"= {part:,.0f} t for Jan-{per.group(1)} {year}, x 12/{months} "
                       f"(December at the monthly average) = {v:,.0f} t REO/yr (customs "
@@ -984,7 +799,7 @@ def _historic_exports(st: Store, year: int, notes: NoteBook) -> tuple[float, str
         return v, str(r["source_id"]), f"{year} (from {year + 1} Jan-{per.group(1)} data)"
     if len(direct):
         d = direct.iloc[0]
-        notes.add_all(_RE_MATS, f"controller exports {float(d['value']):,.0f} t ({year}, "
+        notes.add_all(RE_MATS, f"controller exports {float(d['value']):,.0f} t ({year}, "
                       f"trade table, {d['source_id']})")
         return float(d["value"]), str(d["source_id"]), str(year)
     raise ValueError(f"no controller export figure for {year}")
@@ -1002,7 +817,7 @@ def _historic_target_imports(st: Store, year: int, targets: frozenset[str], expo
     if len(imp):
         v = min(float(imp["value"].sum()), exports)
         srcs = ", ".join(sorted(set(imp["source_id"].astype(str))))
-        notes.add_all(_RE_MATS, f"targets' imports from the controller {v:,.0f} t ({year}, "
+        notes.add_all(RE_MATS, f"targets' imports from the controller {v:,.0f} t ({year}, "
                       f"importer-reported, {srcs}; {', '.join(imp['note'].astype(str))})")
         return v, srcs, str(year)
     sh = tr[(tr["reporter"] == "CHN") & (tr["flow"] == "export")
@@ -1013,11 +828,11 @@ def _historic_target_imports(st: Store, year: int, targets: frozenset[str], expo
         share = float(sh["value"].sum()) / 100.0
         srcs = ", ".join(sorted(set(sh["source_id"].astype(str))))
         per = str(sh["period"].iloc[0])
-        notes.add_all(_RE_MATS, f"fallback: no {year} figure for the targets; their share of "
+        notes.add_all(RE_MATS, f"fallback: no {year} figure for the targets; their share of "
                       f"the controller's exports in {per} ({share:.3f}, {srcs}) applied to "
                       f"{year} - dated after the base year, flagged")
         return exports * share, srcs, f"{per} (after the base year)"
-    notes.add_all(_RE_MATS, f"fallback: no {year} imports from the controller for the targets "
+    notes.add_all(RE_MATS, f"fallback: no {year} imports from the controller for the targets "
                   "in the data: targets' volume zero")
     return 0.0, "", ""
 
@@ -1030,7 +845,7 @@ def _assemble(st: Store, year: int, regions: Regions, eu27: Sequence[str],
               ) -> Baseline:
     """One Baseline in :data:`MATERIALS` order from the rare-earth part and the minerals."""
     mats = tuple(m for m in MATERIALS
-                 if (re_part is not None and m in _RE_MATS)
+                 if (re_part is not None and m in RE_MATS)
                  or any(mk.material == m for mk in markets))
     nm, nk = len(mats), len(SECTORS)
     idx = {m: i for i, m in enumerate(mats)}
@@ -1049,7 +864,7 @@ def _assemble(st: Store, year: int, regions: Regions, eu27: Sequence[str],
                   "hash": _fingerprint(st), "year": str(year)}
     projects: list[Project] = []
     if re_part is not None:
-        for j, m in enumerate(_RE_MATS):
+        for j, m in enumerate(RE_MATS):
             i = idx[m]
             production[i] = re_part.production[j]
             trade[i] = re_part.trade[j]
@@ -1062,7 +877,7 @@ def _assemble(st: Store, year: int, regions: Regions, eu27: Sequence[str],
                     demand[i, :, SECTORS.index(k)] = re_part.consumption_products[j] * sh
             else:
                 demand[i, :, koth] = re_part.other[j]
-        pos = np.array([idx[m] for m in _RE_MATS])
+        pos = np.array([idx[m] for m in RE_MATS])
         recipe[np.ix_(pos, pos)] = re_part.recipe
         for key, per in re_part.origin.items():
             arr = origin.setdefault(key, np.zeros((nm, 3)))
