@@ -161,8 +161,19 @@ def stress(
     shown = summary if all_materials else _affected(summary)
     emit(_display(shown), fmt,
          title=f"{sc.name}: {draws} draws, seed {seed} — P50 (P10–P90) over draws",
-         caption="peak price × = peak price ÷ 2024 price in that segment; shortfall = unmet "
-                 "share of baseline demand; cost = buyers' loss (negative: gain)")
+         caption=f"peak price × = peak price ÷ {result.provenance.get('baseline_year')} price "
+                 "in that segment; shortfall = unmet share of baseline demand; cost = buyers' "
+                 "loss (negative: gain)")
+    for col, what in (("at_backstop_share", "price at its backstop (buyers switch or stop; "
+                       "unmet demand is lost output)"),
+                      ("guard_share", "a numerical guard bound (price floor or stock guard)")):
+        hit = shown[shown[col] > 0]
+        if not hit.empty:
+            worst = hit.loc[hit[col].idxmax()]
+            names = ", ".join(dict.fromkeys(hit["material"]))
+            console.print(f"[yellow]{what} in some draws for {names} (most: "
+                          f"{worst['material']} {worst['region']}, {worst[col]:.0%} of draws; "
+                          "docs/engine.md 4.11)[/]")
     sources = _scenario_sources(sc)
     if sources:
         console.print(f"[dim]scenario sources: {', '.join(sources)} "
