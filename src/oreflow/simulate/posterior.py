@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from oreflow.rng import named_stream
+
 __all__ = ["POSTERIOR", "calibration_dir", "load_posterior", "posterior_values", "read_sample"]
 
 #: Name of the sample fitted on both episodes (the default of every run).
@@ -58,8 +60,6 @@ def load_posterior(name: str = POSTERIOR) -> dict[str, NDArray[np.float64]] | No
 def posterior_values(name: str, n: int, seed: int) -> dict[str, NDArray[np.float64]]:
     """``n`` whole rows of the shipped sample ``name``, drawn with the seed's
     ``calibration.rows`` stream (as a default run draws them), by parameter path."""
-    from oreflow.rng import named_stream
-
     post = load_posterior(name)
     if not post:
         raise FileNotFoundError(f"no calibrated sample {name!r} in {calibration_dir()} "

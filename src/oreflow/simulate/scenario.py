@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import hashlib
 import json
@@ -161,8 +162,6 @@ def month_offset(d: _dt.date, start: _dt.date) -> float:
     >>> month_offset(_dt.date(2025, 4, 4), _dt.date(2025, 1, 1))  # doctest: +ELLIPSIS
     3.1
     """
-    import calendar
-
     whole = (d.year - start.year) * 12 + (d.month - start.month)
     days = calendar.monthrange(d.year, d.month)[1]
     frac_d = (d.day - 1) / days

@@ -89,6 +89,8 @@ def sensitivity(
     n : int, default 128
         Base sample size (a power of two for Sobol).
     """
+    # imported here: SALib (and the scipy parts it pulls in) takes about a second to import
+    # and only this function needs it; `import oreflow.simulate` stays light
     from SALib.analyze import morris as morris_an
     from SALib.analyze import sobol as sobol_an
     from SALib.sample import morris as morris_sa

@@ -152,6 +152,8 @@ def _checks(table: pd.DataFrame, peaks: pd.DataFrame, loo: bool) -> pd.DataFrame
 def figure(v: Validation, path: str | Path) -> Path:
     """Write a PNG: per headline material the outside price fan chart (P10-P90, P50) with
     the observed multiples, the controller's domestic price, and exports against record."""
+    # imported here: matplotlib takes about half a second to import and only the figure needs
+    # it; `import oreflow.simulate` stays light
     import matplotlib
 
     matplotlib.use("Agg")
