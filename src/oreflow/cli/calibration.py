@@ -58,11 +58,21 @@ def calibrate(
     import filecmp
     import tempfile
 
+    from oreflow.errors import InputError
     from oreflow.simulate.calibrate import calibrate as run
     from oreflow.simulate.calibrate import write_calibration
     from oreflow.simulate.posterior import calibration_dir
 
     fmt = _fmt(as_json, False)
+    target = calibration_dir() if write_package else out
+    if not check:  # fail before the work, not after it
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            (target / ".write-test").touch()
+            (target / ".write-test").unlink()
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write the calibration there ({exc.strerror})"
+                             ) from None
     with _progress_bar(fmt) as bar:
         task = bar.add_task(f"calibrating: {draws} prior draws", total=1.0)
 
@@ -71,7 +81,6 @@ def calibrate(
                        completed=done / max(total, 1))
 
         cal = run(draws=draws, seed=seed, accept=accept, progress=progress)
-    target = calibration_dir() if write_package else out
     if check:
         with tempfile.TemporaryDirectory() as tmp:
             written = write_calibration(cal, tmp)

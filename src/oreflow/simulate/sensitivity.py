@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from oreflow.data.store import Store
+from oreflow.errors import InputError, unknown
 
 from .calibrate import FITTED
 from .posterior import POSTERIOR, load_posterior
@@ -121,7 +122,7 @@ def sensitivity(
                            0.0)
         material = mats[int(np.argmax(outside))]
     if material not in mats:
-        raise KeyError(f"material {material!r} not in the scenario ({', '.join(mats)})")
+        raise InputError(unknown("material of this scenario", material, list(mats)).lines()[0])
     outs = _outputs(res, mats.index(material))
     rows = []
     for name, y in outs.items():
