@@ -46,7 +46,7 @@ from .baseline_minerals import (
 from .baseline_prices import RE_MATS, re_prices, re_projects
 from .scenario import ELEMENTS, MATERIALS, MINERALS, PRODUCTS
 
-__all__ = ["build_baseline", "calibration_prices"]
+__all__ = ["build_baseline"]
 
 F = NDArray[np.float64]
 
@@ -144,15 +144,6 @@ def build_baseline(
     if want is None or set(want) == set(full.materials):
         return full
     return full.subset(want)
-
-
-def calibration_prices(st: Store) -> pd.DataFrame:
-    """The ``prices`` rows the backtest calibration reads: all but the history series
-    (``series`` column: the 2009-2012 and 2022-2025 monthly records)."""
-    p: pd.DataFrame = st.table("prices")
-    if "series" in p.columns:
-        p = p[p["series"].isna()]
-    return p
 
 
 # -- shared helpers ------------------------------------------------------------------------

@@ -230,10 +230,8 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
     cur = shifted.sum(axis=(2, 3))
     index = np.divide(cur, base[None], out=np.ones_like(cur), where=base[None] > 0)
     at_price = (shifted * np.exp(eps[:, pr][:, :, None, :] * st.x[:, pr][..., None])).sum(axis=3)
-    fear = 1.0 + d.hoard[:, None, None] * sch.signal[:, pr]
-    spec = np.exp(d.spec[:, None, None] * np.clip(st.x[:, pr] - st.xe[:, pr], -1.0, 1.0))
-    desired = at_price * fear * (d.cover_user[:, None, None] + d.cover_trader[:, None, None]
-                                 * spec)  # fmt: skip
+    users, traders = desired_stocks(d, at_price, sch.signal[:, pr], st.x[:, pr], st.xe[:, pr])
+    desired = users + traders
     stock = st.user[:, pr] + st.trader[:, pr]
     gap = np.clip(np.divide(desired, stock, out=np.where(desired > 0, 1.5, 1.0),
                             where=stock > 0), 0.5, 1.5)  # no stock left: produce at most
@@ -278,7 +276,7 @@ def _projects(plan: Plan, d: Draws, t: int) -> F:
     return np.asarray(np.einsum("dp,pmr->dmr", frac, plan.proj_cap[..., :nr]))
 
 
-def desired_stocks(d: Draws, demand: F, sch: Schedule, st: MarketState) -> tuple[F, F]:
+def desired_stocks(d: Draws, demand: F, signal: F, x: F, xe: F) -> tuple[F, F]:
     """Users' and traders' desired stocks [t], each (D, M, R).
 
     ``U* = c_u * D * (1 + h * s)`` and
@@ -286,9 +284,9 @@ def desired_stocks(d: Draws, demand: F, sch: Schedule, st: MarketState) -> tuple
     going price [t/month], ``s`` the precautionary signal, ``h`` the hoarding strength and
     ``eta`` the traders' speculative response to the price's departure from expectations.
     """
-    fear = 1.0 + d.hoard[:, None, None] * sch.signal
+    fear = 1.0 + d.hoard[:, None, None] * signal
     users = d.cover_user[:, None, None] * demand * fear
-    spec = np.exp(d.spec[:, None, None] * np.clip(st.x - st.xe, -1.0, 1.0))
+    spec = np.exp(d.spec[:, None, None] * np.clip(x - xe, -1.0, 1.0))
     traders = d.cover_trader[:, None, None] * demand * fear * spec
     return users, traders
 
@@ -728,7 +726,7 @@ def run_plan(
         demand = demand_k.sum(axis=3)
         prod = production(plan, d, t, sch, st)
         prod[:, pr] = magnets
-        users_want, traders_want = desired_stocks(d, demand, sch, st)
+        users_want, traders_want = desired_stocks(d, demand, sch.signal, st.x, st.xe)
         want = trade_wanted(plan, d, sch, st, prod)
         need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
         allowed = licensing(plan, d, t, st, need, want)

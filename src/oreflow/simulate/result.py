@@ -78,6 +78,8 @@ class Result:
     draws: Draws
     arrays: RunArrays
     provenance: dict[str, Any] = field(default_factory=dict)
+    _multiple: NDArray[np.float64] | None = field(default=None, init=False, repr=False,
+                                                  compare=False)
 
     @classmethod
     def from_run(
@@ -143,9 +145,14 @@ class Result:
     # -- per-draw derived quantities --------------------------------------------------
 
     def price_multiple(self) -> NDArray[np.float64]:
-        """Price relative to the segment's base price, shape (draws, steps, materials, 3)."""
-        pm = self.arrays.price.astype(np.float64) / self.plan.p0_region[None, None]
-        return np.asarray(pm, dtype=np.float64)
+        """Price relative to the segment's base price, shape (draws, steps, materials, 3)
+        (computed once and read-only; the arrays of a result do not change)."""
+        if self._multiple is None:
+            pm = np.asarray(self.arrays.price.astype(np.float64)
+                            / self.plan.p0_region[None, None])
+            pm.setflags(write=False)  # shared by every caller
+            self._multiple = pm
+        return self._multiple
 
     def peak_multiple(self) -> NDArray[np.float64]:
         """Highest price multiple over the horizon, shape (draws, materials, 3)."""

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from oreflow.data.store import Store
 
 from .calibrate import EpisodeRun, run_episode
-from .episodes import EPISODES, outside_multiple
+from .episodes import EPISODES
 from .posterior import POSTERIOR, posterior_values
 
 __all__ = ["BANDS", "Validation", "figure", "validate"]
@@ -163,7 +163,7 @@ def figure(v: Validation, path: str | Path) -> Path:
     months = res.months
     mats = [m for m in EPISODES[v.episode].headline if m in res.materials]
     fig, axes = plt.subplots(2, len(mats), figsize=(5.2 * len(mats), 7.2), squeeze=False)
-    out_m = outside_multiple(res)
+    out_m = v.run.outside
     ins_m = res.price_multiple()[..., 0]
     t = v.table
     for j, m in enumerate(mats):
