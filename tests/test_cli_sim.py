@@ -34,7 +34,9 @@ def test_stress_splits_prices_inside_and_outside_china(tmp_path: Path) -> None:
     assert out["provenance"]["seed"] == 3 and out["provenance"]["draws"] == 200
     rows = {(r["material"], r["role"]): r for r in out["summary"]}
     dy_out, dy_in = rows[("Dy", "rest")], rows[("Dy", "controller")]
-    assert dy_out["peak_price_multiple_p50"] > 1.5 > dy_in["peak_price_multiple_p50"]
+    # buyers outside pay the licence gap: their peak is well above the controller's
+    assert dy_out["peak_price_multiple_p50"] > 1.5
+    assert dy_out["peak_price_multiple_p50"] > 1.2 * dy_in["peak_price_multiple_p50"]
     assert dy_out["shortfall_share_p50"] > 0
     # an uncontrolled light rare earth does not move
     assert rows[("La", "rest")]["peak_price_multiple_p90"] == pytest.approx(1.0)

@@ -66,7 +66,8 @@ def test_observations_use_no_outcome_after_the_episode() -> None:
     assert obs["month_to"].max() <= 18
 
 
-def test_scenarios_of_the_episodes_hold_policy_facts_only() -> None:
+def test_episode_scenarios_use_only_policy_shock_kinds() -> None:
+    """Restrictions, outages and demand changes; no stockpile releases, floors or tariffs."""
     for ep in EPISODES.values():
         sc = Scenario.builtin(ep.scenario)
         kinds = {s.kind for s in sc.shocks}

@@ -103,6 +103,7 @@ class EpisodeRun:
     result: Result
     obs: pd.DataFrame
     values: F  # (draws, observations)
+    outside: F  # (draws, steps, materials): outside price multiple
 
     def peaks(self) -> pd.DataFrame:
         """Observed and per-draw model peaks of the headline outside prices.
@@ -112,7 +113,7 @@ class EpisodeRun:
         """
         res = self.result
         months = res.months
-        out_m = outside_multiple(res)
+        out_m = self.outside
         rows = []
         for m in self.episode.headline:
             o = self.obs[(self.obs["kind"] == "price") & (self.obs["side"] == "outside")
@@ -145,7 +146,8 @@ def run_episode(
             update={"calibrated": False})})
     res = simulate(sc, draws=draws, seed=seed, values=values, store=store, progress=progress)
     obs = observations(ep, sc.start, store=store)
-    return EpisodeRun(ep, res, obs, model_values(res, obs))
+    outside = outside_multiple(res)
+    return EpisodeRun(ep, res, obs, model_values(res, obs, outside=outside), outside)
 
 
 def _log_err(model: F, obs: pd.DataFrame) -> tuple[F, NDArray[np.bool_], NDArray[np.bool_]]:

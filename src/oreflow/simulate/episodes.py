@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from oreflow.data.store import Store, resolve_store
 
 from .result import Result
-from .scenario import month_offset
+from .scenario import ELEMENTS, month_offset
 
 __all__ = [
     "EPISODES",
@@ -105,11 +105,13 @@ def _mid(row: pd.Series) -> float:
 
 def _obs(episode: str, kind: str, side: str, material: str, span: tuple[float, float],
          value: float, row: pd.Series, label: str, *, ref: tuple[float, float] | None = None,
-         low: float = np.nan, high: float = np.nan) -> dict[str, object]:
+         ref_stat: str = "mean", low: float = np.nan,
+         high: float = np.nan) -> dict[str, object]:
     return {
         "episode": episode, "kind": kind, "side": side, "material": material,
         "month_from": span[0], "month_to": span[1],
         "ref_from": np.nan if ref is None else ref[0], "ref_to": np.nan if ref is None else ref[1],
+        "ref_stat": ref_stat,
         "observed": value, "observed_low": low, "observed_high": high, "label": label,
         "source_id": str(row.get("source_id", "")),
         "flag": "" if pd.isna(row.get("flag")) else str(row.get("flag")),
@@ -165,13 +167,16 @@ def _re2010(st: Store, start: _dt.date) -> pd.DataFrame:
         scale = 1000.0 if str(h["unit"]) == "cny_per_kg" and str(lo_row["unit"]) == "cny_per_t" \
             else 1.0
         ratio = _mid(lo_row) / (_mid(h) * scale)
-        ref = (19.0, 20.0) if top == "2011" else _span(top, "point", start)
+        # 'the highest point in 2011' is undated: compare with the model's 2011 high
+        high = str(h["period_type"]) == "point" and len(top) == 4
+        ref = _span(top, "annual_avg" if high else "point", start)
         span = _span(end, "point", start)
         if span is None or ref is None:
             continue
         material = "Nd" if m == "NdPr" else m
         rows.append(_obs("re-2010", "ratio", "inside", material, span, ratio, lo_row,
-                         f"{end} / {top} china_domestic {m}", ref=ref))
+                         f"{end} / {top}{' high' if high else ''} china_domestic {m}",
+                         ref=ref, ref_stat="max" if high else "mean"))
     # exports: China's rare-earth exports over the 2009 monthly rate
     tr = st.table("trade")
     ex = tr[(tr["series"] == "re_2009_2012") & (tr["reporter"] == "CHN")
@@ -304,7 +309,8 @@ def observations(episode: str | Episode, start: _dt.date, *,
 
     Columns: ``episode``, ``kind`` (price, ratio, exports), ``side`` (outside, inside,
     controller), ``material``, ``month_from``/``month_to`` (the months it covers, from the
-    scenario start ``start``), ``ref_from``/``ref_to`` (a ratio's reference months),
+    scenario start ``start``), ``ref_from``/``ref_to`` (a ratio's reference months) and
+    ``ref_stat`` (``mean`` of them, or ``max`` for an undated high),
     ``observed`` (multiple of the pre-episode level, or ratio) with ``observed_low``/
     ``observed_high`` for ranges, ``label``, ``source_id``, ``flag``, ``row_id``.
     """
@@ -335,16 +341,18 @@ def _mean_over(arr: F, a: float, b: float, dt: float) -> F:
     return np.asarray(arr[:, i0:min(i1, arr.shape[1])].mean(axis=1))
 
 
-def model_values(res: Result, obs: pd.DataFrame) -> F:
+def model_values(res: Result, obs: pd.DataFrame, *, outside: F | None = None) -> F:
     """The model's value of every observation, per draw, shape (draws, observations).
 
     Prices: the outside (or controller) multiple averaged over the observation's months;
-    ratios: the quotient of two such averages; exports: the controller's legal exports of
-    the material (``REE``: every rare earth) over its baseline rate.
+    ratios: the quotient of two such averages (or over the highest month of the reference
+    months, ``ref_stat`` max); exports: the controller's legal exports of the material
+    (``REE``: every rare earth) over its baseline rate. ``outside`` is
+    :func:`outside_multiple` if the caller has it already.
     """
     mats = res.materials
     dt = float(res.plan.dt)
-    out_m = outside_multiple(res)
+    out_m = outside_multiple(res) if outside is None else outside
     ins_m = res.price_multiple()[..., 0]
     exp = np.asarray(res.arrays.exports_controller[..., 0], np.float64)  # (D, T, M)
     base_exp = res.plan.f0[:, 0, :].sum(axis=1)  # (M,) t/month
@@ -352,8 +360,7 @@ def model_values(res: Result, obs: pd.DataFrame) -> F:
     for _, o in obs.iterrows():
         m = str(o["material"])
         if o["kind"] == "exports":
-            idx = [i for i, x in enumerate(mats) if x == m or (m == "REE" and x not in
-                   ("NdFeB", "SmCo", "Ga", "Ge", "Sb"))]  # fmt: skip
+            idx = [i for i, x in enumerate(mats) if x == m or (m == "REE" and x in ELEMENTS)]
             series = exp[:, :, idx].sum(axis=2) / max(float(base_exp[idx].sum()), 1e-12)
             cols.append(_mean_over(series, o["month_from"], o["month_to"], dt))
             continue
@@ -361,7 +368,11 @@ def model_values(res: Result, obs: pd.DataFrame) -> F:
         series = out_m[:, :, i] if o["side"] == "outside" else ins_m[:, :, i]
         val = _mean_over(series, o["month_from"], o["month_to"], dt)
         if o["kind"] == "ratio":
-            val = val / _mean_over(series, o["ref_from"], o["ref_to"], dt)
+            if o.get("ref_stat") == "max":
+                i0, i1 = int(o["ref_from"] / dt), int(np.ceil(o["ref_to"] / dt))
+                val = val / series[:, i0:i1].max(axis=1)
+            else:
+                val = val / _mean_over(series, o["ref_from"], o["ref_to"], dt)
         cols.append(val)
     return np.stack(cols, axis=1) if cols else np.zeros((res.draws.n, 0))
 
