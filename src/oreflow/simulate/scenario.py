@@ -240,22 +240,25 @@ def _default_stages() -> list[Stage]:
     return ["separation", "metal"]
 
 
+def _in_unit_interval(v: Dist) -> Dist:
+    check_within(v, 0.0, 1.0)
+    return v
+
+
+#: A distribution of a share: every draw in [0, 1].
+Share = Annotated[Distribution, AfterValidator(_in_unit_interval)]
+
+
 class ApprovalStep(Model):
     """One step of a licence approval path: from ``start`` on, this share of decided
     applications is approved."""
 
     start: Month
     """First day the rate applies."""
-    rate: Distribution
+    rate: Share
     """Share of decided applications approved [0-1]."""
     source_ids: list[str] = Field(default_factory=list)
     """Licensing data behind the rate (keys into ``sources``/``licensing``)."""
-
-    @field_validator("rate")
-    @classmethod
-    def _fraction(cls, v: Dist) -> Dist:
-        check_within(v, 0.0, 1.0)
-        return v
 
 
 class GeneralLicence(Model):
@@ -264,16 +267,10 @@ class GeneralLicence(Model):
 
     start: Month
     """First day general licences apply."""
-    share: Distribution
+    share: Share
     """Share of the controlled flow covered [0-1]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
-
-    @field_validator("share")
-    @classmethod
-    def _fraction(cls, v: Dist) -> Dist:
-        check_within(v, 0.0, 1.0)
-        return v
 
 
 class ExportRestriction(Model):
@@ -313,7 +310,7 @@ class ExportRestriction(Model):
     """Alternative to ``end`` [months after ``effective``]."""
     licence_lag_months: Distribution = Field(default_factory=lambda: fixed(0.0))
     """Months after ``effective`` with no licensed exports [months]."""
-    approval_rate: Distribution | None = None
+    approval_rate: Share | None = None
     """Share of decided applications approved from the end of the lag [0-1] (a one-step
     approval path); default 0 (nothing approved) unless ``approval_path`` or
     ``quota_t_per_yr`` is given."""
@@ -322,7 +319,7 @@ class ExportRestriction(Model):
     ``start`` until the next; before the first step ``approval_rate`` (or 0) applies."""
     general_licence: GeneralLicence | None = None
     """A general licence exempting a share of the controlled flow from a date on."""
-    end_use_denied_share: Distribution | None = None
+    end_use_denied_share: Share | None = None
     """Share of applications refused whatever the approval path (e.g. military end users
     or a listed destination) [0-1]."""
     quota_t: Distribution | None = None
@@ -336,17 +333,11 @@ class ExportRestriction(Model):
     de_minimis_threshold: float | None = Field(default=None, ge=0, le=1)
     """Controller-origin content (share of value) at or above which foreign-made goods are
     controlled too (0.001 = 0.1%); none = no extraterritorial reach."""
-    de_minimis_reach: Distribution | None = None
+    de_minimis_reach: Share | None = None
     """Share of non-controller output at the controlled stages that contains controller-origin
     content at or above the threshold [0-1]; none = from the baseline's origin tracing."""
     source_ids: list[str] = Field(default_factory=list)
     """Keys into the ``sources``/``policies`` tables for the facts encoded here."""
-
-    @field_validator("approval_rate", "de_minimis_reach", "end_use_denied_share")
-    @classmethod
-    def _fraction(cls, v: Dist | None) -> Dist | None:
-        check_within(v, 0.0, 1.0)
-        return v
 
     @field_validator("licence_lag_months", "quota_t_per_yr", "quota_t")
     @classmethod
