@@ -166,6 +166,7 @@ def run_reference(
         V = [[p.cover_trader * d0t[m][r] for r in range(nr)] for m in range(nm)]
         G, B = _grid(nm, nr), _grid(nm, nr)
         Q = [_grid(nm, nr) for _ in plan.restrictions]
+        Qg = [_grid(nm, nr) for _ in plan.restrictions]  # the gap part of Q [t]
         # window quotas: what is left [t]; tonnage quotas: the rent [USD/kg]
         left = [0.0 if math.isnan(v) else v for v in p.budget]
         rent = [0.0 for _ in plan.restrictions]
@@ -323,16 +324,21 @@ def run_reference(
             # ---- 4.7 licensing -------------------------------------------------------
             # buyers' requirement n [x normal] and normal requirement W = n f0 [t/month]
             W = _grid(nm, nr)
+            Wg = _grid(nm, nr)  # the stock-gap part of W [t/month]
             for m in range(nm):
                 for r in range(nr):
                     gap = max(Us[m][r] + Vs[m][r] - U[m][r] - V[m][r], 0.0)
                     # DOC SILENT: a segment without baseline demand needs 1 x normal
                     n = (D[m][r] + gap * au / dt) / d0t[m][r] if d0t[m][r] > 0 else 1.0
-                    W[m][r] = _clip(n, 0.0, TRADE_MAX) * f0[m][0][r]
+                    n = _clip(n, 0.0, TRADE_MAX)
+                    nd_ = D[m][r] / d0t[m][r] if d0t[m][r] > 0 else 0.0
+                    W[m][r] = n * f0[m][0][r]
+                    Wg[m][r] = (n - min(nd_, n)) * f0[m][0][r]
             allowed = _grid(nm, nr, INF)
             for i, rs in enumerate(plan.restrictions):
                 if not (rs.eff <= tm < rs.end):
                     Q[i] = _grid(nm, nr)  # a restriction that ends drops its backlog
+                    Qg[i] = _grid(nm, nr)
                     continue
                 cells = [(m, r) for m in range(nm) for r in range(nr) if rs.mats[m] and rs.regs[r]]
                 if rs.is_quota or rs.is_budget:
@@ -366,9 +372,13 @@ def run_reference(
                         col = js
                 rate = p.approval[i][col] * (1.0 - p.denied[i])
                 for m, r in cells:
-                    Q[i][m][r] += W[m][r] * (1.0 - gl) * dt
+                    # for missing stock, net of the gap applications still pending
+                    new_gap = max(Wg[m][r] - au * Qg[i][m][r] / dt, 0.0) * (1.0 - gl) * dt
+                    Q[i][m][r] += (W[m][r] - Wg[m][r]) * (1.0 - gl) * dt + new_gap
+                    Qg[i][m][r] += new_gap
                     decided = Q[i][m][r] * share_decided
                     Q[i][m][r] -= decided
+                    Qg[i][m][r] *= 1.0 - share_decided
                     cap = gl * W[m][r] + decided * rate / dt
                     allowed[m][r] = min(allowed[m][r], cap)
 
@@ -386,10 +396,11 @@ def run_reference(
                     lg = min(wanted - leaked, allowed[m][j])
                     flows[m][0][j] = lg + leaked
                     legal[m][j] = lg
-                    if wanted <= 0:
+                    asked = min(W[m][j], wanted)  # the requirement, at most the wanted flow
+                    if asked <= 0:
                         ell[m][j] = 1.0
-                    else:
-                        ell[m][j] = flows[m][0][j] / wanted  # got through, legally or not
+                    else:  # got through, legally or not
+                        ell[m][j] = min(flows[m][0][j] / asked, 1.0)
                 ell[m][0] = 1.0
                 for i in range(nr):
                     shipped = sum(flows[m][i]) * dt

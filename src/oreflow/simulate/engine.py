@@ -321,48 +321,66 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) 
     return np.asarray(want)
 
 
-def import_need(d: Draws, st: MarketState, demand: F, desired: F, d0_tot: F, dt: float) -> F:
-    """Buyers' import requirement relative to normal, (D, M, R) [x baseline].
+def import_need(d: Draws, st: MarketState, demand: F, desired: F, d0_tot: F,
+                dt: float) -> tuple[F, F]:
+    """Buyers' import requirement relative to normal and its stock-gap part, each (D, M, R)
+    [x baseline].
 
     ``n = clip((D + max(S* - S, 0) a_u / dt) / D0, 0, TRADE_MAX)``: demand at the going price
-    plus the stock gap closed in a step, over baseline demand. Buyers apply for licences for
-    ``n`` times their normal imports from the controller.
+    plus the stock gap closed in a step, over baseline demand; the gap part is
+    ``n - min(D / D0, n)``. Buyers apply for licences for ``n`` times their normal imports
+    from the controller (:func:`licensing` nets the gap part against applications still
+    pending).
     """
     a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
     gap = np.maximum(desired - st.user - st.trader, 0.0) * a_u / dt
     n = np.divide(demand + gap, d0_tot[None], out=np.ones_like(demand), where=d0_tot[None] > 0)
-    return np.asarray(np.clip(n, 0.0, TRADE_MAX))
+    n = np.clip(n, 0.0, TRADE_MAX)
+    flow = np.divide(demand, d0_tot[None], out=np.zeros_like(demand), where=d0_tot[None] > 0)
+    return np.asarray(n), np.asarray(n - np.minimum(flow, n))
 
 
-def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F) -> F:
+def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
+              gap_need: F) -> F:
     """The controller's allowed shipments to each segment [t/month], (D, M, R).
 
     Per restriction in force on (material, segment): a rate quota allows
     ``quota / baseline controlled exports * f0``; a window quota lets the wanted flows
     ``want`` through while its budget lasts (pro rata when this step would exceed it); a
-    licence regime queues the buyers' requirement ``need * f0`` (:func:`import_need`) not
-    covered by a general licence as applications (backlog ``B``), decides nothing during
+    licence regime queues applications (backlog ``B``) for the buyers' requirement
+    ``need * f0`` (:func:`import_need`) not covered by a general licence — for missing stock
+    (``gap_need * f0``) only net of the gap applications still pending ``B_g`` (buyers do not
+    apply twice for the same stock): ``A = (1 - g) dt ((need - gap_need) f0 +
+    max(gap_need f0 - a_u B_g / dt, 0))``, ``a_u = 1 - exp(-dt / tau_u)``; decides nothing during
     the licence lag, then decides ``B (1 - exp(-k dt))`` per step with a processing rate
     ``k = k1 + (k0 - k1) exp(-(t - eff - lag) / tau_k)``, approving the share ``a(t)`` of the
     approval path times ``1 - denied``; allowed = general-licence share x wanted + approved.
-    The strictest restriction applies. Updates ``st.backlog`` in place.
+    The strictest restriction applies. Updates ``st.backlog`` and ``st.backlog_gap`` in
+    place.
     """
     tm = plan.t_mid[t]
     dt = plan.dt
     nd, nm, nr = st.x.shape
     allowed = np.full((nd, nm, nr), np.inf)
+    a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
     for i, r in enumerate(plan.restrictions):
         mr = (r.mats[:, None] & r.regs[None, :nr])[None]
         if not (r.eff <= tm < r.end):
             st.backlog[i] = 0.0
+            st.backlog_gap[i] = 0.0
             continue
         if r.is_quota or r.is_budget:
             allowed = np.where(mr, np.minimum(allowed, _quota(plan, d, i, tm, st, need)),
                                allowed)
             continue
         general = d.general[:, i][:, None, None] if tm >= r.general else np.zeros((nd, 1, 1))
-        wanted = need * plan.f0[None, :, 0, :nr]
-        st.backlog[i] += np.where(mr, wanted * (1.0 - general) * dt, 0.0)
+        f0c = plan.f0[None, :, 0, :nr]
+        wanted = need * f0c
+        gap = gap_need * f0c
+        new_gap = np.where(mr, np.maximum(gap - a_u * st.backlog_gap[i] / dt, 0.0)
+                           * (1.0 - general) * dt, 0.0)
+        st.backlog[i] += np.where(mr, (wanted - gap) * (1.0 - general) * dt, 0.0) + new_gap
+        st.backlog_gap[i] += new_gap
         since = tm - r.eff - d.lag[:, i]  # months since decisions started (D,)
         k = d.k1 + (d.k0 - d.k1) * np.exp(-np.maximum(since, 0.0) / d.tau_k)
         decide = np.where(since >= 0, 1.0 - np.exp(-k * dt), 0.0)[:, None, None]
@@ -370,6 +388,7 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F) -
         rate = d.approval[i][:, max(step, 0)] * (1.0 - d.denied[:, i])
         decided = st.backlog[i] * decide
         st.backlog[i] -= decided
+        st.backlog_gap[i] *= 1.0 - decide
         cap = general * wanted + decided * rate[:, None, None] / dt
         allowed = np.where(mr, np.minimum(allowed, cap), allowed)
     return allowed
@@ -415,7 +434,8 @@ def use_budgets(plan: Plan, t: int, st: MarketState, legal: F) -> None:
 def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
          dt: float, block: F) -> tuple[F, F, F]:
     """Trade flows that happen [t/month] (D, M, R, R), the controller's legal shipments
-    [t/month] (D, M, R) and the licensed share (D, M, R).
+    [t/month] (D, M, R) and the licensed share (D, M, R): what got through over the buyers'
+    requirement ``min(normal, wanted)``, at most 1.
 
     Where a control is in force the share ``leak`` of the buyers' normal requirement
     ``normal`` (need x baseline flow, :func:`import_need`; at most what is wanted) leaves
@@ -431,7 +451,8 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     legal = np.minimum(wanted_c - leaked, allowed)
     flows[:, :, 0, :] = legal + leaked
     c = flows[:, :, 0, :]
-    licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
+    asked = np.minimum(normal, wanted_c)
+    licensed = np.minimum(np.divide(c, asked, out=np.ones_like(c), where=asked > 0), 1.0)
     shipped = flows.sum(axis=3) * dt  # (D, M, R) by exporter
     avail = np.maximum(st.trader + prod * (1.0 - block) * dt, 0.0)
     scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
@@ -728,8 +749,8 @@ def run_plan(
         prod[:, pr] = magnets
         users_want, traders_want = desired_stocks(d, demand, sch.signal, st.x, st.xe)
         want = trade_wanted(plan, d, sch, st, prod)
-        need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
-        allowed = licensing(plan, d, t, st, need, want)
+        need, gap_need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
+        allowed = licensing(plan, d, t, st, need, want, gap_need)
         normal = need * plan.f0[None, :, 0, :]
         flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt, sch.block)
         use_budgets(plan, t, st, legal)

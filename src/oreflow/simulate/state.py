@@ -213,7 +213,8 @@ class MarketState:
     [log]. Stocks [t]: ``user`` (manufacturers, magnet makers), ``trader`` (traders,
     processors, distributors), ``state`` (the controller's state reserve), ``blocked``
     (output held by a de-minimis rule). ``backlog`` (n_restrictions, D, M, R) licence
-    applications waiting for a decision [t]; ``budget`` (n_restrictions, D) what is left of a
+    applications waiting for a decision [t] and ``backlog_gap`` the part of them that buyers
+    filed for missing stock [t]; ``budget`` (n_restrictions, D) what is left of a
     window quota [t]; ``premium`` (n_restrictions, D) the quota rent, the price of an export
     licence per kg under a tonnage quota [USD/kg]. ``ramp`` non-controller expansion and ``rec``
     recycled supply [t/month]; ``sigma`` cumulative substitution [share of demand];
@@ -229,6 +230,7 @@ class MarketState:
     state: F
     blocked: F
     backlog: F
+    backlog_gap: F
     budget: F
     premium: F
     ramp: F
@@ -249,6 +251,7 @@ class MarketState:
             user=cover_user[:, None, None] * d0_total[None],
             trader=cover_trader[:, None, None] * d0_total[None],
             state=z.copy(), blocked=z.copy(), backlog=np.zeros((n_restr, *shape)),
+            backlog_gap=np.zeros((n_restr, *shape)),
             budget=np.nan_to_num(budget.T, nan=0.0).copy(), premium=np.zeros(budget.T.shape),
             ramp=z.copy(), rec=z.copy(), sigma=z.copy(), licensed=np.ones(shape),
         )  # fmt: skip
