@@ -96,7 +96,11 @@ def test_exposure_drone_under_april_2025() -> None:
     out = run_json("exposure", "--example", "drone", "--scenario", "china-2025-04",
                    "--draws", "100")
     (summary,) = out["impact"]["summary"]
-    assert 0 < summary["months_to_stockout_p50"] < 36
+    # one month of stock, 90% from the controller: the pessimistic end (P10) runs out
+    # within the horizon; the median may not (null = no stock-out)
+    p10, p50 = summary["months_to_stockout_p10"], summary["months_to_stockout_p50"]
+    assert p10 is not None and 0 < p10 < 36
+    assert p50 is None or p50 >= p10
     assert summary["cost_increase_usd_per_unit_p50"] > 0
     assert out["exposure"]["alternatives"]
     assert out["sources"]

@@ -820,3 +820,32 @@ def test_random_outages_keep_prices_positive_and_balances_closed(
     assert np.all(pm(res) >= 0.1 * (1 - 1e-6))
     assert np.all(mass_balance_residual(res) <= _mass_tolerance(res))
     assert np.all(res.arrays.consumption >= -1e-9) and np.all(res.arrays.inventory >= -1e-6)
+
+
+def test_magnet_product_sectors_share_the_magnets_elasticity():
+    """The product sectors of the magnet markets draw one 'magnets' elasticity (near
+    inelastic: magnets are a small part of their products' cost); element markets keep
+    'default'; the magnet makers' element demand follows Hicks-Marshall from the magnets'
+    draw."""
+    from oreflow.simulate.baseline import PRODUCT_SECTORS
+    from oreflow.simulate.engine import material_elasticities
+
+    res = run(scenario([], fixed=False), n=400)  # the default priors
+    sectors = res.plan.baseline.sectors
+    eps = res.draws.eps
+    prod = [sectors.index(s) for s in PRODUCT_SECTORS]
+    other = sectors.index("other_uses")
+    assert np.all(eps[:, prod] == eps[:, prod[:1]])  # one draw for every product sector
+    assert np.all((eps[:, prod] >= -0.15) & (eps[:, prod] <= -0.03))
+    assert np.all(eps[:, other] <= -0.15)  # the element markets' default: more elastic
+    el = material_elasticities(res.plan, res.draws)
+    k = res.plan.kmag
+    assert np.all(np.abs(el[:, res.plan.el, k]) < np.abs(eps[:, [other]]))
+    # an explicit entry for a product sector still wins
+    sc = scenario([], fixed=False,
+                  params={"elasticity": {"default": {"dist": "fixed", "value": -0.3},
+                                             "magnets": {"dist": "fixed", "value": -0.05},
+                                             "wind": {"dist": "fixed", "value": -0.2}}})
+    d = run(sc, n=2).draws.eps
+    assert d[0, sectors.index("wind")] == -0.2
+    assert d[0, sectors.index("automotive")] == -0.05

@@ -26,12 +26,10 @@ from oreflow.simulate.validate import validate
 
 #: Bands not met in sample yet (issue 10 stays open until this set is empty).
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("re-2010", "Nd peak (P50 / observed)"):
-        "the modelled 2011 Nd peak is about half the observed 18.8x",
     ("re-2010", "observations inside P10-P90"):
-        "La/Ce 2011 multiples and 2010 export volumes fall outside the band",
+        "La/Ce peak too low in 2011 and too high in 2012; monthly export swings",
     ("gage-2023", "Ge peak month (P50 - observed)"):
-        "the modelled Ge peak comes in early 2024, the observed one in Sep 2024",
+        "the modelled Ge peak comes in autumn 2023, the observed one in Sep 2024",
     ("gage-2023", "observations inside P10-P90"):
         "China's 2024 Ga/Ge price rise and 2024 export swings fall outside the band",
 }
@@ -57,6 +55,22 @@ def test_observations_are_sourced_dated_and_inside_the_window() -> None:
         ratios = obs[obs["kind"] == "ratio"]
         assert (ratios["ref_to"] <= ratios["month_from"] + 1e-9).all()
         assert {"price", "exports"} <= set(obs["kind"])
+
+
+def test_re2010_multiples_are_over_the_first_quarter_of_the_scenario() -> None:
+    """The base of a 2010-2012 multiple is the same material's 2010-Q1 FOB China average
+    (the market at the scenario start, as the 3 July 2023 quote is for Ga/Ge); the base
+    quote itself is no observation."""
+    st = Store.default()
+    p = st.table("prices")
+    q1 = p[(p["date"].astype(str) == "2010-Q1") & (p["market"] == "china_fob")
+           & (p["series"] == "re_2009_2012")].set_index("material")["value"]
+    obs = observations("re-2010", dt.date(2010, 1, 1))
+    assert not obs["label"].str.startswith("2010-Q1").any()
+    nd = obs[(obs["material"] == "Nd") & (obs["label"] == "2011-08 china_fob")].iloc[0]
+    row = p[p["row_id"] == nd["row_id"]].iloc[0]
+    assert nd["observed"] == pytest.approx(float(row["value"]) / float(q1["Nd"]))
+    assert 12.0 < nd["observed"] < 14.0  # about 13x (18.8x over the 2009 average)
 
 
 def test_observations_use_no_outcome_after_the_episode() -> None:

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from oreflow.rng import named_stream
 
-from .baseline import Baseline
+from .baseline import PRODUCT_SECTORS, Baseline
 from .posterior import load_posterior
 from .scenario import DemandChange, ExportRestriction, ProductionOutage, Scenario, ScenarioError
 from .state import Draws
@@ -43,13 +43,16 @@ def elasticity_key(scenario: Scenario, sector: str) -> str:
     """Which elasticity distribution a sector uses (sectors sharing a key share the draw).
 
     Explicit ``parameters.elasticity[sector]`` first; ``magnet_makers`` otherwise uses
-    ``input_elasticity`` (key ``input``); every other sector ``elasticity['default']``.
+    ``input_elasticity`` (key ``input``); the magnet markets' product sectors
+    ``elasticity['magnets']`` where given; every other sector ``elasticity['default']``.
     """
     el = scenario.parameters.elasticity
     if sector in el:
         return sector
     if sector == "magnet_makers":
         return "input"
+    if sector in PRODUCT_SECTORS and "magnets" in el:
+        return "magnets"
     if "default" not in el:
         raise ScenarioError(f"no elasticity for sector {sector!r} and no 'default'")
     return "default"

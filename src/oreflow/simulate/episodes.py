@@ -13,12 +13,12 @@ per draw. Nothing here encodes an outcome in a scenario: the scenarios hold poli
 the observations are only compared with.
 
 Conventions (docs/validation.md): an outside price is the non-controller segments'
-consumption-weighted price; the base of an observed multiple is the same market's
-pre-episode level (2009 annual average FOB China for rare earths; the last quote before 3
-July 2023 for gallium and germanium); a ratio observation compares two quotes of one market
-(e.g. 'fell 9% on the month'); an export observation is the controller's exports over its
-pre-episode monthly rate. The peak month of a series is the first month within 5% of its
-highest value.
+consumption-weighted price; the base of an observed multiple is the same market's level at
+the scenario start, where the engine starts from its base (the 2010-Q1 average FOB China
+for rare earths; the last quote before 3 July 2023 for gallium and germanium); a ratio
+observation compares two quotes of one market (e.g. 'fell 9% on the month'); an export
+observation is the controller's exports over its pre-episode monthly rate. The peak month
+of a series is the first month within 5% of its highest value.
 """
 
 from __future__ import annotations
@@ -131,23 +131,30 @@ def _in_window(span: tuple[float, float] | None, horizon: float) -> bool:
 _RE_OUTSIDE = ("china_fob", "china_fob_export", "other", "international", "unspecified (MCS)")
 _RE_MATERIALS = ("La", "Ce", "Pr", "Nd", "Dy")
 _RE_HORIZON = 36.0
+#: The quote that sets each material's pre-episode level: the first quarter of the
+#: scenario (prices had already risen 15-45% above their 2009 average, before any 2010
+#: policy; the engine starts from its base in January 2010).
+_RE_BASE = "2010-Q1"
 
 
 def _re2010(st: Store, start: _dt.date) -> pd.DataFrame:
     """Observations of the 2010-2012 episode (docs/validation.md lists the rules)."""
     p = st.table("prices")
     rows: list[dict[str, object]] = []
-    # base: 2009 annual average FOB China of the same material (Lynas table via RareMetalBlog)
-    base_rows = p[(p["date"].astype(str) == "2009") & (p["period_type"] == "annual_avg")
+    # base: the market at the scenario start, the 2010-Q1 average FOB China of the same
+    # material (Lynas table via RareMetalBlog); the base quote itself is not an observation
+    base_rows = p[(p["date"].astype(str) == _RE_BASE) & (p["period_type"] == "quarter_avg")
                   & (p["market"] == "china_fob") & (p["series"] == "re_2009_2012")]
     base = {str(r["material"]): _mid(r) for _, r in base_rows.iterrows()}
+    base_ids = set(base_rows["row_id"].astype(str))
     sel = p[p["material"].isin(_RE_MATERIALS) & p["market"].isin(_RE_OUTSIDE)
             & (p["unit"] == "usd_per_kg") & p["product"].astype(str).str.contains("oxide")
             & p["period_type"].isin(["month_avg", "quarter_avg", "point", "year_end"])]
     for _, r in sel.iterrows():
         m = str(r["material"])
         span = _span(str(r["date"]), str(r["period_type"]), start)
-        if m not in base or not _in_window(span, _RE_HORIZON) or span is None:
+        if m not in base or str(r["row_id"]) in base_ids or span is None \
+                or not _in_window(span, _RE_HORIZON):
             continue
         lo, hi = r.get("value_low"), r.get("value_high")
         rows.append(_obs(

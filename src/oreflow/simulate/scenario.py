@@ -534,7 +534,8 @@ _tri = triangular
 
 
 def _default_elasticity() -> dict[str, Fixed | Uniform | Triangular | Normal | LogNormal | Beta]:
-    return {"default": triangular(-0.35, -0.25, -0.15)}
+    return {"default": triangular(-0.35, -0.25, -0.15),
+            "magnets": triangular(-0.15, -0.08, -0.03)}
 
 
 def _default_backstop() -> dict[str, Fixed | Uniform | Triangular | Normal | LogNormal | Beta]:
@@ -576,9 +577,11 @@ class Parameters(Model):
 
     # -- demand ------------------------------------------------------------------------
     elasticity: dict[str, Distribution] = Field(default_factory=lambda: _default_elasticity())
-    """Short-run own-price elasticity of demand by sector (key ``default`` for sectors not
-    listed) [dimensionless, negative]. No numeric elasticity is sourced (facts/model:
-    el_usgs_2025_method; only 'very high price inelasticity', binnemans_miningcom)."""
+    """Short-run own-price elasticity of demand by sector [dimensionless, negative]: a
+    sector's own key, else ``magnets`` for the product sectors of the magnet markets (near
+    inelastic: a magnet is a small part of its product's cost; docs/engine.md 4.3), else
+    ``default``. No numeric elasticity is sourced (facts/model: el_usgs_2025_method; only
+    'very high price inelasticity', binnemans_miningcom)."""
     input_elasticity: Distribution = Field(default_factory=lambda: _tri(-0.08, -0.05, -0.03))
     """Minus the short-run elasticity of substitution among a magnet's rare-earth inputs
     (grade changes within a month) [negative]. The magnet makers' demand elasticity for

@@ -81,6 +81,10 @@ def sensitivity(
 ) -> Sensitivity:
     """Sobol (Saltelli sampling, ``n (2D + 2)`` runs) or Morris (``n (D + 1)`` runs) indices.
 
+    An output that no draw changes (e.g. the recovery month when no draw recovers within
+    the horizon) gets indices of zero for every parameter instead of a division by its
+    zero variance.
+
     Parameters
     ----------
     scenario : Scenario, str or pathlib.Path
@@ -126,6 +130,13 @@ def sensitivity(
     outs = _outputs(res, mats.index(material))
     rows = []
     for name, y in outs.items():
+        if np.ptp(y) == 0.0:  # e.g. no draw recovers: no parameter moves the output
+            zero = np.zeros(len(names))
+            keys = ("S1", "S1_conf", "ST", "ST_conf") if method == "sobol" else (
+                "mu_star", "mu_star_conf", "sigma")
+            rows.append(pd.DataFrame({"output": name, "parameter": names,
+                                      **dict.fromkeys(keys, zero)}))
+            continue
         if method == "sobol":
             si = sobol_an.analyze(problem, y, calc_second_order=False, seed=seed)
             cols = {"S1": si["S1"], "S1_conf": si["S1_conf"], "ST": si["ST"],
