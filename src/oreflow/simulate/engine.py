@@ -705,6 +705,7 @@ def run_plan(
     el, pr = plan.el, plan.pr
     ra = out if out is not None else RunArrays.empty(nd, nt, nm, nk)
     mi: Any = slice(None) if mat_index is None else mat_index
+    runs = _runs(mat_index, nm)
     d0_tot = plan.d0.sum(axis=2)
     st = MarketState.initial(d0_tot, d.cover_user, d.cover_trader, d.budget)
     magnets = np.broadcast_to(plan.q0[pr][None], (nd, pr.size, nr)).copy()
@@ -713,10 +714,7 @@ def run_plan(
     blocks = _blocks(plan)
     cost = np.zeros((nd, nm, nr))
     short_k = np.zeros((nd, nm, nr, nk))
-    _put(ra.inventory0[..., :nr], mi, st.user + st.trader)
-    # per-step outputs go to contiguous buffers (steps first), copied out once at the end
-    buf = {name: np.empty((nt, nd, nm, nr), np.float32) for name in RunArrays.PATHS}
-    flag_buf = np.empty((nt, nd, nm, nr), np.uint8)
+    _put(ra.inventory0[..., :nr], runs, st.user + st.trader)
     if nr < 3:  # the empty targets segment stays at its base price, without flows
         ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
@@ -767,21 +765,31 @@ def run_plan(
             "desired": base.sum(axis=3),
         }
         for name, val in rows.items():
-            buf[name][t] = val
-        flag_buf[t] = flags
+            _put(getattr(ra, name)[:, t, :, :nr], runs, val)
+        _put(ra.flags[:, t, :, :nr], runs, flags)
         if progress is not None:
             progress(1)
-    for name, arr in buf.items():
-        getattr(ra, name)[:, :, mi, :nr] = arr.transpose(1, 0, 2, 3)
-    ra.flags[:, :, mi, :nr] = flag_buf.transpose(1, 0, 2, 3)
-    _put(ra.shortfall_sector[:, :, :nr], mi, short_k)
-    _put(ra.cost[..., :nr], mi, cost)
+    _put(ra.shortfall_sector[:, :, :nr], runs, short_k)
+    _put(ra.cost[..., :nr], runs, cost)
     return ra
 
 
-def _put(dest: NDArray[Any], mi: Any, val: NDArray[Any]) -> None:
-    """Write ``val`` (D, M', ...) into ``dest`` (D, M, ...) at material positions ``mi``."""
-    dest[:, mi] = val
+def _runs(mat_index: NDArray[np.intp] | None, nm: int) -> list[tuple[slice, slice]]:
+    """Runs of consecutive material positions: (positions in the plan, positions in the
+    output) pairs of slices, so writes into the output are plain strided copies."""
+    if mat_index is None:
+        return [(slice(0, nm), slice(0, nm))]
+    cuts = np.flatnonzero(np.diff(mat_index) != 1) + 1
+    bounds = zip(np.r_[0, cuts], np.r_[cuts, mat_index.size], strict=True)
+    return [(slice(int(a), int(b)), slice(int(mat_index[a]), int(mat_index[b - 1]) + 1))
+            for a, b in bounds]
+
+
+def _put(dest: NDArray[Any], runs: list[tuple[slice, slice]], val: NDArray[Any]) -> None:
+    """Write ``val`` (D, M', ...) into ``dest`` (D, M, ...) at the material runs of
+    :func:`_runs`."""
+    for src, dst in runs:
+        dest[:, dst] = val[:, src]
 
 
 def _controller_exports(legal: F) -> F:
