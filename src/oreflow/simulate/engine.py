@@ -51,6 +51,7 @@ from .state import (
     MarketState,
     Plan,
     RunArrays,
+    SectorArrays,
 )
 
 __all__ = [
@@ -461,8 +462,8 @@ def state_purchases(d: Draws, st: MarketState, demand: F, dt: float) -> F:
 
 
 def buy_and_consume(
-    d: Draws, st: MarketState, inflow: F, demand_k: F, users_want: F, dt: float
-) -> tuple[F, F]:
+    d: Draws, st: MarketState, inflow: F, demand_k: SectorArrays, users_want: F, dt: float
+) -> tuple[SectorArrays, F]:
     """Users buy from traders and consume; returns consumption by sector [t per step]
     (D, M, R, K) and lost output [t per step] (D, M, R). Updates stocks in place.
 
@@ -471,7 +472,7 @@ def buy_and_consume(
     inflow)``; they consume ``min(D dt, U + bought)``, shared among sectors in proportion to
     their demand ``demand_k`` [t/month]; demand that finds no material is lost output.
     """
-    want_c = demand_k.sum(axis=3) * dt
+    want_c = demand_k.total() * dt
     a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
     wish = np.maximum(want_c + (users_want - st.user) * a_u, 0.0)
     avail = np.maximum(st.trader + inflow, 0.0)
@@ -481,11 +482,11 @@ def buy_and_consume(
     cons = np.minimum(want_c, have)
     st.user = have - cons
     share = np.divide(cons, want_c, out=np.ones_like(cons), where=want_c > 0)
-    return demand_k * dt * share[..., None], want_c - cons
+    return demand_k.scaled(dt, share), want_c - cons
 
 
-def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
-                   demand_k: F, dt: float) -> F:
+def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: SectorArrays,
+                   demand_k: SectorArrays, dt: float) -> F:
     """Next step's magnet output, limited by the scarcest input; unused inputs go back.
 
     Magnet makers turn this step's element purchases into next step's magnets (one step of
@@ -495,8 +496,9 @@ def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
     ``cons_k`` (both in place). Returns ``Y`` [t/month], (D, P, R).
     """
     el, pr, k = plan.el, plan.pr, plan.kmag
-    got = cons_k[..., k][:, el]  # (D, E, R) t per step
-    need = demand_k[..., k][:, el] * dt
+    els = slice(int(el[0]), int(el[-1]) + 1)  # elements are contiguous (_blocks)
+    got = cons_k.sector(els, k)  # (D, E, R) t per step, a view
+    need = demand_k.sector(els, k) * dt
     fill = np.divide(got, need, out=np.full_like(got, np.inf), where=need > 0)
     out = np.empty_like(planned)
     used = np.zeros_like(got)
@@ -509,7 +511,7 @@ def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
         used += plan.recipe[el, p][None, :, None] * thrift * out[:, j][:, None, :] * dt
     unused = got - np.minimum(used, got)
     st.user[:, el] += unused
-    cons_k[..., k][:, el] = got - unused
+    np.subtract(got, unused, out=got)
     return out
 
 
@@ -630,7 +632,7 @@ def _trimmed(plan: Plan) -> Plan:
     )  # fmt: skip
 
 
-def _blocks(plan: Plan) -> list[tuple[slice, NDArray[np.intp]]]:
+def _blocks(plan: Plan) -> tuple[tuple[slice, NDArray[np.intp]], ...]:
     """(materials, live sectors) of each kind: element and mineral markets, then magnets.
 
     Materials of a kind are contiguous in the baseline's order (elements, minerals,
@@ -647,29 +649,38 @@ def _blocks(plan: Plan) -> list[tuple[slice, NDArray[np.intp]]]:
         used = plan.d0[idx].sum(axis=(0, 1)) > 0
         ks = np.flatnonzero(used & live | (np.arange(live.size) == extra))
         out.append((slice(int(idx[0]), int(idx[-1]) + 1), ks))
-    return out
+    return tuple(out)
 
 
-def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps: F,
-            blocks: list[tuple[slice, NDArray[np.intp]]]) -> tuple[F, F]:
-    """Base-price demand and demand at the going price by sector [t/month], (D, M, R, K).
+def _by_block(eps: F, blocks: tuple[tuple[slice, NDArray[np.intp]], ...]) -> list[F]:
+    """Elasticities (D, M, K) cut into the live sectors of each kind, (k, D, m, 1) each."""
+    return [np.ascontiguousarray(np.moveaxis(eps[:, ms][..., ks], -1, 0))[..., None]
+            for ms, ks in blocks]
+
+
+def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps_k: list[F],
+            blocks: tuple[tuple[slice, NDArray[np.intp]], ...]) -> tuple[SectorArrays,
+                                                                          SectorArrays]:
+    """Base-price demand and demand at the going price by sector [t/month], on the live
+    sectors of each kind (``eps_k`` the elasticities of :func:`_by_block`).
 
     Sectors: baseline demand x demand changes x (1 - substitution); the magnet makers'
     element demand is recipe x planned magnet output x (1 - substitution). Demand at the
-    price multiplies by ``exp(eps x)`` (computed on the live sectors of each kind).
+    price multiplies by ``exp(eps x)``.
     """
-    base = plan.d0[None] * sch.dm * (1.0 - st.sigma)[..., None]
-    base = np.broadcast_to(base, (*st.x.shape, plan.d0.shape[2])).copy()
     k = plan.kmag
-    if k >= 0 and plan.el.size and plan.pr.size:
-        need = np.einsum("ep,dpr->der", plan.recipe[np.ix_(plan.el, plan.pr)], planned)
-        base[..., k][:, plan.el] = need * (1.0 - st.sigma[:, plan.el])
-    at_price = np.zeros_like(base)
-    for ms, ks in blocks:
-        view = at_price[:, ms]
-        view[..., ks] = base[:, ms][..., ks] * np.exp(
-            eps[:, ms][..., ks][:, :, None, :] * st.x[:, ms][..., None])
-    return base, at_price
+    els = slice(int(plan.el[0]), int(plan.el[-1]) + 1) if plan.el.size else None
+    base, at_price = [], []
+    for (ms, ks), e in zip(blocks, eps_k, strict=True):
+        keep = 1.0 - st.sigma[:, ms]
+        d0 = np.moveaxis(plan.d0[ms][..., ks], -1, 0)[:, None]  # (k, 1, m, R)
+        b = d0 * np.moveaxis(sch.dm[:, ms][..., ks], -1, 0) * keep
+        if ms == els and plan.pr.size and k in ks:
+            need = np.einsum("ep,dpr->der", plan.recipe[np.ix_(plan.el, plan.pr)], planned)
+            b[int(np.flatnonzero(ks == k)[0])] = need * keep
+        base.append(b)
+        at_price.append(b * np.exp(e * st.x[:, ms]))
+    return SectorArrays(blocks, tuple(base)), SectorArrays(blocks, tuple(at_price))
 
 
 def run_plan(
@@ -712,16 +723,17 @@ def run_plan(
     eps = material_elasticities(plan, d)
     x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
     blocks = _blocks(plan)
+    eps_k = _by_block(eps, blocks)
     cost = np.zeros((nd, nm, nr))
-    short_k = np.zeros((nd, nm, nr, nk))
+    short_k = [np.zeros((ks.size, nd, ms.stop - ms.start, nr)) for ms, ks in blocks]
     _put(ra.inventory0[..., :nr], runs, st.user + st.trader)
     if nr < 3:  # the empty targets segment stays at its base price, without flows
         ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
         sch = shocks_in_force(plan, d, t, st)
         planned = planned_magnet_output(plan, d, t, sch, st, eps)
-        base, demand_k = _demand(plan, sch, st, planned, eps, blocks)
-        demand = demand_k.sum(axis=3)
+        base, demand_k = _demand(plan, sch, st, planned, eps_k, blocks)
+        demand = demand_k.total()
         prod = production(plan, d, t, sch, st)
         prod[:, pr] = magnets
         users_want, traders_want = desired_stocks(d, demand, sch.signal, st.x, st.xe)
@@ -748,28 +760,31 @@ def run_plan(
         st.blocked = np.where(free, 0.0, st.blocked)
         flags = form_prices(d, st, users_want + traders_want,
                             price_floor(plan, sch, st, plan.t_mid[t]), x_cap, dt)
-        short = np.maximum(base * dt - cons_k, 0.0)
-        short_k += short
-        cost += _cs_loss(st.x, eps, plan.p0_region, base * dt, blocks)
+        base_dt = base.scaled(dt)
+        short = SectorArrays(blocks, tuple(
+            np.maximum(b - c, 0.0) for b, c in zip(base_dt.parts, cons_k.parts, strict=True)))
+        for acc, s in zip(short_k, short.parts, strict=True):
+            acc += s
+        cost += _cs_loss(st.x, eps_k, plan.p0_region, base_dt)
         slow_updates(plan, d, t, sch, st, d0_tot)
         rows = {
             "price": plan.p0_region[None] * np.exp(st.x),
             "supply": prod,
-            "consumption": cons_k.sum(axis=3) / dt,
+            "consumption": cons_k.total() / dt,
             "imports": imports / dt,
             "exports_controller": _controller_exports(legal),
             "inventory": st.user + st.trader + st.state + st.blocked,
             "backlog": st.backlog.sum(axis=0),
-            "shortfall": short.sum(axis=3) / dt,
+            "shortfall": short.total() / dt,
             "lost": lost / dt,
-            "desired": base.sum(axis=3),
+            "desired": base.total(),
         }
         for name, val in rows.items():
             _put(getattr(ra, name)[:, t, :, :nr], runs, val)
         _put(ra.flags[:, t, :, :nr], runs, flags)
         if progress is not None:
             progress(1)
-    _put(ra.shortfall_sector[:, :, :nr], runs, short_k)
+    _put(ra.shortfall_sector[:, :, :nr], runs, SectorArrays(blocks, tuple(short_k)).dense(nk))
     _put(ra.cost[..., :nr], runs, cost)
     return ra
 
@@ -800,18 +815,20 @@ def _controller_exports(legal: F) -> F:
     return out
 
 
-def _cs_loss(x: F, eps: F, p0: F, base: F, blocks: list[tuple[slice, NDArray[np.intp]]]) -> F:
+def _cs_loss(x: F, eps_k: list[F], p0: F, base: SectorArrays) -> F:
     """Consumer-surplus loss against the base price, per (D, M, R) [USD].
 
     For isoelastic demand ``q = A (p/p0)^eps`` the loss from ``p0`` to ``p`` is
     ``A p0 ((p/p0)^(1+eps) - 1)/(1+eps)``; ``A`` is the base-price demand in the step [t],
-    ``p0`` the segment's base price [USD/kg].
+    ``p0`` the segment's base price [USD/kg]; ``eps_k`` the elasticities of
+    :func:`_by_block`.
     """
     loss = np.zeros(x.shape)
-    for ms, ks in blocks:
-        e1 = 1.0 + eps[:, ms][..., ks][:, :, None, :]  # (D, m, 1, k)
-        z = e1 * x[:, ms][..., None]
+    for (ms, _), e, b in zip(base.blocks, eps_k, base.parts, strict=True):
+        e1 = 1.0 + e  # (k, D, m, 1)
         safe = np.abs(e1) >= 1e-9
-        g = np.where(safe, np.expm1(z) / np.where(safe, e1, 1.0), x[:, ms][..., None])
-        loss[:, ms] = (base[:, ms][..., ks] * g).sum(axis=3)
+        g = np.expm1(e1 * x[:, ms])
+        g /= np.where(safe, e1, 1.0)
+        np.copyto(g, x[:, ms], where=~safe)
+        np.sum(b * g, axis=0, out=loss[:, ms])
     return np.asarray(loss * p0[None] * 1000.0)
