@@ -92,6 +92,16 @@ TRADE_MAX = 3.0
 STATE_BAND = 0.1
 
 
+def _sum_short(a: F, axis: int) -> F:
+    """Sum over a short axis (segments, sectors) by adding its slices in order: the same
+    result as ``a.sum(axis)``, which is an order of magnitude slower over a few elements."""
+    parts = np.moveaxis(a, axis, 0)
+    out = parts[0].copy()
+    for p in parts[1:]:
+        out += p
+    return out
+
+
 def _smooth(dt: float, tau: F) -> F:
     """Share of a gap closed in one step by first-order smoothing with time constant tau."""
     return np.asarray(1.0 - np.exp(-dt / tau))[:, None, None]
@@ -228,9 +238,9 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
         return np.zeros((d.n, 0, nr))
     base = plan.d0[pr].sum(axis=(1, 2))  # (P,)
     shifted = plan.d0[None, pr] * sch.dm[:, pr] * (1.0 - st.sigma[:, pr])[..., None]
-    cur = shifted.sum(axis=(2, 3))
+    cur = _sum_short(shifted.reshape(*shifted.shape[:2], -1), 2)
     index = np.divide(cur, base[None], out=np.ones_like(cur), where=base[None] > 0)
-    at_price = (shifted * np.exp(eps[:, pr][:, :, None, :] * st.x[:, pr][..., None])).sum(axis=3)
+    at_price = _sum_short(shifted * np.exp(eps[:, pr][:, :, None, :] * st.x[:, pr][..., None]), 3)
     users, traders = desired_stocks(d, at_price, sch.signal[:, pr], st.x[:, pr], st.xe[:, pr])
     desired = users + traders
     stock = st.user[:, pr] + st.trader[:, pr]
@@ -433,7 +443,7 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     flows[:, :, 0, :] = legal + leaked
     c = flows[:, :, 0, :]
     licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
-    shipped = flows.sum(axis=3) * dt  # (D, M, R) by exporter
+    shipped = _sum_short(flows, 3) * dt  # (D, M, R) by exporter
     avail = np.maximum(st.trader + prod * (1.0 - block) * dt, 0.0)
     scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
                                  where=shipped > avail), 1.0)
@@ -743,7 +753,7 @@ def run_plan(
         normal = need * plan.f0[None, :, 0, :]
         flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt, sch.block)
         use_budgets(plan, t, st, legal)
-        imports = (flows.sum(axis=2) - flows.sum(axis=3)) * dt
+        imports = (_sum_short(flows, 2) - _sum_short(flows, 3)) * dt
         held = sch.block * prod * dt
         inflow = prod * dt - held + imports + sch.release[None]
         buy = np.minimum(state_purchases(d, st, demand, dt),
@@ -811,7 +821,7 @@ def _controller_exports(legal: F) -> F:
     """The controller's legal shipments by destination segment, the total in column 0
     [t/month]."""
     out = legal.copy()
-    out[:, :, 0] = out.sum(axis=2)
+    out[:, :, 0] = _sum_short(out, 2)
     return out
 
 
