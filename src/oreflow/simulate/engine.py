@@ -93,10 +93,10 @@ STATE_BAND = 0.1
 
 
 def _sum_short(a: F, axis: int) -> F:
-    """Sum over a short axis (segments, sectors) by adding its slices in order: the same
-    result as ``a.sum(axis)``, which is an order of magnitude slower over a few elements."""
+    """Sum over a short axis (segments, sectors) by adding its slices in order; numpy's
+    ``a.sum(axis)`` is an order of magnitude slower over a few elements."""
     parts = np.moveaxis(a, axis, 0)
-    out = parts[0].copy()
+    out: F = np.array(parts[0])
     for p in parts[1:]:
         out += p
     return out
@@ -436,12 +436,12 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     part of its output of the step that a de-minimis rule does not hold (``block``).
     """
     flows = want.copy()
-    wanted_c = want[:, :, 0, :]
+    wanted_c = want[:, :, 0, :].copy()  # contiguous: read four times
     controlled = np.isfinite(allowed)
     leaked = np.where(controlled, d.leak[:, None, None] * np.minimum(normal, wanted_c), 0.0)
     legal = np.minimum(wanted_c - leaked, allowed)
-    flows[:, :, 0, :] = legal + leaked
-    c = flows[:, :, 0, :]
+    c = legal + leaked
+    flows[:, :, 0, :] = c
     licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
     shipped = _sum_short(flows, 3) * dt  # (D, M, R) by exporter
     avail = np.maximum(st.trader + prod * (1.0 - block) * dt, 0.0)
@@ -540,7 +540,7 @@ def unit_cost(plan: Plan, st: MarketState) -> F:
     out = np.full(st.x.shape, -np.inf)
     if plan.pr.size and plan.el.size:
         share = plan.cost_share[np.ix_(plan.el, plan.pr)]  # (E, P)
-        rise = np.einsum("ep,der->dpr", share, np.expm1(st.x[:, plan.el]))
+        rise = np.matmul(share.T, np.expm1(st.x[:, plan.el]))  # (D, P, R)
         out[:, plan.pr] = np.log1p(np.maximum(rise, -0.99))
     return out
 
@@ -686,7 +686,8 @@ def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps_k: list[
         d0 = np.moveaxis(plan.d0[ms][..., ks], -1, 0)[:, None]  # (k, 1, m, R)
         b = d0 * np.moveaxis(sch.dm[:, ms][..., ks], -1, 0) * keep
         if ms == els and plan.pr.size and k in ks:
-            need = np.einsum("ep,dpr->der", plan.recipe[np.ix_(plan.el, plan.pr)], planned)
+            recipe = plan.recipe[np.ix_(plan.el, plan.pr)]  # (E, P)
+            need = np.matmul(recipe, planned)  # (D, E, R)
             b[int(np.flatnonzero(ks == k)[0])] = need * keep
         base.append(b)
         at_price.append(b * np.exp(e * st.x[:, ms]))
