@@ -102,6 +102,12 @@ def _sum_short(a: F, axis: int) -> F:
     return out
 
 
+def _span(idx: NDArray[np.intp]) -> slice:
+    """Materials of one kind as a slice (they are contiguous, :func:`_blocks`): indexing
+    with it gives views; with an index array, slower copies."""
+    return slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
+
+
 def _smooth(dt: float, tau: F) -> F:
     """Share of a gap closed in one step by first-order smoothing with time constant tau."""
     return np.asarray(1.0 - np.exp(-dt / tau))[:, None, None]
@@ -232,9 +238,9 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
     buys fewer magnets at a higher price cuts output through its stocks); capacity =
     (q0 + expansion) * out + projects, raised when the expected price is above base.
     """
-    pr = plan.pr
+    pr = _span(plan.pr)
     nr = plan.q0.shape[1]
-    if pr.size == 0:
+    if plan.pr.size == 0:
         return np.zeros((d.n, 0, nr))
     base = plan.d0[pr].sum(axis=(1, 2))  # (P,)
     shifted = plan.d0[None, pr] * sch.dm[:, pr] * (1.0 - st.sigma[:, pr])[..., None]
@@ -264,10 +270,10 @@ def production(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState) -> 
     ``r = exp(-theta_C * max(xe - x, 0))``: its production quotas cut output when the
     domestic price falls below its expected level (blocked exports, an unwinding spike).
     """
-    el = plan.el
+    el = _span(plan.el)
     nr = plan.q0.shape[1]
     out = np.zeros((d.n, plan.q0.shape[0], nr))
-    if el.size == 0:
+    if plan.el.size == 0:
         return out
     xe = np.maximum(st.xe[:, el], sch.floor[None, el])
     resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
@@ -327,8 +333,7 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) 
             base = lam * prod[:, :, i]
             want[:, :, i, j] = np.maximum(
                 (plan.f0[None, :, i, j] + base) * g[:, :, i, j] - base, 0.0)
-    idx = np.arange(nr)
-    want[:, :, idx, idx] = 0.0
+    np.einsum("...ii->...i", want)[...] = 0.0  # the diagonal (a view)
     return np.asarray(want)
 
 
@@ -505,10 +510,9 @@ def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: Sect
     Inputs obtained but not needed for ``Y`` return to the users' stock and are taken out of
     ``cons_k`` (both in place). Returns ``Y`` [t/month], (D, P, R).
     """
-    el, pr, k = plan.el, plan.pr, plan.kmag
-    els = slice(int(el[0]), int(el[-1]) + 1)  # elements are contiguous (_blocks)
-    got = cons_k.sector(els, k)  # (D, E, R) t per step, a view
-    need = demand_k.sector(els, k) * dt
+    el, pr, k = _span(plan.el), plan.pr, plan.kmag
+    got = cons_k.sector(el, k)  # (D, E, R) t per step, a view
+    need = demand_k.sector(el, k) * dt
     fill = np.divide(got, need, out=np.full_like(got, np.inf), where=need > 0)
     out = np.empty_like(planned)
     used = np.zeros_like(got)
@@ -540,8 +544,8 @@ def unit_cost(plan: Plan, st: MarketState) -> F:
     out = np.full(st.x.shape, -np.inf)
     if plan.pr.size and plan.el.size:
         share = plan.cost_share[np.ix_(plan.el, plan.pr)]  # (E, P)
-        rise = np.matmul(share.T, np.expm1(st.x[:, plan.el]))  # (D, P, R)
-        out[:, plan.pr] = np.log1p(np.maximum(rise, -0.99))
+        rise = np.matmul(share.T, np.expm1(st.x[:, _span(plan.el)]))  # (D, P, R)
+        out[:, _span(plan.pr)] = np.log1p(np.maximum(rise, -0.99))
     return out
 
 
@@ -679,13 +683,13 @@ def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps_k: list[
     price multiplies by ``exp(eps x)``.
     """
     k = plan.kmag
-    els = slice(int(plan.el[0]), int(plan.el[-1]) + 1) if plan.el.size else None
+    els = _span(plan.el)
     base, at_price = [], []
     for (ms, ks), e in zip(blocks, eps_k, strict=True):
         keep = 1.0 - st.sigma[:, ms]
         d0 = np.moveaxis(plan.d0[ms][..., ks], -1, 0)[:, None]  # (k, 1, m, R)
         b = d0 * np.moveaxis(sch.dm[:, ms][..., ks], -1, 0) * keep
-        if ms == els and plan.pr.size and k in ks:
+        if ms == els and plan.el.size and plan.pr.size and k in ks:
             recipe = plan.recipe[np.ix_(plan.el, plan.pr)]  # (E, P)
             need = np.matmul(recipe, planned)  # (D, E, R)
             b[int(np.flatnonzero(ks == k)[0])] = need * keep
@@ -746,7 +750,7 @@ def run_plan(
         base, demand_k = _demand(plan, sch, st, planned, eps_k, blocks)
         demand = demand_k.total()
         prod = production(plan, d, t, sch, st)
-        prod[:, pr] = magnets
+        prod[:, _span(pr)] = magnets
         users_want, traders_want = desired_stocks(d, demand, sch.signal, st.x, st.xe)
         want = trade_wanted(plan, d, sch, st, prod)
         need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
