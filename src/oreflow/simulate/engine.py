@@ -816,10 +816,12 @@ def _runs(mat_index: NDArray[np.intp] | None, nm: int) -> list[tuple[slice, slic
 
 
 def _put(dest: NDArray[Any], runs: list[tuple[slice, slice]], val: NDArray[Any]) -> None:
-    """Write ``val`` (D, M', ...) into ``dest`` (D, M, ...) at the material runs of
-    :func:`_runs`."""
-    for src, dst in runs:
-        dest[:, dst] = val[:, src]
+    """Write ``val`` (D, M', R, ...) into ``dest`` (D, M, R, ...) at the material runs of
+    :func:`_runs`, one segment at a time (twice as fast as a copy whose innermost axis is
+    the two or three segments)."""
+    for r in range(val.shape[2]):
+        for src, dst in runs:
+            dest[:, dst, r] = val[:, src, r]
 
 
 def _controller_exports(legal: F) -> F:
