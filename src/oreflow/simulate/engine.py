@@ -325,7 +325,9 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) 
     nr = plan.q0.shape[1]
     gap = st.x[:, :, None, :] - st.x[:, :, :, None]  # x_j - x_i
     gap[:, :, 0, :] -= sch.wedge[None]
-    g = np.minimum(np.exp(d.beta[:, None, None, None] * np.clip(gap, -5.0, 5.0)), TRADE_MAX)
+    np.clip(gap, -5.0, 5.0, out=gap)
+    gap *= d.beta[:, None, None, None]
+    g = np.minimum(np.exp(gap, out=gap), TRADE_MAX, out=gap)
     want = plan.f0[None, :, :nr, :nr] * g
     if nr > 2:
         lam = d.divert[:, None]
@@ -447,7 +449,8 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     legal = np.minimum(wanted_c - leaked, allowed)
     c = legal + leaked
     flows[:, :, 0, :] = c
-    licensed = np.divide(c, wanted_c, out=np.ones_like(c), where=wanted_c > 0)
+    sent = wanted_c > 0  # where= on a mask alternating by segment is slow: select instead
+    licensed = np.where(sent, c, 1.0) / np.where(sent, wanted_c, 1.0)
     shipped = _sum_short(flows, 3) * dt  # (D, M, R) by exporter
     avail = np.maximum(st.trader + prod * (1.0 - block) * dt, 0.0)
     scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
@@ -739,6 +742,7 @@ def run_plan(
     x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
     blocks = _blocks(plan)
     eps_k = _by_block(eps, blocks)
+    e1_k = [1.0 + e for e in eps_k]
     cost = np.zeros((nd, nm, nr))
     short_k = [np.zeros((ks.size, nd, ms.stop - ms.start, nr)) for ms, ks in blocks]
     _put(ra.inventory0[..., :nr], runs, st.user + st.trader)
@@ -780,7 +784,7 @@ def run_plan(
             np.maximum(b - c, 0.0) for b, c in zip(base_dt.parts, cons_k.parts, strict=True)))
         for acc, s in zip(short_k, short.parts, strict=True):
             acc += s
-        cost += _cs_loss(st.x, eps_k, plan.p0_region, base_dt)
+        cost += _cs_loss(st.x, e1_k, plan.p0_region, base_dt)
         slow_updates(plan, d, t, sch, st, d0_tot)
         rows = {
             "price": plan.p0_region[None] * np.exp(st.x),
@@ -832,20 +836,22 @@ def _controller_exports(legal: F) -> F:
     return out
 
 
-def _cs_loss(x: F, eps_k: list[F], p0: F, base: SectorArrays) -> F:
+def _cs_loss(x: F, e1_k: list[F], p0: F, base: SectorArrays) -> F:
     """Consumer-surplus loss against the base price, per (D, M, R) [USD].
 
     For isoelastic demand ``q = A (p/p0)^eps`` the loss from ``p0`` to ``p`` is
     ``A p0 ((p/p0)^(1+eps) - 1)/(1+eps)``; ``A`` is the base-price demand in the step [t],
-    ``p0`` the segment's base price [USD/kg]; ``eps_k`` the elasticities of
+    ``p0`` the segment's base price [USD/kg]; ``e1_k`` is ``1 + eps`` on the elasticities of
     :func:`_by_block`.
     """
     loss = np.zeros(x.shape)
-    for (ms, _), e, b in zip(base.blocks, eps_k, base.parts, strict=True):
-        e1 = 1.0 + e  # (k, D, m, 1)
+    for (ms, _), e1, b in zip(base.blocks, e1_k, base.parts, strict=True):
+        g = np.expm1(e1 * x[:, ms])  # (k, D, m, R)
         safe = np.abs(e1) >= 1e-9
-        g = np.expm1(e1 * x[:, ms])
-        g /= np.where(safe, e1, 1.0)
-        np.copyto(g, x[:, ms], where=~safe)
+        if safe.all():
+            g /= e1
+        else:
+            g /= np.where(safe, e1, 1.0)
+            np.copyto(g, x[:, ms], where=~safe)
         np.sum(b * g, axis=0, out=loss[:, ms])
     return np.asarray(loss * p0[None] * 1000.0)
