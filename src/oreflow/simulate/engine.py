@@ -3,9 +3,12 @@
 :func:`run_plan` advances a compiled :class:`~oreflow.simulate.state.Plan` over a chunk of
 Monte Carlo :class:`~oreflow.simulate.state.Draws`. The state
 (:class:`~oreflow.simulate.state.MarketState`) has shape (draws, materials, segments); the
-only Python loops in a step run over shocks and magnet products, never over draws,
-materials or segments. Nothing is solved: prices are state variables formed from inventory
-cover, quantities follow from prices, stocks absorb the difference.
+only Python loops in a step's equations run over shocks and magnet products, never over
+draws, materials or segments (sums over a few segments or sectors add whole slices, and
+quantities by sector are kept on the live sectors of each kind of material,
+:class:`~oreflow.simulate.state.SectorArrays`). Nothing is solved: prices are state
+variables formed from inventory cover, quantities follow from prices, stocks absorb the
+difference.
 
 One step of ``dt`` months, in the order of ``docs/engine.md`` section 4 (one function each):
 
@@ -79,6 +82,8 @@ __all__ = [
 ]
 
 F = NDArray[np.float64]
+#: (materials, live sectors) of each kind of material (:func:`_blocks`).
+Blocks = tuple[tuple[slice, NDArray[np.intp]], ...]
 
 #: Numerical floor of prices [log multiple]: a tenth of base (flagged when it binds).
 LOG_FLOOR = float(np.log(0.1))
@@ -485,7 +490,8 @@ def buy_and_consume(
     d: Draws, st: MarketState, inflow: F, demand_k: SectorArrays, users_want: F, dt: float
 ) -> tuple[SectorArrays, F]:
     """Users buy from traders and consume; returns consumption by sector [t per step]
-    (D, M, R, K) and lost output [t per step] (D, M, R). Updates stocks in place.
+    (live sectors, like ``demand_k``) and lost output [t per step] (D, M, R). Updates stocks
+    in place.
 
     Traders hold ``V + inflow`` (output, imports, releases, less exports and state
     purchases); users want ``W = max(0, D dt + (U* - U) a_u)`` and get ``min(W, V +
@@ -651,7 +657,7 @@ def _trimmed(plan: Plan) -> Plan:
     )  # fmt: skip
 
 
-def _blocks(plan: Plan) -> tuple[tuple[slice, NDArray[np.intp]], ...]:
+def _blocks(plan: Plan) -> Blocks:
     """(materials, live sectors) of each kind: element and mineral markets, then magnets.
 
     Materials of a kind are contiguous in the baseline's order (elements, minerals,
@@ -667,19 +673,18 @@ def _blocks(plan: Plan) -> tuple[tuple[slice, NDArray[np.intp]], ...]:
             raise ValueError("materials of one kind must be contiguous in the baseline")
         used = plan.d0[idx].sum(axis=(0, 1)) > 0
         ks = np.flatnonzero(used & live | (np.arange(live.size) == extra))
-        out.append((slice(int(idx[0]), int(idx[-1]) + 1), ks))
+        out.append((_span(idx), ks))
     return tuple(out)
 
 
-def _by_block(eps: F, blocks: tuple[tuple[slice, NDArray[np.intp]], ...]) -> list[F]:
+def _by_block(eps: F, blocks: Blocks) -> list[F]:
     """Elasticities (D, M, K) cut into the live sectors of each kind, (k, D, m, 1) each."""
     return [np.ascontiguousarray(np.moveaxis(eps[:, ms][..., ks], -1, 0))[..., None]
             for ms, ks in blocks]
 
 
 def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps_k: list[F],
-            blocks: tuple[tuple[slice, NDArray[np.intp]], ...]) -> tuple[SectorArrays,
-                                                                          SectorArrays]:
+            blocks: Blocks) -> tuple[SectorArrays, SectorArrays]:
     """Base-price demand and demand at the going price by sector [t/month], on the live
     sectors of each kind (``eps_k`` the elasticities of :func:`_by_block`).
 
@@ -694,7 +699,7 @@ def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps_k: list[
         keep = 1.0 - st.sigma[:, ms]
         d0 = np.moveaxis(plan.d0[ms][..., ks], -1, 0)[:, None]  # (k, 1, m, R)
         b = d0 * np.moveaxis(sch.dm[:, ms][..., ks], -1, 0) * keep
-        if ms == els and plan.el.size and plan.pr.size and k in ks:
+        if ms == els and plan.pr.size and k in ks:
             recipe = plan.recipe[np.ix_(plan.el, plan.pr)]  # (E, P)
             need = np.matmul(recipe, planned)  # (D, E, R)
             b[int(np.flatnonzero(ks == k)[0])] = need * keep
