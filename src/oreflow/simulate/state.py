@@ -268,10 +268,14 @@ class SectorArrays:
     blocks: tuple[tuple[slice, NDArray[np.intp]], ...]
     parts: tuple[F, ...]
 
+    def _cells(self) -> tuple[int, int, int]:
+        """(D, M, R): draws, materials and segments of the quantity."""
+        p = self.parts[0]
+        return p.shape[1], max(ms.stop for ms, _ in self.blocks), p.shape[3]
+
     def total(self) -> F:
         """Sum over sectors, (D, M, R)."""
-        nd, nr = self.parts[0].shape[1], self.parts[0].shape[3]
-        out = np.zeros((nd, max(ms.stop for ms, _ in self.blocks), nr))
+        out = np.zeros(self._cells())
         for (ms, _), p in zip(self.blocks, self.parts, strict=True):
             np.sum(p, axis=0, out=out[:, ms])
         return out
@@ -291,8 +295,7 @@ class SectorArrays:
 
     def dense(self, nk: int) -> F:
         """All ``nk`` sectors, (D, M, R, K) (zeros outside the blocks)."""
-        nd, nr = self.parts[0].shape[1], self.parts[0].shape[3]
-        out = np.zeros((nd, max(ms.stop for ms, _ in self.blocks), nr, nk))
+        out = np.zeros((*self._cells(), nk))
         for (ms, ks), p in zip(self.blocks, self.parts, strict=True):
             out[:, ms, :, ks] = np.moveaxis(p, 0, -1)
         return out
