@@ -3,9 +3,12 @@
 :func:`run_plan` advances a compiled :class:`~oreflow.simulate.state.Plan` over a chunk of
 Monte Carlo :class:`~oreflow.simulate.state.Draws`. The state
 (:class:`~oreflow.simulate.state.MarketState`) has shape (draws, materials, segments); the
-only Python loops in a step run over shocks and magnet products, never over draws,
-materials or segments. Nothing is solved: prices are state variables formed from inventory
-cover, quantities follow from prices, stocks absorb the difference.
+only Python loops in a step's equations run over shocks and magnet products, never over
+draws, materials or segments (sums over a few segments or sectors add whole slices, and
+quantities by sector are kept on the live sectors of each kind of material,
+:class:`~oreflow.simulate.state.SectorArrays`). Nothing is solved: prices are state
+variables formed from inventory cover, quantities follow from prices, stocks absorb the
+difference.
 
 One step of ``dt`` months, in the order of ``docs/engine.md`` section 4 (one function each):
 
@@ -51,6 +54,7 @@ from .state import (
     MarketState,
     Plan,
     RunArrays,
+    SectorArrays,
 )
 
 __all__ = [
@@ -78,6 +82,8 @@ __all__ = [
 ]
 
 F = NDArray[np.float64]
+#: (materials, live sectors) of each kind of material (:func:`_blocks`).
+Blocks = tuple[tuple[slice, NDArray[np.intp]], ...]
 
 #: Numerical floor of prices [log multiple]: a tenth of base (flagged when it binds).
 LOG_FLOOR = float(np.log(0.1))
@@ -89,6 +95,22 @@ STOCK_GUARD = 0.01
 TRADE_MAX = 3.0
 #: Log price gap over which the controller's state purchases go from nothing to full rate.
 STATE_BAND = 0.1
+
+
+def _sum_short(a: F, axis: int) -> F:
+    """Sum over a short axis (segments, sectors) by adding its slices in order; numpy's
+    ``a.sum(axis)`` is an order of magnitude slower over a few elements."""
+    parts = np.moveaxis(a, axis, 0)
+    out: F = np.array(parts[0])
+    for p in parts[1:]:
+        out += p
+    return out
+
+
+def _span(idx: NDArray[np.intp]) -> slice:
+    """Materials of one kind as a slice (they are contiguous, :func:`_blocks`): indexing
+    with it gives views; with an index array, slower copies."""
+    return slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
 
 
 def _smooth(dt: float, tau: F) -> F:
@@ -221,15 +243,15 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
     buys fewer magnets at a higher price cuts output through its stocks); capacity =
     (q0 + expansion) * out + projects, raised when the expected price is above base.
     """
-    pr = plan.pr
+    pr = _span(plan.pr)
     nr = plan.q0.shape[1]
-    if pr.size == 0:
+    if plan.pr.size == 0:
         return np.zeros((d.n, 0, nr))
     base = plan.d0[pr].sum(axis=(1, 2))  # (P,)
     shifted = plan.d0[None, pr] * sch.dm[:, pr] * (1.0 - st.sigma[:, pr])[..., None]
-    cur = shifted.sum(axis=(2, 3))
+    cur = _sum_short(shifted.reshape(*shifted.shape[:2], -1), 2)
     index = np.divide(cur, base[None], out=np.ones_like(cur), where=base[None] > 0)
-    at_price = (shifted * np.exp(eps[:, pr][:, :, None, :] * st.x[:, pr][..., None])).sum(axis=3)
+    at_price = _sum_short(shifted * np.exp(eps[:, pr][:, :, None, :] * st.x[:, pr][..., None]), 3)
     users, traders = desired_stocks(d, at_price, sch.signal[:, pr], st.x[:, pr], st.xe[:, pr])
     desired = users + traders
     stock = st.user[:, pr] + st.trader[:, pr]
@@ -253,10 +275,10 @@ def production(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState) -> 
     ``r = exp(-theta_C * max(xe - x, 0))``: its production quotas cut output when the
     domestic price falls below its expected level (blocked exports, an unwinding spike).
     """
-    el = plan.el
+    el = _span(plan.el)
     nr = plan.q0.shape[1]
     out = np.zeros((d.n, plan.q0.shape[0], nr))
-    if el.size == 0:
+    if plan.el.size == 0:
         return out
     xe = np.maximum(st.xe[:, el], sch.floor[None, el])
     resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
@@ -273,7 +295,9 @@ def _projects(plan: Plan, d: Draws, t: int) -> F:
     if plan.proj_cap.shape[0] == 0:
         return np.zeros((1, plan.q0.shape[0], nr))
     frac = np.clip((plan.t_mid[t] - d.proj_start) / d.proj_ramp[:, None], 0.0, 1.0)  # (D, P)
-    return np.asarray(np.einsum("dp,pmr->dmr", frac, plan.proj_cap[..., :nr]))
+    cap = plan.proj_cap[..., :nr]  # a matmul per draw: twice as fast as einsum, no BLAS threads
+    out = np.matmul(frac[:, None, :], cap.reshape(cap.shape[0], -1))
+    return np.asarray(out.reshape(d.n, *cap.shape[1:]))
 
 
 def desired_stocks(d: Draws, demand: F, signal: F, x: F, xe: F) -> tuple[F, F]:
@@ -308,7 +332,9 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) 
     nr = plan.q0.shape[1]
     gap = st.x[:, :, None, :] - st.x[:, :, :, None]  # x_j - x_i
     gap[:, :, 0, :] -= sch.wedge[None]
-    g = np.minimum(np.exp(d.beta[:, None, None, None] * np.clip(gap, -5.0, 5.0)), TRADE_MAX)
+    np.clip(gap, -5.0, 5.0, out=gap)
+    gap *= d.beta[:, None, None, None]
+    g = np.minimum(np.exp(gap, out=gap), TRADE_MAX, out=gap)
     want = plan.f0[None, :, :nr, :nr] * g
     if nr > 2:
         lam = d.divert[:, None]
@@ -316,8 +342,7 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) 
             base = lam * prod[:, :, i]
             want[:, :, i, j] = np.maximum(
                 (plan.f0[None, :, i, j] + base) * g[:, :, i, j] - base, 0.0)
-    idx = np.arange(nr)
-    want[:, :, idx, idx] = 0.0
+    np.einsum("...ii->...i", want)[...] = 0.0  # the diagonal (a view)
     return np.asarray(want)
 
 
@@ -445,15 +470,16 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     part of its output of the step that a de-minimis rule does not hold (``block``).
     """
     flows = want.copy()
-    wanted_c = want[:, :, 0, :]
+    wanted_c = want[:, :, 0, :].copy()  # contiguous: read four times
     controlled = np.isfinite(allowed)
     leaked = np.where(controlled, d.leak[:, None, None] * np.minimum(normal, wanted_c), 0.0)
     legal = np.minimum(wanted_c - leaked, allowed)
-    flows[:, :, 0, :] = legal + leaked
-    c = flows[:, :, 0, :]
+    c = legal + leaked
+    flows[:, :, 0, :] = c
     asked = np.minimum(normal, wanted_c)
-    licensed = np.minimum(np.divide(c, asked, out=np.ones_like(c), where=asked > 0), 1.0)
-    shipped = flows.sum(axis=3) * dt  # (D, M, R) by exporter
+    sent = asked > 0  # where= on a mask alternating by segment is slow: select instead
+    licensed = np.minimum(np.where(sent, c, 1.0) / np.where(sent, asked, 1.0), 1.0)
+    shipped = _sum_short(flows, 3) * dt  # (D, M, R) by exporter
     avail = np.maximum(st.trader + prod * (1.0 - block) * dt, 0.0)
     scale = np.minimum(np.divide(avail, shipped, out=np.ones_like(avail),
                                  where=shipped > avail), 1.0)
@@ -482,17 +508,18 @@ def state_purchases(d: Draws, st: MarketState, demand: F, dt: float) -> F:
 
 
 def buy_and_consume(
-    d: Draws, st: MarketState, inflow: F, demand_k: F, users_want: F, dt: float
-) -> tuple[F, F]:
+    d: Draws, st: MarketState, inflow: F, demand_k: SectorArrays, users_want: F, dt: float
+) -> tuple[SectorArrays, F]:
     """Users buy from traders and consume; returns consumption by sector [t per step]
-    (D, M, R, K) and lost output [t per step] (D, M, R). Updates stocks in place.
+    (live sectors, like ``demand_k``) and lost output [t per step] (D, M, R). Updates stocks
+    in place.
 
     Traders hold ``V + inflow`` (output, imports, releases, less exports and state
     purchases); users want ``W = max(0, D dt + (U* - U) a_u)`` and get ``min(W, V +
     inflow)``; they consume ``min(D dt, U + bought)``, shared among sectors in proportion to
     their demand ``demand_k`` [t/month]; demand that finds no material is lost output.
     """
-    want_c = demand_k.sum(axis=3) * dt
+    want_c = demand_k.total() * dt
     a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
     wish = np.maximum(want_c + (users_want - st.user) * a_u, 0.0)
     avail = np.maximum(st.trader + inflow, 0.0)
@@ -502,11 +529,11 @@ def buy_and_consume(
     cons = np.minimum(want_c, have)
     st.user = have - cons
     share = np.divide(cons, want_c, out=np.ones_like(cons), where=want_c > 0)
-    return demand_k * dt * share[..., None], want_c - cons
+    return demand_k.scaled(dt, share), want_c - cons
 
 
-def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
-                   demand_k: F, dt: float) -> F:
+def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: SectorArrays,
+                   demand_k: SectorArrays, dt: float) -> F:
     """Next step's magnet output, limited by the scarcest input; unused inputs go back.
 
     Magnet makers turn this step's element purchases into next step's magnets (one step of
@@ -515,9 +542,9 @@ def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
     Inputs obtained but not needed for ``Y`` return to the users' stock and are taken out of
     ``cons_k`` (both in place). Returns ``Y`` [t/month], (D, P, R).
     """
-    el, pr, k = plan.el, plan.pr, plan.kmag
-    got = cons_k[..., k][:, el]  # (D, E, R) t per step
-    need = demand_k[..., k][:, el] * dt
+    el, pr, k = _span(plan.el), plan.pr, plan.kmag
+    got = cons_k.sector(el, k)  # (D, E, R) t per step, a view
+    need = demand_k.sector(el, k) * dt
     fill = np.divide(got, need, out=np.full_like(got, np.inf), where=need > 0)
     out = np.empty_like(planned)
     used = np.zeros_like(got)
@@ -530,7 +557,7 @@ def couple_magnets(plan: Plan, planned: F, eps: F, st: MarketState, cons_k: F,
         used += plan.recipe[el, p][None, :, None] * thrift * out[:, j][:, None, :] * dt
     unused = got - np.minimum(used, got)
     st.user[:, el] += unused
-    cons_k[..., k][:, el] = got - unused
+    np.subtract(got, unused, out=got)
     return out
 
 
@@ -549,8 +576,8 @@ def unit_cost(plan: Plan, st: MarketState) -> F:
     out = np.full(st.x.shape, -np.inf)
     if plan.pr.size and plan.el.size:
         share = plan.cost_share[np.ix_(plan.el, plan.pr)]  # (E, P)
-        rise = np.einsum("ep,der->dpr", share, np.expm1(st.x[:, plan.el]))
-        out[:, plan.pr] = np.log1p(np.maximum(rise, -0.99))
+        rise = np.matmul(share.T, np.expm1(st.x[:, _span(plan.el)]))  # (D, P, R)
+        out[:, _span(plan.pr)] = np.log1p(np.maximum(rise, -0.99))
     return out
 
 
@@ -651,7 +678,7 @@ def _trimmed(plan: Plan) -> Plan:
     )  # fmt: skip
 
 
-def _blocks(plan: Plan) -> list[tuple[slice, NDArray[np.intp]]]:
+def _blocks(plan: Plan) -> Blocks:
     """(materials, live sectors) of each kind: element and mineral markets, then magnets.
 
     Materials of a kind are contiguous in the baseline's order (elements, minerals,
@@ -667,30 +694,39 @@ def _blocks(plan: Plan) -> list[tuple[slice, NDArray[np.intp]]]:
             raise ValueError("materials of one kind must be contiguous in the baseline")
         used = plan.d0[idx].sum(axis=(0, 1)) > 0
         ks = np.flatnonzero(used & live | (np.arange(live.size) == extra))
-        out.append((slice(int(idx[0]), int(idx[-1]) + 1), ks))
-    return out
+        out.append((_span(idx), ks))
+    return tuple(out)
 
 
-def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps: F,
-            blocks: list[tuple[slice, NDArray[np.intp]]]) -> tuple[F, F]:
-    """Base-price demand and demand at the going price by sector [t/month], (D, M, R, K).
+def _by_block(eps: F, blocks: Blocks) -> list[F]:
+    """Elasticities (D, M, K) cut into the live sectors of each kind, (k, D, m, 1) each."""
+    return [np.ascontiguousarray(np.moveaxis(eps[:, ms][..., ks], -1, 0))[..., None]
+            for ms, ks in blocks]
+
+
+def _demand(plan: Plan, sch: Schedule, st: MarketState, planned: F, eps_k: list[F],
+            blocks: Blocks) -> tuple[SectorArrays, SectorArrays]:
+    """Base-price demand and demand at the going price by sector [t/month], on the live
+    sectors of each kind (``eps_k`` the elasticities of :func:`_by_block`).
 
     Sectors: baseline demand x demand changes x (1 - substitution); the magnet makers'
     element demand is recipe x planned magnet output x (1 - substitution). Demand at the
-    price multiplies by ``exp(eps x)`` (computed on the live sectors of each kind).
+    price multiplies by ``exp(eps x)``.
     """
-    base = plan.d0[None] * sch.dm * (1.0 - st.sigma)[..., None]
-    base = np.broadcast_to(base, (*st.x.shape, plan.d0.shape[2])).copy()
     k = plan.kmag
-    if k >= 0 and plan.el.size and plan.pr.size:
-        need = np.einsum("ep,dpr->der", plan.recipe[np.ix_(plan.el, plan.pr)], planned)
-        base[..., k][:, plan.el] = need * (1.0 - st.sigma[:, plan.el])
-    at_price = np.zeros_like(base)
-    for ms, ks in blocks:
-        view = at_price[:, ms]
-        view[..., ks] = base[:, ms][..., ks] * np.exp(
-            eps[:, ms][..., ks][:, :, None, :] * st.x[:, ms][..., None])
-    return base, at_price
+    els = _span(plan.el)
+    base, at_price = [], []
+    for (ms, ks), e in zip(blocks, eps_k, strict=True):
+        keep = 1.0 - st.sigma[:, ms]
+        d0 = np.moveaxis(plan.d0[ms][..., ks], -1, 0)[:, None]  # (k, 1, m, R)
+        b = d0 * np.moveaxis(sch.dm[:, ms][..., ks], -1, 0) * keep
+        if ms == els and plan.pr.size and k in ks:
+            recipe = plan.recipe[np.ix_(plan.el, plan.pr)]  # (E, P)
+            need = np.matmul(recipe, planned)  # (D, E, R)
+            b[int(np.flatnonzero(ks == k)[0])] = need * keep
+        base.append(b)
+        at_price.append(b * np.exp(e * st.x[:, ms]))
+    return SectorArrays(blocks, tuple(base)), SectorArrays(blocks, tuple(at_price))
 
 
 def run_plan(
@@ -726,27 +762,27 @@ def run_plan(
     el, pr = plan.el, plan.pr
     ra = out if out is not None else RunArrays.empty(nd, nt, nm, nk)
     mi: Any = slice(None) if mat_index is None else mat_index
+    runs = _runs(mat_index, nm)
     d0_tot = plan.d0.sum(axis=2)
     st = MarketState.initial(d0_tot, d.cover_user, d.cover_trader, d.budget)
     magnets = np.broadcast_to(plan.q0[pr][None], (nd, pr.size, nr)).copy()
     eps = material_elasticities(plan, d)
     x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
     blocks = _blocks(plan)
+    eps_k = _by_block(eps, blocks)
+    e1_k = [1.0 + e for e in eps_k]
     cost = np.zeros((nd, nm, nr))
-    short_k = np.zeros((nd, nm, nr, nk))
-    _put(ra.inventory0[..., :nr], mi, st.user + st.trader)
-    # per-step outputs go to contiguous buffers (steps first), copied out once at the end
-    buf = {name: np.empty((nt, nd, nm, nr), np.float32) for name in RunArrays.PATHS}
-    flag_buf = np.empty((nt, nd, nm, nr), np.uint8)
+    short_k = [np.zeros((ks.size, nd, ms.stop - ms.start, nr)) for ms, ks in blocks]
+    _put(ra.inventory0[..., :nr], runs, st.user + st.trader)
     if nr < 3:  # the empty targets segment stays at its base price, without flows
         ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
         sch = shocks_in_force(plan, d, t, st)
         planned = planned_magnet_output(plan, d, t, sch, st, eps)
-        base, demand_k = _demand(plan, sch, st, planned, eps, blocks)
-        demand = demand_k.sum(axis=3)
+        base, demand_k = _demand(plan, sch, st, planned, eps_k, blocks)
+        demand = demand_k.total()
         prod = production(plan, d, t, sch, st)
-        prod[:, pr] = magnets
+        prod[:, _span(pr)] = magnets
         users_want, traders_want = desired_stocks(d, demand, sch.signal, st.x, st.xe)
         want = trade_wanted(plan, d, sch, st, prod)
         need, gap_need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
@@ -754,7 +790,7 @@ def run_plan(
         normal = need * plan.f0[None, :, 0, :]
         flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt, sch.block)
         use_budgets(plan, t, st, legal)
-        imports = (flows.sum(axis=2) - flows.sum(axis=3)) * dt
+        imports = (_sum_short(flows, 2) - _sum_short(flows, 3)) * dt
         held = sch.block * prod * dt
         inflow = prod * dt - held + imports + sch.release[None]
         buy = np.minimum(state_purchases(d, st, demand, dt),
@@ -771,60 +807,79 @@ def run_plan(
         st.blocked = np.where(free, 0.0, st.blocked)
         flags = form_prices(d, st, users_want + traders_want,
                             price_floor(plan, sch, st, plan.t_mid[t]), x_cap, dt)
-        short = np.maximum(base * dt - cons_k, 0.0)
-        short_k += short
-        cost += _cs_loss(st.x, eps, plan.p0_region, base * dt, blocks)
+        base_dt = base.scaled(dt)
+        short = SectorArrays(blocks, tuple(
+            np.maximum(b - c, 0.0) for b, c in zip(base_dt.parts, cons_k.parts, strict=True)))
+        for acc, s in zip(short_k, short.parts, strict=True):
+            acc += s
+        cost += _cs_loss(st.x, e1_k, plan.p0_region, base_dt)
         slow_updates(plan, d, t, sch, st, d0_tot)
         rows = {
             "price": plan.p0_region[None] * np.exp(st.x),
             "supply": prod,
-            "consumption": cons_k.sum(axis=3) / dt,
+            "consumption": cons_k.total() / dt,
             "imports": imports / dt,
             "exports_controller": _controller_exports(legal),
             "inventory": st.user + st.trader + st.state + st.blocked,
             "backlog": st.backlog.sum(axis=0),
-            "shortfall": short.sum(axis=3) / dt,
+            "shortfall": short.total() / dt,
             "lost": lost / dt,
-            "desired": base.sum(axis=3),
+            "desired": base.total(),
         }
         for name, val in rows.items():
-            buf[name][t] = val
-        flag_buf[t] = flags
+            _put(getattr(ra, name)[:, t, :, :nr], runs, val)
+        _put(ra.flags[:, t, :, :nr], runs, flags)
         if progress is not None:
             progress(1)
-    for name, arr in buf.items():
-        getattr(ra, name)[:, :, mi, :nr] = arr.transpose(1, 0, 2, 3)
-    ra.flags[:, :, mi, :nr] = flag_buf.transpose(1, 0, 2, 3)
-    _put(ra.shortfall_sector[:, :, :nr], mi, short_k)
-    _put(ra.cost[..., :nr], mi, cost)
+    _put(ra.shortfall_sector[:, :, :nr], runs, SectorArrays(blocks, tuple(short_k)).dense(nk))
+    _put(ra.cost[..., :nr], runs, cost)
     return ra
 
 
-def _put(dest: NDArray[Any], mi: Any, val: NDArray[Any]) -> None:
-    """Write ``val`` (D, M', ...) into ``dest`` (D, M, ...) at material positions ``mi``."""
-    dest[:, mi] = val
+def _runs(mat_index: NDArray[np.intp] | None, nm: int) -> list[tuple[slice, slice]]:
+    """Runs of consecutive material positions: (positions in the plan, positions in the
+    output) pairs of slices, so writes into the output are plain strided copies."""
+    if mat_index is None:
+        return [(slice(0, nm), slice(0, nm))]
+    cuts = np.flatnonzero(np.diff(mat_index) != 1) + 1
+    bounds = zip(np.r_[0, cuts], np.r_[cuts, mat_index.size], strict=True)
+    return [(slice(int(a), int(b)), slice(int(mat_index[a]), int(mat_index[b - 1]) + 1))
+            for a, b in bounds]
+
+
+def _put(dest: NDArray[Any], runs: list[tuple[slice, slice]], val: NDArray[Any]) -> None:
+    """Write ``val`` (D, M', R, ...) into ``dest`` (D, M, R, ...) at the material runs of
+    :func:`_runs`, one segment at a time (twice as fast as a copy whose innermost axis is
+    the two or three segments)."""
+    for r in range(val.shape[2]):
+        for src, dst in runs:
+            dest[:, dst, r] = val[:, src, r]
 
 
 def _controller_exports(legal: F) -> F:
     """The controller's legal shipments by destination segment, the total in column 0
     [t/month]."""
     out = legal.copy()
-    out[:, :, 0] = out.sum(axis=2)
+    out[:, :, 0] = _sum_short(out, 2)
     return out
 
 
-def _cs_loss(x: F, eps: F, p0: F, base: F, blocks: list[tuple[slice, NDArray[np.intp]]]) -> F:
+def _cs_loss(x: F, e1_k: list[F], p0: F, base: SectorArrays) -> F:
     """Consumer-surplus loss against the base price, per (D, M, R) [USD].
 
     For isoelastic demand ``q = A (p/p0)^eps`` the loss from ``p0`` to ``p`` is
     ``A p0 ((p/p0)^(1+eps) - 1)/(1+eps)``; ``A`` is the base-price demand in the step [t],
-    ``p0`` the segment's base price [USD/kg].
+    ``p0`` the segment's base price [USD/kg]; ``e1_k`` is ``1 + eps`` on the elasticities of
+    :func:`_by_block`.
     """
     loss = np.zeros(x.shape)
-    for ms, ks in blocks:
-        e1 = 1.0 + eps[:, ms][..., ks][:, :, None, :]  # (D, m, 1, k)
-        z = e1 * x[:, ms][..., None]
+    for (ms, _), e1, b in zip(base.blocks, e1_k, base.parts, strict=True):
+        g = np.expm1(e1 * x[:, ms])  # (k, D, m, R)
         safe = np.abs(e1) >= 1e-9
-        g = np.where(safe, np.expm1(z) / np.where(safe, e1, 1.0), x[:, ms][..., None])
-        loss[:, ms] = (base[:, ms][..., ks] * g).sum(axis=3)
+        if safe.all():
+            g /= e1
+        else:
+            g /= np.where(safe, e1, 1.0)
+            np.copyto(g, x[:, ms], where=~safe)
+        np.sum(b * g, axis=0, out=loss[:, ms])
     return np.asarray(loss * p0[None] * 1000.0)

@@ -27,6 +27,7 @@ __all__ = [
     "Plan",
     "Restriction",
     "RunArrays",
+    "SectorArrays",
 ]
 
 F = NDArray[np.float64]
@@ -255,6 +256,52 @@ class MarketState:
             budget=np.nan_to_num(budget.T, nan=0.0).copy(), premium=np.zeros(budget.T.shape),
             ramp=z.copy(), rec=z.copy(), sigma=z.copy(), licensed=np.ones(shape),
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SectorArrays:
+    """A quantity by demand sector, computed on the live sectors of each kind of material.
+
+    ``blocks`` pairs each kind's materials (a slice: element and mineral markets, then
+    magnet products) with the indices of the sectors computed for it; ``parts`` holds one
+    array per block, (k, D, m, R) with the block's k sectors first, so a sum over sectors
+    adds whole arrays. Sectors outside a block are zero. Units are the quantity's.
+    """
+
+    blocks: tuple[tuple[slice, NDArray[np.intp]], ...]
+    parts: tuple[F, ...]
+
+    def _cells(self) -> tuple[int, int, int]:
+        """(D, M, R): draws, materials and segments of the quantity."""
+        p = self.parts[0]
+        return p.shape[1], max(ms.stop for ms, _ in self.blocks), p.shape[3]
+
+    def total(self) -> F:
+        """Sum over sectors, (D, M, R)."""
+        out = np.zeros(self._cells())
+        for (ms, _), p in zip(self.blocks, self.parts, strict=True):
+            np.sum(p, axis=0, out=out[:, ms])
+        return out
+
+    def scaled(self, by: float, f: F | None = None) -> SectorArrays:
+        """Every sector times ``by`` and, if given, the per-material factor ``f`` (D, M, R)."""
+        parts = (p * by if f is None else p * by * f[:, ms]
+                 for (ms, _), p in zip(self.blocks, self.parts, strict=True))  # fmt: skip
+        return SectorArrays(self.blocks, tuple(parts))
+
+    def sector(self, mats: slice, k: int) -> F:
+        """Sector ``k`` of the block of materials ``mats``, (D, m, R) (a view)."""
+        for (ms, ks), p in zip(self.blocks, self.parts, strict=True):
+            if ms == mats and k in ks:
+                return np.asarray(p[int(np.flatnonzero(ks == k)[0])])
+        raise KeyError(f"sector {k} is not computed for materials {mats}")
+
+    def dense(self, nk: int) -> F:
+        """All ``nk`` sectors, (D, M, R, K) (zeros outside the blocks)."""
+        out = np.zeros((*self._cells(), nk))
+        for (ms, ks), p in zip(self.blocks, self.parts, strict=True):
+            out[:, ms, :, ks] = np.moveaxis(p, 0, -1)
+        return out
 
 
 @dataclass
