@@ -10,7 +10,7 @@ the shared draws.
 
 Run::
 
-    python bench/bench_engine.py [--draws 10000] [--ref-draws 5] [--workers 2]
+    python bench/bench_engine.py [--draws 10000] [--ref-draws 20] [--workers 2]
 
 Prints a markdown table for ``bench/RESULTS.md``.
 """
@@ -43,7 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="full-embargo")
     ap.add_argument("--draws", type=int, default=10_000)
-    ap.add_argument("--ref-draws", type=int, default=5)
+    ap.add_argument("--ref-draws", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk-size", type=int, default=2500)
     ap.add_argument("--seed", type=int, default=2026)

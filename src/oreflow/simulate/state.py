@@ -7,6 +7,8 @@ T steps, M materials, 3 market segments (controller, rest, targets), K demand se
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -343,17 +345,48 @@ class RunArrays:
 
     @classmethod
     def empty(cls, nd: int, nt: int, nm: int, nk: int) -> RunArrays:
-        """Zeroed arrays for ``nd`` draws, ``nt`` steps, ``nm`` materials."""
+        """Zeroed arrays for ``nd`` draws, ``nt`` steps, ``nm`` materials (in small pages:
+        :func:`small_pages`)."""
         shp = (nd, nt, nm, 3)
-        paths = {name: np.zeros(shp, np.float32) for name in cls.PATHS}
-        return cls(
-            **paths,
-            flags=np.zeros(shp, np.uint8),
-            inventory0=np.zeros((nd, nm, 3), np.float32),
-            cost=np.zeros((nd, nm, 3)),
-            shortfall_sector=np.zeros((nd, nm, 3, nk)),
-        )
+        with small_pages():
+            paths = {name: np.zeros(shp, np.float32) for name in cls.PATHS}
+            return cls(
+                **paths,
+                flags=np.zeros(shp, np.uint8),
+                inventory0=np.zeros((nd, nm, 3), np.float32),
+                cost=np.zeros((nd, nm, 3)),
+                shortfall_sector=np.zeros((nd, nm, 3, nk)),
+            )
 
     def view(self, sl: slice) -> RunArrays:
         """Views of the draws in ``sl`` (writes go to this object)."""
         return RunArrays(**{f.name: getattr(self, f.name)[sl] for f in fields(self)})
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """Allocate large numpy arrays without asking the kernel for transparent huge pages.
+
+    numpy advises huge pages for every large array (``madvise``); where the kernel then
+    compacts memory on the first touch (``transparent_hugepage/defrag = madvise``, as on the
+    benchmark machine), writing 0.8 GB of fresh result arrays took 2.5 s instead of 0.5 s
+    (bench/RESULTS.md). The result arrays are written once, step by step, so huge pages
+    bring them nothing. numpy's switch is process-wide: it is restored on exit (the
+    allocations happen before any worker thread starts); without the switch (another
+    numpy), nothing changes.
+    """
+    try:
+        from numpy._core.multiarray import (  # type: ignore[attr-defined]
+            _get_madvise_hugepage,
+            _set_madvise_hugepage,
+        )
+    except ImportError:  # pragma: no cover - numpy without the switch
+        yield
+        return
+    old = _get_madvise_hugepage()
+    _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(old)
+
