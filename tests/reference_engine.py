@@ -37,6 +37,7 @@ TRADE_MAX = 3.0
 STATE_BAND = 0.1
 LOG_FLOOR = math.log(0.1)
 STOCK_GUARD = 0.01
+PIN_TOL = 1e-9
 
 
 def _smooth(dt: float, tau: float) -> float:
@@ -167,6 +168,7 @@ def run_reference(
         G, B = _grid(nm, nr), _grid(nm, nr)
         Q = [_grid(nm, nr) for _ in plan.restrictions]
         Qg = [_grid(nm, nr) for _ in plan.restrictions]  # the gap part of Q [t]
+        pinned = [[False] * nr for _ in range(nm)]  # last step's price on its floor
         # window quotas: what is left [t]; tonnage quotas: the rent [USD/kg]
         left = [0.0 if math.isnan(v) else v for v in p.budget]
         rent = [0.0 for _ in plan.restrictions]
@@ -327,13 +329,18 @@ def run_reference(
             Wg = _grid(nm, nr)  # the stock-gap part of W [t/month]
             for m in range(nm):
                 for r in range(nr):
-                    gap = max(Us[m][r] + Vs[m][r] - U[m][r] - V[m][r], 0.0)
+                    signed = Us[m][r] + Vs[m][r] - U[m][r] - V[m][r]
+                    gap = max(signed, 0.0)
                     # DOC SILENT: a segment without baseline demand needs 1 x normal
                     n = (D[m][r] + gap * au / dt) / d0t[m][r] if d0t[m][r] > 0 else 1.0
                     n = _clip(n, 0.0, TRADE_MAX)
                     nd_ = D[m][r] / d0t[m][r] if d0t[m][r] > 0 else 0.0
                     W[m][r] = n * f0[m][0][r]
                     Wg[m][r] = (n - min(nd_, n)) * f0[m][0][r]
+                    # 4.6: where the price sat on its floor, imports at most the orders
+                    if r > 0 and pinned[m][r]:
+                        o = (D[m][r] + signed * au / dt) / d0t[m][r] if d0t[m][r] > 0 else 1.0
+                        Fw[m][0][r] = min(Fw[m][0][r], _clip(o, 0.0, TRADE_MAX) * f0[m][0][r])
             allowed = _grid(nm, nr, INF)
             for i, rs in enumerate(plan.restrictions):
                 if not (rs.eff <= tm < rs.end):
@@ -519,7 +526,9 @@ def run_reference(
                             fl |= FLAG_STOCK_GUARD
                     else:
                         ratio = 1.0
-                    x_ind = max(xe[m][r] + p.alpha * math.log(ratio), pfloor[m][r])
+                    raw = xe[m][r] + p.alpha * math.log(ratio)
+                    pinned[m][r] = raw < pfloor[m][r] - PIN_TOL  # floor binds (4.6 caps)
+                    x_ind = max(raw, pfloor[m][r])
                     xn = x[m][r] + a_p * (x_ind - x[m][r])
                     if xn >= x_cap[m]:
                         fl |= FLAG_BACKSTOP

@@ -96,11 +96,12 @@ def test_exposure_drone_under_april_2025() -> None:
     out = run_json("exposure", "--example", "drone", "--scenario", "china-2025-04",
                    "--draws", "100")
     (summary,) = out["impact"]["summary"]
-    # one month of stock, 90% from the controller: the pessimistic end (P10) runs out
-    # within the horizon; the median may not (null = no stock-out)
+    # one month of stock, 90% from the controller: some draws run out within the horizon
+    # (null months = fewer than the quantile's share of draws run out)
+    assert 0 < summary["stockout_share_of_draws"] < 1
+    assert summary["first_input_out"] == "motor_magnets"
     p10, p50 = summary["months_to_stockout_p10"], summary["months_to_stockout_p50"]
-    assert p10 is not None and 0 < p10 < 36
-    assert p50 is None or p50 >= p10
+    assert p50 is None or (p10 is not None and 0 < p10 <= p50 < 36)
     assert summary["cost_increase_usd_per_unit_p50"] > 0
     assert out["exposure"]["alternatives"]
     assert out["sources"]

@@ -59,6 +59,7 @@ from .state import (
 
 __all__ = [
     "LOG_FLOOR",
+    "PIN_TOL",
     "STOCK_GUARD",
     "TRADE_MAX",
     "buy_and_consume",
@@ -93,6 +94,9 @@ STOCK_GUARD = 0.01
 #: Largest multiple of its baseline (plus diversion) a trade flow can reach in a step:
 #: shipping and contracting capacity (assumption, docs/engine.md).
 TRADE_MAX = 3.0
+#: How far below its floor the indicated price must be for the floor to count as binding
+#: [log]: at base prices the two are equal up to rounding.
+PIN_TOL = 1e-9
 #: Log price gap over which the controller's state purchases go from nothing to full rate.
 STATE_BAND = 0.1
 
@@ -320,14 +324,19 @@ def desired_stocks(d: Draws, demand: F, signal: F, x: F, xe: F) -> tuple[F, F]:
 # --------------------------------------------------------------------------------------
 
 
-def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) -> F:
+def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F,
+                 orders: F) -> F:
     """Trade flows buyers and sellers want [t/month], (D, M, R, R) from row to column.
 
     ``F*_ij = f0_ij * g`` for flows from or to the controller and
     ``F*_ij = max(0, (f0_ij + lambda * P_i) * g - lambda * P_i)`` between the other
     segments (``lambda`` the divertible share of output), with
     ``g = min(exp(beta * (x_j - x_i - w_ij)), TRADE_MAX)``, ``w`` a tariff on imports from
-    the controller.
+    the controller. Where segment j's price sat on its floor last step (``st.pinned``: it
+    could not fall to clear a glut, e.g. held at the controller's price by the importer
+    anchor), its imports from the controller are at most the buyers' orders,
+    ``F*_Cj <= orders_j * f0_Cj`` (:func:`import_need`): quantities adjust where the price
+    cannot. Elsewhere the flows chase the price gap, which is what ends a shortage.
     """
     nr = plan.q0.shape[1]
     gap = st.x[:, :, None, :] - st.x[:, :, :, None]  # x_j - x_i
@@ -343,26 +352,34 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F) 
             want[:, :, i, j] = np.maximum(
                 (plan.f0[None, :, i, j] + base) * g[:, :, i, j] - base, 0.0)
     np.einsum("...ii->...i", want)[...] = 0.0  # the diagonal (a view)
+    cap = orders[:, :, 1:nr] * plan.f0[None, :, 0, 1:nr]
+    want[:, :, 0, 1:nr] = np.where(st.pinned[:, :, 1:nr],
+                                   np.minimum(want[:, :, 0, 1:nr], cap), want[:, :, 0, 1:nr])
     return np.asarray(want)
 
 
 def import_need(d: Draws, st: MarketState, demand: F, desired: F, d0_tot: F,
-                dt: float) -> tuple[F, F]:
-    """Buyers' import requirement relative to normal and its stock-gap part, each (D, M, R)
-    [x baseline].
+                dt: float) -> tuple[F, F, F]:
+    """Buyers' import requirement relative to normal, its stock-gap part and their orders,
+    each (D, M, R) [x baseline].
 
     ``n = clip((D + max(S* - S, 0) a_u / dt) / D0, 0, TRADE_MAX)``: demand at the going price
     plus the stock gap closed in a step, over baseline demand; the gap part is
     ``n - min(D / D0, n)``. Buyers apply for licences for ``n`` times their normal imports
     from the controller (:func:`licensing` nets the gap part against applications still
-    pending).
+    pending). Their orders count a glut too: ``clip((D + (S* - S) a_u / dt) / D0, 0,
+    TRADE_MAX)`` (:func:`trade_wanted`).
     """
     a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
-    gap = np.maximum(desired - st.user - st.trader, 0.0) * a_u / dt
-    n = np.divide(demand + gap, d0_tot[None], out=np.ones_like(demand), where=d0_tot[None] > 0)
+    signed = (desired - st.user - st.trader) * a_u / dt
+    pos = d0_tot[None] > 0
+    n = np.divide(demand + np.maximum(signed, 0.0), d0_tot[None], out=np.ones_like(demand),
+                  where=pos)
     n = np.clip(n, 0.0, TRADE_MAX)
-    flow = np.divide(demand, d0_tot[None], out=np.zeros_like(demand), where=d0_tot[None] > 0)
-    return np.asarray(n), np.asarray(n - np.minimum(flow, n))
+    flow = np.divide(demand, d0_tot[None], out=np.zeros_like(demand), where=pos)
+    orders = np.divide(demand + signed, d0_tot[None], out=np.ones_like(demand), where=pos)
+    return (np.asarray(n), np.asarray(n - np.minimum(flow, n)),
+            np.asarray(np.clip(orders, 0.0, TRADE_MAX)))
 
 
 def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
@@ -608,13 +625,16 @@ def form_prices(d: Draws, st: MarketState, desired: F, floor: F, x_cap: F,
     ``x_ind = max(xe + alpha * ln(S* / max(S, STOCK_GUARD S*)), floor)`` with ``S = U + V``
     the market's stock, ``S*`` its desired level and ``floor`` from :func:`price_floor`;
     ``x += (1 - exp(-dt/tau_p)) (x_ind - x)``, bounded by ``LOG_FLOOR`` and the backstop
-    ``x_cap``; ``xe += (1 - exp(-dt/tau_e)) (x - xe)``.
+    ``x_cap``; ``xe += (1 - exp(-dt/tau_e)) (x - xe)``. Records where the floor binds
+    (``st.pinned``: :func:`trade_wanted` then caps imports at the buyers' orders).
     """
     stock = st.user + st.trader
     guard = stock < STOCK_GUARD * desired
     ratio = np.divide(desired, np.maximum(stock, STOCK_GUARD * desired),
                       out=np.ones_like(desired), where=desired > 0)
-    x_ind = np.maximum(st.xe + d.alpha[:, None, None] * np.log(ratio), floor)
+    raw = st.xe + d.alpha[:, None, None] * np.log(ratio)
+    st.pinned = raw < floor - PIN_TOL
+    x_ind = np.maximum(raw, floor)
     x = st.x + _smooth(dt, d.tau_p) * (x_ind - st.x)
     top = x >= x_cap
     low = x <= LOG_FLOOR
@@ -784,8 +804,9 @@ def run_plan(
         prod = production(plan, d, t, sch, st)
         prod[:, _span(pr)] = magnets
         users_want, traders_want = desired_stocks(d, demand, sch.signal, st.x, st.xe)
-        want = trade_wanted(plan, d, sch, st, prod)
-        need, gap_need = import_need(d, st, demand, users_want + traders_want, d0_tot, dt)
+        need, gap_need, orders = import_need(d, st, demand, users_want + traders_want,
+                                             d0_tot, dt)
+        want = trade_wanted(plan, d, sch, st, prod, orders)
         allowed = licensing(plan, d, t, st, need, want, gap_need)
         normal = need * plan.f0[None, :, 0, :]
         flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt, sch.block)

@@ -221,7 +221,9 @@ class MarketState:
     window quota [t]; ``premium`` (n_restrictions, D) the quota rent, the price of an export
     licence per kg under a tonnage quota [USD/kg]. ``ramp`` non-controller expansion and ``rec``
     recycled supply [t/month]; ``sigma`` cumulative substitution [share of demand];
-    ``licensed`` the share of wanted controller exports that got through last step [0-1].
+    ``licensed`` the share of wanted controller exports that got through last step [0-1];
+    ``pinned`` whether last step's indicated price sat on its floor (the market wanted a
+    lower price than the floor allows) [bool].
     """
 
     x: F
@@ -240,6 +242,7 @@ class MarketState:
     rec: F
     sigma: F
     licensed: F
+    pinned: NDArray[np.bool_]
 
     @classmethod
     def initial(cls, d0_total: F, cover_user: F, cover_trader: F, budget: F) -> MarketState:
@@ -257,6 +260,7 @@ class MarketState:
             backlog_gap=np.zeros((n_restr, *shape)),
             budget=np.nan_to_num(budget.T, nan=0.0).copy(), premium=np.zeros(budget.T.shape),
             ramp=z.copy(), rec=z.copy(), sigma=z.copy(), licensed=np.ones(shape),
+            pinned=np.zeros(shape, bool),
         )  # fmt: skip
 
 
