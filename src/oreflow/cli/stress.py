@@ -172,7 +172,7 @@ def stress(
             worst = hit.loc[hit[col].idxmax()]
             names = ", ".join(dict.fromkeys(hit["material"]))
             console.print(f"[yellow]{what} in some draws for {names} (most: "
-                          f"{worst['material']} {worst['region']}, {worst[col]:.0%} of draws; "
+                          f"{worst['material']} {worst['region']}, {_share(worst[col])} of draws; "
                           "docs/engine.md 4.11)[/]")
     sources = _scenario_sources(sc)
     if sources:
@@ -184,3 +184,10 @@ def stress(
                   f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}[/]")
     for p in written:
         console.print(f"wrote {p}")
+
+
+def _share(x: float) -> str:
+    """A share of draws as a percentage; under 1% as '<1%' (a bound hit in 3 of 1,000 draws
+    is not '0%')."""
+    return "<1%" if 0 < x < 0.005 else f"{x:.0%}"
+
