@@ -171,8 +171,9 @@ def stress(
         if not hit.empty:
             worst = hit.loc[hit[col].idxmax()]
             names = ", ".join(dict.fromkeys(hit["material"]))
+            share = _share(float(worst[col]))
             console.print(f"[yellow]{what} in some draws for {names} (most: "
-                          f"{worst['material']} {worst['region']}, {_share(worst[col])} of draws; "
+                          f"{worst['material']} {worst['region']}, {share} of draws; "
                           "docs/engine.md 4.11)[/]")
     sources = _scenario_sources(sc)
     if sources:
