@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .common import EST_SOURCE, EST_VINTAGE, RECOVERY, FactBase, blank_row
+from .common import EST_SOURCE, EST_VINTAGE, FactBase, blank_row, share_range
 from .composition import Mix
 from .production import so_row
 from .rows import Row, find_one, fnum, grouped, join_flags, join_ids, num, quality_flags
@@ -86,6 +86,8 @@ class Facts:
         self.yields = facts.read("production", "process_yields.csv")
         self.use = facts.read("demand", "consumption.csv")
         self.dep = facts.read("demand", "import_dependence.csv")
+        #: ore concentrate to separated oxides (low, central, high) [-]
+        self.recovery = share_range(facts, "separation_recovery")
         self.flows = flows
         self.fracs = fracs
 
@@ -136,7 +138,7 @@ def china_separation(fx: Facts, year: int) -> tuple[Fig, dict[str, Fig]]:
                   f"{grouped(fnum(mining.value))} t, USGS estimate)")
     feed = fx.flows_into(year, "CHN")
     imports = sum(num(f["tonnes"]) for f in feed)
-    r_lo, r_mid, r_hi = RECOVERY
+    r_lo, r_mid, r_hi = fx.recovery
     rec_conds = {"stage": "separation", "iso3": "CHN", "company": "all recyclers",
                  "material": "REO", "metric": "production", "period": f"calendar {year}"}
     if fx.has_down(year, **rec_conds):
@@ -184,7 +186,7 @@ def separation_rows(fx: Facts, year: int) -> tuple[list[Row], dict[str, float]]:
     usf = Fig.of(us)
     usf.method = "USGS MCS2026: US production of RE compounds and metals (t REO)"
     out.append(est_row(year, "separation", "USA", usf, unit="t_REO", estimate=False))
-    r_lo, r_mid, r_hi = RECOVERY
+    r_lo, r_mid, r_hi = fx.recovery
     ind = Fig.of(fx.mined(year, "IND"), "tonnes")
     out.append(est_row(year, "separation", "IND", Fig(
         ind.value * r_mid, ind.value * r_lo, ind.value * r_hi, [*ind.sources, "pib_2015_irel"],

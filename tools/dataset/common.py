@@ -28,11 +28,6 @@ DATASET_CREATED = "2026-11-28T00:00:00Z"
 EST_VINTAGE = "oreflow-2026.11"
 EST_SOURCE = "oreflow_estimate"
 BASELINE_YEAR = 2024
-#: Overall recovery of ore concentrate to separated oxides (low, central, high) [-]: the 2016
-#: MIIT Standard Conditions require > 92 % (concentrate -> mixed RE) and > 96 % (mixed ->
-#: separated), so at least 0.92 x 0.96 = 0.883; 0.96 if cracking loses nothing
-#: (facts/production/process_yields.csv, miit_2016_gfzt_bbjja).
-RECOVERY = (0.883, 0.92, 0.96)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,6 +161,16 @@ class FactBase:
             key=lambda p: p.relative_to(self.root).as_posix(),
         )
         return [main, *others]
+
+
+def share_range(facts: FactBase, parameter_id: str) -> tuple[float, float, float]:
+    """A percentage row of ``model/parameters.csv`` as shares (low, central, high) [-], e.g.
+    ``separation_recovery``: the overall recovery of ore concentrate to separated oxides."""
+    for r in facts.read("model", "parameters.csv"):
+        if r["parameter_id"] == parameter_id:
+            return (float(r["value_low"]) / 100, float(r["value"]) / 100,
+                    float(r["value_high"]) / 100)
+    raise KeyError(f"model/parameters.csv has no parameter {parameter_id!r}")
 
 
 def blank_row(table: str) -> Row:

@@ -8,7 +8,7 @@ and ``projects/project_events.csv``.
 
 from __future__ import annotations
 
-from .common import EST_SOURCE, EST_VINTAGE, RECOVERY, Estimates, FactBase, blank_row
+from .common import EST_SOURCE, EST_VINTAGE, Estimates, FactBase, blank_row, share_range
 from .composition import MOUNT_WELD, MOUNTAIN_PASS, deposit_fractions, ndpr_fraction
 from .rows import (
     Row,
@@ -142,7 +142,7 @@ def lynas_flow(facts: FactBase, mine: list[Row], year: int) -> Row:
     lyn = find_one(down, year=str(year), stage="separation", iso3="MYS", material="NdPr",
                    metric="production", period=f"calendar {year}")
     mw = ndpr_fraction(deposit_fractions(facts), MOUNT_WELD)
-    lo, mid, hi = RECOVERY
+    lo, mid, hi = share_range(facts, "separation_recovery")
     ndpr = num(lyn["value"])
     newest = {"edition": "MCS2026", "year": str(year), "material": "REO"}
     aus = find_one(mine, **newest, iso3="AUS")

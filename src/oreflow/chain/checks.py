@@ -30,10 +30,18 @@ TOLERANCE = 0.10
 ELEMENT_TOLERANCE = 0.15
 #: Elements balanced besides total REO: the magnet rare earths.
 CHECK_ELEMENTS = ("Nd", "Pr", "Dy", "Tb")
-#: Ore-to-separated recovery (low, central, high) [-] (MIIT 2016 minimums; process_yields).
-RECOVERY = (0.883, 0.92, 0.96)
-#: Process scrap of magnet making, share of output (low, high) [-] (argus_2025_china_recycled).
-MAGNET_SCRAP = (0.25, 0.30)
+
+
+def share_range(parameter_id: str, *, store: Store | None = None) -> tuple[float, float, float]:
+    """A percentage row of the ``parameters`` table as shares (low, central, high) [-]:
+    ``separation_recovery`` (ore concentrate to separated oxides, MIIT 2016 minimums) or
+    ``magnet_process_scrap`` (share of magnet output, argus_2025_china_recycled)."""
+    par = resolve_store(store).table("parameters")
+    row = par[par["parameter_id"] == parameter_id]
+    if row.empty:
+        raise KeyError(f"the parameters table has no parameter {parameter_id!r}")
+    r = row.iloc[0]
+    return float(r["value_low"]) / 100, float(r["value"]) / 100, float(r["value_high"]) / 100
 
 
 def _row(material: str, link: str, supply: float, use: float, loss: tuple[float, float],
@@ -65,6 +73,8 @@ def mass_balance(year: int, *, materials: Iterable[str] = ("REO", *CHECK_ELEMENT
     """
     st = resolve_store(store)
     reo = SupplyChain.from_default_data(year, store=st)
+    r_lo, _, r_hi = share_range("separation_recovery", store=st)
+    s_lo, _, s_hi = share_range("magnet_process_scrap", store=st)
     rows: list[dict[str, object]] = []
     for material in materials:
         ch = reo if material == "REO" else reo.for_element(material)
@@ -78,7 +88,6 @@ def mass_balance(year: int, *, materials: Iterable[str] = ("REO", *CHECK_ELEMENT
         i_m, i_s = pos["mine"], pos["separation"]
         separated, recycled = out[i_s].sum(), sec[i_s].sum()
         primary = max(separated - recycled, 0.0)
-        r_lo, _, r_hi = RECOVERY
         rows.append(_row(material, "mine -> separation", out[i_m].sum() + recycled,
                          separated + use[i_m].sum(),
                          (primary * (1 / r_hi - 1), primary * (1 / r_lo - 1)),
@@ -93,8 +102,8 @@ def mass_balance(year: int, *, materials: Iterable[str] = ("REO", *CHECK_ELEMENT
         if last == "magnet":
             made = out[pos[last]].sum()
             rows.append(_row(material, "magnet -> use", made, use[pos[last]].sum(),
-                             (made * MAGNET_SCRAP[0], made * MAGNET_SCRAP[1]),
-                             f"loss: process scrap {MAGNET_SCRAP[0]:.0%}-{MAGNET_SCRAP[1]:.0%} "
+                             (made * s_lo, made * s_hi),
+                             f"loss: process scrap {s_lo:.0%}-{s_hi:.0%} "
                              "of output, recycled"))
     frame = pd.DataFrame(rows)
     frame.insert(0, "year", year)

@@ -29,7 +29,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from oreflow.chain import SupplyChain, oxide_factor
-from oreflow.chain.checks import MAGNET_SCRAP
+from oreflow.chain.checks import share_range
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError
 
@@ -306,9 +306,11 @@ def _element_data(chain: SupplyChain, st: Store, year: int, controller: str, not
     return data
 
 
-def _magnets(chain: SupplyChain, notes: NoteBook) -> tuple[F, F, F, float]:
+def _magnets(chain: SupplyChain, notes: NoteBook, scrap_range: tuple[float, float]
+             ) -> tuple[F, F, F, float]:
     """Finished magnets made and used by country [t/yr], the flows supplier x user [t/yr],
-    and China's process-scrap share [-]."""
+    and China's process-scrap share [-], checked against the sourced ``scrap_range``
+    (low, high) [-]."""
     countries = [str(c) for c in chain.countries]
     made = chain.output.loc["magnet"].reindex(countries).fillna(0.0).to_numpy(np.float64)
     used = chain.final_use.loc["magnet"].reindex(countries).fillna(0.0).to_numpy(np.float64)
@@ -321,7 +323,7 @@ def _magnets(chain: SupplyChain, notes: NoteBook) -> tuple[F, F, F, float]:
         c = countries.index("CHN")
         scrap = gap / made[c]
         finished[c] = made[c] - gap
-        lo, hi = MAGNET_SCRAP
+        lo, hi = scrap_range
         within = "within" if lo - 1e-3 <= scrap <= hi + 1e-3 else "OUTSIDE"
         notes.add("NdFeB", f"derived: the traded level is finished magnets (consumption-table "
                   f"basis): China's {made[c]:,.0f} t as produced (blanks) less process scrap "
@@ -391,7 +393,8 @@ def _modern(st: Store, year: int, regions: Regions, notes: NoteBook, eu27: Seque
     seg = _seg_vector(countries, controller, targets)
     nm = len(RE_MATS)
     data = _element_data(chain, st, year, controller, notes)
-    finished, used, mflows, scrap = _magnets(chain, notes)
+    s_lo, _, s_hi = share_range("magnet_process_scrap", store=st)
+    finished, used, mflows, scrap = _magnets(chain, notes, (s_lo, s_hi))
     production = np.zeros((nm, 3))
     other = np.zeros((nm, 3))
     trade = np.zeros((nm, 3, 3))
