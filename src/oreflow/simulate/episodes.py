@@ -39,8 +39,10 @@ from .scenario import ELEMENTS, month_offset
 
 __all__ = [
     "EPISODES",
+    "MIN_NOISE_MONTHS",
     "Episode",
     "model_values",
+    "month_noise",
     "observations",
     "peak_month",
 ]
@@ -105,14 +107,15 @@ def _mid(row: pd.Series) -> float:
 
 def _obs(episode: str, kind: str, side: str, material: str, span: tuple[float, float],
          value: float, row: pd.Series, label: str, *, ref: tuple[float, float] | None = None,
-         ref_stat: str = "mean", low: float = np.nan,
-         high: float = np.nan) -> dict[str, object]:
+         ref_stat: str = "mean", low: float = np.nan, high: float = np.nan,
+         noise_sd: float = 0.0) -> dict[str, object]:
     return {
         "episode": episode, "kind": kind, "side": side, "material": material,
         "month_from": span[0], "month_to": span[1],
         "ref_from": np.nan if ref is None else ref[0], "ref_to": np.nan if ref is None else ref[1],
         "ref_stat": ref_stat,
-        "observed": value, "observed_low": low, "observed_high": high, "label": label,
+        "observed": value, "observed_low": low, "observed_high": high,
+        "noise_sd": noise_sd, "label": label,
         "source_id": str(row.get("source_id", "")),
         "flag": "" if pd.isna(row.get("flag")) else str(row.get("flag")),
         "row_id": str(row.get("row_id", "")),
@@ -280,6 +283,7 @@ def _gage2023(st: Store, start: _dt.date) -> pd.DataFrame:
     ex = tr[(tr["series"] == "gage_2022_2025") & (tr["reporter"] == "CHN")
             & (tr["flow"] == "export") & (tr["partner_iso3"] == "WLD")
             & (tr["metric"] == "exports") & tr["unit"].isin(["t", "kg"])]
+    rates: list[tuple[str, tuple[float, float], float, pd.Series, str]] = []
     for m in ("Ga", "Ge"):
         em = ex[ex["material"] == m]
         base_row = em[em["period"].astype(str) == "2022"]
@@ -290,15 +294,38 @@ def _gage2023(st: Store, start: _dt.date) -> pd.DataFrame:
         wrought = em["product"].astype(str).str.match(r"wrought (gallium|germanium)( products)?$")
         for per, grp in em[both | wrought].groupby("period"):
             span = _span(str(per), "", start)
-            if not _in_window(span, _GAGE_HORIZON) or span is None:
+            if span is None:
                 continue
             pick = grp[grp["product"].astype(str).str.contains("unwrought")]
             r = (pick if not pick.empty else grp).iloc[0]
             tonnes = float(r["value"]) / (1000.0 if str(r["unit"]) == "kg" else 1.0)
-            rows.append(_obs("gage-2023", "exports", "controller", m, span,
-                             tonnes / (span[1] - span[0]) / monthly, r,
-                             f"{per} exports {m} ({r['product']})"))
+            rates.append((m, span, tonnes / (span[1] - span[0]) / monthly, r, str(per)))
+    sd = month_noise([v for _, sp, v, _, _ in rates if sp[1] <= 0 and sp[1] - sp[0] == 1.0])
+    for m, span, value, r, per in rates:
+        if _in_window(span, _GAGE_HORIZON):
+            rows.append(_obs("gage-2023", "exports", "controller", m, span, value, r,
+                             f"{per} exports {m} ({r['product']})",
+                             noise_sd=sd / np.sqrt(span[1] - span[0])))
     return pd.DataFrame(rows)
+
+
+#: Fewest pre-episode months from which the month-to-month noise of a customs series is
+#: estimated (none: observations are compared without noise).
+MIN_NOISE_MONTHS = 5
+
+
+def month_noise(ratios: list[float]) -> float:
+    """Month-to-month noise of a customs export series [log sd]: the root mean square of
+    the log of single pre-episode months over the pre-episode average, pooled over the
+    series given (0 with fewer than :data:`MIN_NOISE_MONTHS` months or any zero month).
+
+    A model's monthly flow is smooth; a single month of customs data is not (shipments
+    bunch, declarations move between months). Comparing the two needs that noise, measured
+    where no control acts: before the episode."""
+    v = np.asarray(ratios, np.float64)
+    if v.size < MIN_NOISE_MONTHS or np.any(v <= 0):
+        return 0.0
+    return float(np.sqrt(np.mean(np.log(v) ** 2)))
 
 
 #: The calibration episodes, by name.
@@ -319,7 +346,9 @@ def observations(episode: str | Episode, start: _dt.date, *,
     scenario start ``start``), ``ref_from``/``ref_to`` (a ratio's reference months) and
     ``ref_stat`` (``mean`` of them, or ``max`` for an undated high),
     ``observed`` (multiple of the pre-episode level, or ratio) with ``observed_low``/
-    ``observed_high`` for ranges, ``label``, ``source_id``, ``flag``, ``row_id``.
+    ``observed_high`` for ranges, ``noise_sd`` (the measurement noise of the observed series
+    over the observation's months [log sd], :func:`month_noise`; 0 where the data give no
+    pre-episode months), ``label``, ``source_id``, ``flag``, ``row_id``.
     """
     ep = EPISODES[episode] if isinstance(episode, str) else episode
     df = ep.build(resolve_store(store), start)

@@ -24,7 +24,7 @@ from .calibrate import EpisodeRun, run_episode
 from .episodes import EPISODES
 from .posterior import POSTERIOR, posterior_values
 
-__all__ = ["BANDS", "Validation", "figure", "validate"]
+__all__ = ["BANDS", "Validation", "figure", "predictive", "validate"]
 
 F = NDArray[np.float64]
 
@@ -94,7 +94,7 @@ def validate(
     sample = f"{POSTERIOR}-{other}" if out_of_sample else POSTERIOR
     vals = posterior_values(sample, draws, seed)
     run = run_episode(episode, draws, seed, values=vals, store=store, progress=progress)
-    q = np.quantile(run.values, (0.1, 0.5, 0.9), axis=0)
+    q = np.quantile(predictive(run.values, run.obs, seed), (0.1, 0.5, 0.9), axis=0)
     table = run.obs.copy()
     table["p10"], table["p50"], table["p90"] = q[0], q[1], q[2]
     lo = np.where(np.isfinite(table["observed_low"]), table["observed_low"], table["observed"])
@@ -122,6 +122,18 @@ def validate(
     peaks = pd.DataFrame(peak_rows)
     checks = _checks(table, peaks, out_of_sample)
     return Validation(episode, other if out_of_sample else "both", run, table, peaks, checks)
+
+
+def predictive(values: F, obs: pd.DataFrame, seed: int) -> F:
+    """What the model predicts an observation to read, per draw (draws, observations): its
+    value times the measurement noise of the observed series, ``exp(N(0, noise_sd))``
+    (:func:`~oreflow.simulate.episodes.month_noise`; none where ``noise_sd`` is 0). Seeded
+    from ``seed``, so a validation is reproducible."""
+    sd = obs["noise_sd"].to_numpy(np.float64) if "noise_sd" in obs else np.zeros(len(obs))
+    if not np.any(sd > 0):
+        return values
+    z = np.random.default_rng([seed, 7]).standard_normal(values.shape)
+    return np.asarray(values * np.exp(z * sd[None, :]))
 
 
 def _checks(table: pd.DataFrame, peaks: pd.DataFrame, loo: bool) -> pd.DataFrame:
