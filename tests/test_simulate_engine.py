@@ -849,3 +849,20 @@ def test_magnet_product_sectors_share_the_magnets_elasticity():
     d = run(sc, n=2).draws.eps
     assert d[0, sectors.index("wind")] == -0.2
     assert d[0, sectors.index("automotive")] == -0.05
+
+
+def test_a_glut_at_the_anchor_cuts_imports_instead_of_piling_up():
+    """Under china-2025-04 new projects and substitution leave the outside Dy market with
+    more than it wants while the importer anchor holds its price at China's (4.11). Where
+    the price sits on its floor, imports from the controller are capped at the buyers'
+    orders (4.6): China's Dy exports fall and outside stocks stay bounded (without the cap
+    they reached 8-11 x their start by month 36, at about China's price)."""
+    res = simulate(Scenario.builtin("china-2025-04"), draws=60, seed=5)
+    dy = res.materials.index("Dy")
+    inv = np.asarray(res.arrays.inventory[:, :, dy, 1], np.float64)
+    start = np.asarray(res.arrays.inventory0[:, dy, 1], np.float64)
+    ratio = np.median(inv[:, -1] / start)
+    assert ratio < 4.0, ratio
+    ex = np.asarray(res.arrays.exports_controller[:, :, dy, 1], np.float64)
+    base = float(res.plan.f0[dy, 0, 1])
+    assert np.median(ex[:, -6:].mean(axis=1)) < 0.5 * base  # China ships less into the glut
