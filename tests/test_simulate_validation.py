@@ -153,9 +153,24 @@ def test_export_noise_is_measured_before_the_episode() -> None:
 
 
 def test_validation_adds_the_noise_reproducibly(results: dict[tuple[str, bool], object]) -> None:
+    """The predictive P10-P90 of an export observation is the model's spread widened by the
+    noise (log widths add in quadrature, about), the other observations' are the model's
+    own, and the same seed gives the same table."""
+    from oreflow.simulate.validate import predictive
+
     v = results[("gage-2023", False)]
-    t = v.table  # type: ignore[attr-defined]
-    ex = t[t["kind"] == "exports"]
-    assert (ex["p90"] > ex["p10"]).sum() > 20  # all but the lag months (model 0: no noise)
+    run = v.run  # type: ignore[attr-defined]
+    obs, vals = run.obs, run.values
+    pred = predictive(vals, obs, 2010)
+    ex = ((obs["kind"] == "exports") & (np.median(vals, axis=0) > 0.1)).to_numpy()
+    assert ex.sum() > 20
+    a, b = vals[:, ex], pred[:, ex]
+    width = np.log(np.quantile(a, 0.9, axis=0) / np.quantile(a, 0.1, axis=0))
+    wpred = np.log(np.quantile(b, 0.9, axis=0) / np.quantile(b, 0.1, axis=0))
+    noise = 2 * 1.2816 * obs["noise_sd"].to_numpy()[ex]  # P10-P90 width of the noise alone
+    assert np.all(wpred > width)
+    assert np.median(wpred / np.hypot(width, noise)) == pytest.approx(1.0, abs=0.15)
+    other = (obs["kind"] != "exports").to_numpy()
+    assert np.array_equal(pred[:, other], vals[:, other])
     again = validate("gage-2023", 300, 2010)
-    assert np.array_equal(again.table["p90"].to_numpy(), t["p90"].to_numpy())
+    assert np.array_equal(again.table["p90"].to_numpy(), v.table["p90"].to_numpy())  # type: ignore[attr-defined]

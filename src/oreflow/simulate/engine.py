@@ -352,9 +352,11 @@ def trade_wanted(plan: Plan, d: Draws, sch: Schedule, st: MarketState, prod: F,
             want[:, :, i, j] = np.maximum(
                 (plan.f0[None, :, i, j] + base) * g[:, :, i, j] - base, 0.0)
     np.einsum("...ii->...i", want)[...] = 0.0  # the diagonal (a view)
-    cap = orders[:, :, 1:nr] * plan.f0[None, :, 0, 1:nr]
-    want[:, :, 0, 1:nr] = np.where(st.pinned[:, :, 1:nr],
-                                   np.minimum(want[:, :, 0, 1:nr], cap), want[:, :, 0, 1:nr])
+    pinned = st.pinned[:, :, 1:nr]
+    if pinned.any():  # most steps of most runs: no price on its floor, nothing to cap
+        cap = orders[:, :, 1:nr] * plan.f0[None, :, 0, 1:nr]
+        want[:, :, 0, 1:nr] = np.where(pinned, np.minimum(want[:, :, 0, 1:nr], cap),
+                                       want[:, :, 0, 1:nr])
     return np.asarray(want)
 
 
