@@ -399,11 +399,11 @@ def run_reference(
                         legal[m][j] = wanted
                         ell[m][j] = 1.0
                         continue
-                    leaked = p.leak * min(W[m][j], wanted)
+                    asked = min(W[m][j], wanted)  # the requirement, at most the wanted flow
+                    leaked = p.leak * max(asked - allowed[m][j], 0.0)  # of what is held back
                     lg = min(wanted - leaked, allowed[m][j])
                     flows[m][0][j] = lg + leaked
                     legal[m][j] = lg
-                    asked = min(W[m][j], wanted)  # the requirement, at most the wanted flow
                     if asked <= 0:
                         ell[m][j] = 1.0
                     else:  # got through, legally or not

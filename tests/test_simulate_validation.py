@@ -28,9 +28,6 @@ from oreflow.simulate.validate import validate
 KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("gage-2023", "Ge peak month (P50 - observed)"):
         "the modelled Ge peak comes in autumn 2023, the observed one in Sep 2024",
-    ("gage-2023", "observations inside P10-P90"):
-        "the Ga/Ge spike in the licence lag, their 2024 plateau, China's own 2023-2024 "
-        "prices and the export release after the lag",
 }
 
 

@@ -490,12 +490,12 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     """
     flows = want.copy()
     wanted_c = want[:, :, 0, :].copy()  # contiguous: read four times
-    controlled = np.isfinite(allowed)
-    leaked = np.where(controlled, d.leak[:, None, None] * np.minimum(normal, wanted_c), 0.0)
+    asked = np.minimum(normal, wanted_c)
+    held = np.maximum(asked - allowed, 0.0)  # 0 where no control (allowed = inf)
+    leaked = d.leak[:, None, None] * held
     legal = np.minimum(wanted_c - leaked, allowed)
     c = legal + leaked
     flows[:, :, 0, :] = c
-    asked = np.minimum(normal, wanted_c)
     sent = asked > 0  # where= on a mask alternating by segment is slow: select instead
     licensed = np.minimum(np.where(sent, c, 1.0) / np.where(sent, asked, 1.0), 1.0)
     shipped = _sum_short(flows, 3) * dt  # (D, M, R) by exporter
