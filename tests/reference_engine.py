@@ -342,6 +342,7 @@ def run_reference(
                         o = (D[m][r] + signed * au / dt) / d0t[m][r] if d0t[m][r] > 0 else 1.0
                         Fw[m][0][r] = min(Fw[m][0][r], _clip(o, 0.0, TRADE_MAX) * f0[m][0][r])
             allowed = _grid(nm, nr, INF)
+            by_quota = [[False] * nr for _ in range(nm)]
             for i, rs in enumerate(plan.restrictions):
                 if not (rs.eff <= tm < rs.end):
                     Q[i] = _grid(nm, nr)  # a restriction that ends drops its backlog
@@ -356,6 +357,7 @@ def run_reference(
                     qt = p.quota[i] / 12.0 if rs.is_quota else left[i] / months
                     wsum = sum(W[m][r] for m, r in cells)
                     for m, r in cells:  # shared in proportion to W
+                        by_quota[m][r] = True
                         cap = qt * W[m][r] / wsum if wsum > 0 else 0.0
                         cap = min(cap, W[m][r])  # each cell at most its requirement
                         allowed[m][r] = min(allowed[m][r], cap)
@@ -400,7 +402,10 @@ def run_reference(
                         ell[m][j] = 1.0
                         continue
                     asked = min(W[m][j], wanted)  # the requirement, at most the wanted flow
-                    leaked = p.leak * max(asked - allowed[m][j], 0.0)  # of what is held back
+                    # of what is held back; under a tonnage quota (a rent on legal
+                    # goods) of the requirement itself
+                    held = asked if by_quota[m][j] else max(asked - allowed[m][j], 0.0)
+                    leaked = p.leak * held
                     lg = min(wanted - leaked, allowed[m][j])
                     flows[m][0][j] = lg + leaked
                     legal[m][j] = lg

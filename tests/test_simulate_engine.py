@@ -509,25 +509,30 @@ def test_leakage_ships_its_share_outside_the_statistics():
     ra = res.arrays
     assert np.allclose(ra.exports_controller[0, 2:, 0, N], cap, rtol=1e-6)
     assert np.allclose(tight.arrays.imports[0, 2:, 0, N], cap, rtol=1e-6)
-    # first step: normal requirement W = f0 = F*; the quota ships legally and 25% of what
-    # it holds back (W - quota) leaves anyway
-    assert ra.imports[0, 2, 0, N] == pytest.approx(base * (0.4 + leak * 0.6), rel=1e-6)
-    # later: leaked = 25% of min(W, F*) - quota, W at most 3 f0, F* = f0 min(e^{beta gap}, 3)
+    # first step: normal requirement W = f0 = F*. A quota's licences carry a rent that
+    # smuggled goods do not pay: 25% of the requirement leaks, the quota ships legally
+    assert ra.imports[0, 2, 0, N] == pytest.approx(base * (0.4 + leak), rel=1e-6)
+    # later: leaked = 25% of min(W, F*), W at most 3 f0, F* = f0 min(e^{beta gap}, 3)
     x = np.log(pm(res)[0, :, 0, :])
     want = base * np.minimum(np.exp(beta * (x[1:-1, N] - x[1:-1, C])), 3.0)
     leaked = (ra.imports[0, 2:, 0, N] - ra.exports_controller[0, 2:, 0, N]).astype(float)
     assert np.all(leaked > 0)
-    assert np.all(leaked <= leak * (np.minimum(want, 3.0 * base) - cap) * (1 + 1e-5))
+    assert np.all(leaked <= leak * np.minimum(want, 3.0 * base) * (1 + 1e-5))
 
 
-def test_leakage_needs_something_held_back():
-    # a quota above what buyers want holds nothing back: nothing is smuggled
+def test_under_licensing_only_what_is_held_back_leaks():
+    # licences: nothing passes in the lag, so 40% of the requirement leaks; a general
+    # licence for every shipment from month 4 holds nothing back, and nothing leaks
     b = toy_baseline(targets=False, materials=["Nd"])
     shock = [{"kind": "export_restriction", "materials": ["Nd"], "targets": ["all"],
-              "effective": "2025-03", "quota_t_per_yr": 1000.0}]  # fmt: skip
-    res = run(scenario(shock, params={"leakage": 0.5}), baseline=b)
-    ra = res.arrays
-    assert np.allclose(ra.imports[0, :, 0, N], ra.exports_controller[0, :, 0, N], rtol=1e-6)
+              "effective": "2025-03", "licence_lag_months": 12, "approval_rate": 0.0,
+              "general_licence": {"start": "2025-05", "share": 1.0}}]  # fmt: skip
+    res = run(scenario(shock, params={"leakage": 0.4}), baseline=b)
+    ra, base = res.arrays, f0(res, 0, C, N)
+    assert ra.exports_controller[0, 2, 0, N] == 0.0
+    assert ra.imports[0, 2, 0, N] == pytest.approx(0.4 * base, rel=1e-6)
+    assert np.allclose(ra.imports[0, 4:, 0, N], ra.exports_controller[0, 4:, 0, N], rtol=1e-6)
+    assert np.all(ra.exports_controller[0, 4:, 0, N] > 0)
 
 
 def test_announcement_brings_precautionary_buying():

@@ -385,8 +385,9 @@ def import_need(d: Draws, st: MarketState, demand: F, desired: F, d0_tot: F,
 
 
 def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
-              gap_need: F) -> F:
-    """The controller's allowed shipments to each segment [t/month], (D, M, R).
+              gap_need: F) -> tuple[F, NDArray[np.bool_]]:
+    """The controller's allowed shipments to each segment [t/month], (D, M, R), and where a
+    tonnage quota is in force, (1, M, R).
 
     Per restriction in force on (material, segment): a rate quota allows
     ``quota / baseline controlled exports * f0``; a window quota lets the wanted flows
@@ -406,6 +407,7 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
     dt = plan.dt
     nd, nm, nr = st.x.shape
     allowed = np.full((nd, nm, nr), np.inf)
+    by_quota = np.zeros((1, nm, nr), bool)
     a_u = 1.0 - np.exp(-dt / d.tau_u)[:, None, None]
     for i, r in enumerate(plan.restrictions):
         mr = (r.mats[:, None] & r.regs[None, :nr])[None]
@@ -416,6 +418,7 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
         if r.is_quota or r.is_budget:
             allowed = np.where(mr, np.minimum(allowed, _quota(plan, d, i, tm, st, need)),
                                allowed)
+            by_quota |= mr
             continue
         general = d.general[:, i][:, None, None] if tm >= r.general else np.zeros((nd, 1, 1))
         f0c = plan.f0[None, :, 0, :nr]
@@ -435,7 +438,7 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
         st.backlog_gap[i] *= 1.0 - decide
         cap = general * wanted + decided * rate[:, None, None] / dt
         allowed = np.where(mr, np.minimum(allowed, cap), allowed)
-    return allowed
+    return allowed, by_quota
 
 
 def _quota(plan: Plan, d: Draws, i: int, tm: float, st: MarketState, need: F) -> F:
@@ -475,16 +478,19 @@ def use_budgets(plan: Plan, t: int, st: MarketState, legal: F) -> None:
             st.budget[i] = np.maximum(st.budget[i] - used, 0.0)
 
 
-def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
-         dt: float, block: F) -> tuple[F, F, F]:
+def ship(d: Draws, want: F, allowed: F, by_quota: NDArray[np.bool_], st: MarketState,
+         prod: F, normal: F, dt: float, block: F) -> tuple[F, F, F]:
     """Trade flows that happen [t/month] (D, M, R, R), the controller's legal shipments
     [t/month] (D, M, R) and the licensed share (D, M, R): what got through over the buyers'
     requirement ``min(normal, wanted)``, at most 1.
 
-    Where a control is in force the share ``leak`` of the buyers' normal requirement
-    ``normal`` (need x baseline flow, :func:`import_need`; at most what is wanted) leaves
-    anyway — smuggling, transshipment, mislabelled goods: shipped, but not in the
-    controller's export statistics — and the legal flow is capped by ``allowed``; then
+    Where a control is in force, smuggling, transshipment and mislabelled goods ship the
+    share ``leak`` of what it holds back, ``max(min(normal, wanted) - allowed, 0)``
+    (``normal`` the buyers' requirement, need x baseline flow, :func:`import_need`), outside
+    the controller's export statistics; under a tonnage quota (``by_quota``), whose licences
+    carry a rent that smuggled goods do not pay, the share ``leak`` of ``min(normal,
+    wanted)`` itself: smuggled goods compete with legal ones. The legal flow is
+    ``min(wanted - leaked, allowed)``; then
     every exporter's flows are scaled down so it ships at most its traders' stock plus the
     part of its output of the step that a de-minimis rule does not hold (``block``).
     """
@@ -492,7 +498,7 @@ def ship(d: Draws, want: F, allowed: F, st: MarketState, prod: F, normal: F,
     wanted_c = want[:, :, 0, :].copy()  # contiguous: read four times
     asked = np.minimum(normal, wanted_c)
     held = np.maximum(asked - allowed, 0.0)  # 0 where no control (allowed = inf)
-    leaked = d.leak[:, None, None] * held
+    leaked = d.leak[:, None, None] * np.where(by_quota, asked, held)
     legal = np.minimum(wanted_c - leaked, allowed)
     c = legal + leaked
     flows[:, :, 0, :] = c
@@ -809,9 +815,10 @@ def run_plan(
         need, gap_need, orders = import_need(d, st, demand, users_want + traders_want,
                                              d0_tot, dt)
         want = trade_wanted(plan, d, sch, st, prod, orders)
-        allowed = licensing(plan, d, t, st, need, want, gap_need)
+        allowed, by_quota = licensing(plan, d, t, st, need, want, gap_need)
         normal = need * plan.f0[None, :, 0, :]
-        flows, legal, st.licensed = ship(d, want, allowed, st, prod, normal, dt, sch.block)
+        flows, legal, st.licensed = ship(d, want, allowed, by_quota, st, prod, normal, dt,
+                                         sch.block)
         use_budgets(plan, t, st, legal)
         imports = (_sum_short(flows, 2) - _sum_short(flows, 3)) * dt
         held = sch.block * prod * dt
