@@ -17,7 +17,8 @@ import pandas as pd
 
 from oreflow.answer import Answer
 from oreflow.chain import metrics
-from oreflow.chain.names import DEFAULT_YEAR, RESIDUAL_CODES, STAGES
+from oreflow.chain.lookup import bloc_table, country_code, data_material, material_code, region_code
+from oreflow.chain.names import DEFAULT_YEAR, RARE_EARTHS, RESIDUAL_CODES, STAGES
 from oreflow.chain.network import SupplyChain
 from oreflow.chain.tables import cited_sources
 from oreflow.data.schemas import check_iso3
@@ -35,10 +36,9 @@ CHAIN_MATERIALS = ("REO", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", 
                    "Er", "Tm", "Yb", "Lu", "Sc", "Y")
 
 
-def _check_material(material: str, store: Store) -> None:
-    known = set(store.table("materials")["material"])
-    if material not in known:
-        raise unknown("material", material, known)
+def _check_material(material: str, store: Store) -> str:
+    """The ``materials`` code that ``material`` (a code or name, any case) stands for."""
+    return data_material(material, store=store)
 
 
 def build_chain(material: str = "REO", year: int = DEFAULT_YEAR, *, store: Store | None = None,
@@ -50,7 +50,7 @@ def build_chain(material: str = "REO", year: int = DEFAULT_YEAR, *, store: Store
     """
 
     st = resolve_store(store)
-    _check_material(material, st)
+    material = _check_material(material, st)
     if material not in CHAIN_MATERIALS:
         raise InputError(f"{material} has no mine-to-magnet chain in the data (only "
                          f"REO and rare-earth elements do); try: oreflow concentration "
@@ -85,7 +85,7 @@ def mineral_stage_shares(material: str, year: int = DEFAULT_YEAR, *, store: Stor
     """:func:`mineral_shares` plus notes on the data behind each stage (editions used,
     missing world totals, tonnages left out)."""
     st = resolve_store(store)
-    _check_material(material, st)
+    material = _check_material(material, st)
     so = st.table("stage_output")
     rows = so[(so["material"] == material) & (so["year"] == year)
               & (so["basis"] == "production")]
@@ -196,6 +196,7 @@ def concentration(material: str = "REO", year: int = DEFAULT_YEAR, *, stage: str
     Returns an :class:`Answer` with tables ``concentration`` (one row per stage) and
     ``shares`` (country shares per stage, wide).
     """
+    material = _check_material(material, resolve_store(store))
     if material not in CHAIN_MATERIALS:
         return _mineral_concentration(material, year, stage=stage, store=store)
     chain = build_chain(material, year, store=store)
@@ -261,6 +262,8 @@ def overview(year: int = DEFAULT_YEAR, *, elements: Sequence[str] = OVERVIEW_ELE
     ``controller`` (share of the controller at each stage, for REO and each element).
     """
     st = resolve_store(store)
+    controller = country_code(controller)
+    elements = [material_code(el, RARE_EARTHS, kind="rare-earth element") for el in elements]
     reo = build_chain("REO", year, store=st)
     conc = reo.concentration_table()
     stages = conc[["unit", "total", "top_producer", "top_share", "cr3", "hhi", "hhi_wgi"]]
@@ -289,8 +292,12 @@ def trace(material: str, country: str, *, stage: str | None = None, year: int = 
     reads).
     """
     chain = build_chain(material, year, store=store)
+    material = chain.material
+    codes = resolve_store(store).table("countries")["iso3"].tolist()
+    country = country_code(country, extra=codes)
+    controllers = [region_code(c, bloc_table(store), countries=codes, kind="controller")
+                   for c in controllers]
     if country not in chain.countries:
-        codes = resolve_store(store).table("countries")["iso3"].tolist()
         if country not in codes:
             raise unknown("country", country, codes)
         raise InputError(f"{country} neither makes nor uses {material} at any stage in {year} "
@@ -375,14 +382,19 @@ def load_blocs(path: Path, *, store: Store | None = None) -> dict[str, list[str]
 
 def _resolve_bloc(chain: SupplyChain, bloc: str, extra: dict[str, list[str]],
                   store: Store | None) -> list[str]:
-    """Members of ``bloc`` (user blocs first, then the data's blocs, then an ISO3 code)."""
+    """Members of ``bloc`` (user blocs first, then the data's blocs, then a country), by code
+    or name in any case (``EU`` → ``EU27``, ``Japan`` → ``JPN``)."""
     if bloc in extra:
         return sorted(extra[bloc])
-    if bloc in chain.blocs:
-        return sorted(chain.members(bloc))
-    if bloc in set(resolve_store(store).table("countries")["iso3"]):
-        return [bloc]
-    raise unknown("bloc", bloc, [*chain.blocs, *extra])
+    named = {b: n for b, n in bloc_table(store).items() if b in chain.blocs}
+    named.update({b: b for b in chain.blocs if b not in named} | {b: b for b in extra})
+    codes = resolve_store(store).table("countries")["iso3"].tolist()
+    code = region_code(bloc, named, countries=codes, kind="bloc")
+    if code in extra:
+        return sorted(extra[code])
+    if code in chain.blocs:
+        return sorted(chain.members(code))
+    return [code]
 
 
 def bloc_summary(material: str = "REO", year: int = DEFAULT_YEAR, *,
@@ -419,6 +431,7 @@ def bloc_balance(bloc: str, material: str = "REO", year: int = DEFAULT_YEAR, *,
     members = _resolve_bloc(chain, bloc, extra_blocs or {}, store)
     if without is not None and without not in chain.countries:
         codes = resolve_store(store).table("countries")["iso3"].tolist()
+        without = country_code(without, extra=codes)
         if without not in codes:
             raise unknown("country", without, codes)
     table = chain.bloc_table(members, controller=without)

@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from oreflow.chain import metrics
+from oreflow.chain.lookup import region_code
 from oreflow.chain.names import RESIDUAL_CODES
 from oreflow.errors import unknown
 
@@ -86,13 +87,18 @@ class Links:
         return self.stages.index(stage)
 
     def members(self, bloc: str | Iterable[str]) -> frozenset[str]:
-        """Resolve a bloc name, a country code or an iterable of codes to ISO3 codes."""
+        """Resolve a bloc, a country or an iterable of codes to ISO3 codes.
+
+        A bloc or country may be given by code or name in any case (``EU`` → the members of
+        ``EU27``, ``Japan`` → ``JPN``; :func:`oreflow.chain.lookup.region_code`).
+        """
         if isinstance(bloc, str):
             if bloc in self.blocs:
                 return self.blocs[bloc]
             if bloc in self.countries or re.fullmatch(r"[A-Z]{3}", bloc):
                 return frozenset({bloc})
-            raise unknown("bloc or country", bloc, [*self.blocs, *map(str, self.countries)])
+            code = region_code(bloc, list(self.blocs), countries=map(str, self.countries))
+            return self.blocs.get(code, frozenset({code}))
         return frozenset(str(c) for c in bloc)
 
     def mask(self, bloc: str | Iterable[str]) -> BoolArray:
