@@ -3,7 +3,12 @@
 :func:`compile_plan` turns shocks (dates, materials, regions, sectors) into arrays indexed by
 step, material and segment (:class:`~oreflow.simulate.state.Plan`); the random parts stay in
 the draws. :func:`resolve_regions` expands bloc names in a scenario's targets through the
-store's ``blocs`` table.
+store's ``blocs`` table. Countries, blocs and materials may be named as people write them
+(``Japan``, ``EU``, ``Dysprosium``): :mod:`oreflow.chain.lookup` resolves them.
+
+A restriction at the ``magnet`` stage that names elements but no magnet product also
+controls the magnets whose recipe contains those elements (:func:`magnet_coverage`); what
+it adds, and what it cannot add, is said in ``Plan.notes[RESTRICTION_NOTES]``.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from oreflow.chain.lookup import bloc_code, bloc_table, country_code, region_code
 from oreflow.chain.names import BLOC_RESIDUALS
 from oreflow.data.store import Store, resolve_store
+from oreflow.errors import InputError
 
 from .baseline import Baseline, Regions
 from .scenario import (
+    PRODUCTS,
     DemandChange,
     ExportRestriction,
     PriceFloor,
@@ -31,9 +39,30 @@ from .scenario import (
 )
 from .state import DemandShift, Outage, Plan, Restriction
 
-__all__ = ["compile_plan", "resolve_regions"]
+__all__ = ["MAGNET_ELEMENTS", "RESTRICTION_NOTES", "compile_plan", "magnet_coverage",
+           "resolve_regions"]
 
 F = NDArray[np.float64]
+
+#: Key of :attr:`Plan.notes <oreflow.simulate.state.Plan.notes>` holding the notes on what
+#: each export restriction controls (magnets added or left out), one line each.
+RESTRICTION_NOTES = "restrictions"
+#: Rare earths in each magnet's recipe in the embedded data (``recipes``: NdFeB market
+#: average 2024, SmCo), used to name a magnet that contains a restricted element when the
+#: magnet is not among the simulated materials; a magnet in the run is judged by the
+#: baseline's own recipe instead.
+MAGNET_ELEMENTS: dict[str, frozenset[str]] = {
+    "NdFeB": frozenset({"Nd", "Pr", "Dy", "Tb"}),
+    "SmCo": frozenset({"Sm"}),
+}
+
+
+def _country(name: str, what: str) -> str:
+    """ISO3 code of a country named in a scenario, as a :class:`ScenarioError`."""
+    try:
+        return country_code(name)
+    except InputError as exc:
+        raise ScenarioError(f"{what}: {exc}") from None
 
 
 def resolve_regions(scenario: Scenario, *, store: Store | None = None) -> Regions:
@@ -47,17 +76,23 @@ def resolve_regions(scenario: Scenario, *, store: Store | None = None) -> Region
         Where the blocs are read (default: the embedded data with the user's imports).
     """
     targets: list[str] = []
-    blocs = bloc_members(resolve_store(store))
+    st = resolve_store(store)
+    blocs = bloc_members(st)
+    named = {b: n for b, n in bloc_table(st).items() if b in blocs}
+    controller = _country(scenario.controller, "controller")
     for t in scenario.named_targets():
-        members = blocs.get(t)
-        if members is None:
-            if len(t) != 3 or not t.isupper():
-                raise ScenarioError(f"unknown target {t!r}: not an ISO3 code or a known bloc")
-            members = (t,)
+        code = bloc_code(t, named)
+        if code is not None:
+            members = blocs[code]
+        else:
+            try:
+                members = (region_code(t, named, kind="target"),)
+            except InputError as exc:
+                raise ScenarioError(f"{exc}: not a country or a bloc") from None
         for m in members:
-            if m != scenario.controller and m not in targets:
+            if m != controller and m not in targets:
                 targets.append(m)
-    return Regions(controller=scenario.controller, targets=tuple(targets))
+    return Regions(controller=controller, targets=tuple(targets))
 
 
 def bloc_members(store: Store) -> dict[str, tuple[str, ...]]:
@@ -83,13 +118,92 @@ def _region_mask(baseline: Baseline, region: str) -> NDArray[np.bool_]:
     elif len(region) == 3 and region.isupper():
         r[baseline.region_of(region)] = True
     else:
-        raise ScenarioError(f"unknown region {region!r}")
+        try:
+            code = country_code(region)
+        except InputError:
+            raise ScenarioError(f"unknown region {region!r}: all, controller, rest, targets "
+                                "or a country") from None
+        r[baseline.region_of(code)] = True
     return r
 
 
 def _mat_mask(baseline: Baseline, names: list[str]) -> NDArray[np.bool_]:
     want = set(expand_materials(names))
     return np.array([m in want for m in baseline.materials])
+
+
+def magnet_coverage(sh: ExportRestriction, baseline: Baseline) -> tuple[tuple[str, ...],
+                                                                       list[str]]:
+    """Magnets a restriction at the ``magnet`` stage controls beyond those it lists.
+
+    Parameters
+    ----------
+    sh : ExportRestriction
+        The restriction.
+    baseline : Baseline
+        The run's baseline: its materials say which magnets are simulated and its recipe
+        which elements each contains.
+
+    Returns
+    -------
+    (added, notes)
+        Magnet products to control as well, and one line per magnet added or left out.
+
+    Notes
+    -----
+    The rule: a restriction whose ``stages`` include ``magnet`` and whose ``materials``
+    name elements but no magnet product controls every simulated magnet whose recipe
+    contains one of those elements (NdFeB for Nd, Pr, Dy, Tb; SmCo for Sm). If it names
+    a magnet product (directly or through a group such as ``magnets``), the list is taken
+    as it is, and a magnet containing a listed element but left out is named in a note; a
+    magnet not simulated (not in the scenario's ``materials``) cannot be controlled and is
+    named too.
+
+    Examples
+    --------
+    >>> from oreflow.simulate.baseline import toy_baseline
+    >>> from oreflow.simulate.scenario import ExportRestriction
+    >>> sh = ExportRestriction(kind="export_restriction", id="dy", materials=["Dy"],
+    ...                        stages=["separation", "magnet"], effective="2025-04")
+    >>> added, notes = magnet_coverage(sh, toy_baseline())
+    >>> added
+    ('NdFeB',)
+    """
+    if "magnet" not in sh.stages:
+        return (), []
+    listed = expand_materials(sh.materials)
+    elements = [m for m in listed if m not in PRODUCTS]
+    products = [m for m in listed if m in PRODUCTS]
+    if not elements:
+        return (), []
+    b = baseline
+    label = f"restriction {sh.id}" if sh.id else "an export restriction"
+    added: list[str] = []
+    notes: list[str] = []
+    for magnet in PRODUCTS:
+        if magnet in b.materials:
+            j = b.index(magnet)
+            inside = [e for e in elements if e in b.materials and b.recipe[b.index(e), j] > 0]
+        else:
+            inside = [e for e in elements if e in MAGNET_ELEMENTS.get(magnet, ())]
+        if not inside or magnet in products:
+            continue
+        has = ", ".join(inside)
+        if products:
+            notes.append(f"{label}: {magnet} contains {has} but is not among its materials, "
+                         f"which name {', '.join(products)}; {magnet} magnets are not "
+                         f"controlled (add {magnet} to its materials to control them)")
+        elif magnet not in b.materials:
+            notes.append(f"{label}: {magnet} contains {has} but is not simulated (not among "
+                         f"the scenario's materials), so its stage 'magnet' controls no "
+                         f"{magnet}; add {magnet} to the scenario's materials")
+        else:
+            added.append(magnet)
+            notes.append(f"{label}: stage 'magnet' also controls {magnet} (it contains {has})")
+    if not products and not added and not notes:
+        notes.append(f"{label}: stage 'magnet' controls nothing: no magnet recipe contains "
+                     f"{', '.join(elements)}")
+    return tuple(added), notes
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -133,6 +247,7 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
     cb = b.cross_border if b.cross_border is not None else np.full((nm, 3), 0.5)
     content = b.controller_content if b.controller_content is not None else np.zeros((nm, 3))
     restr: list[Restriction] = []
+    restriction_notes: list[str] = []
     outages: list[Outage] = []
     demands: list[DemandShift] = []
     release = np.zeros((n_t, nm, 3))
@@ -143,7 +258,10 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
     for sh in scenario.shocks:
         if isinstance(sh, ExportRestriction):
             ann, eff, end = sh.window(start)
-            mats = np.array([m in sh.controlled_materials() for m in b.materials])
+            extra, said = magnet_coverage(sh, b)
+            restriction_notes.extend(said)
+            controlled = {*sh.controlled_materials(), *extra}
+            mats = np.array([m in controlled for m in b.materials])
             regs = (
                 np.array([False, True, True])
                 if sh.all_destinations
@@ -186,6 +304,8 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
         elif isinstance(sh, ProductionOutage):
             s0, s1 = sh.window(start)
             key = (sh.country, sh.stage)
+            if key not in b.origin:  # a country named as people write it ("Myanmar")
+                key = (_country(sh.country, f"outage {sh.id or sh.country}"), sh.stage)
             if key not in b.origin:
                 known = ", ".join(f"{c}/{s}" for c, s in b.origin) or "none"
                 raise ScenarioError(
@@ -278,5 +398,6 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
         n_regions=3
         if b.members[2] and float(b.consumption()[:, 2].sum() + b.production[:, 2].sum()) > 0
         else 2,
-        notes=dict(b.notes),
+        notes={**b.notes, RESTRICTION_NOTES: tuple(restriction_notes)}
+        if restriction_notes else dict(b.notes),
     )
