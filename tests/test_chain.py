@@ -573,6 +573,14 @@ def test_members_resolution(toy):
         toy.members("Atlantis")
 
 
+def test_members_by_name(toy):
+    # a country or bloc as people write it: English name, ISO2, any case
+    assert toy.members("Myanmar") == toy.members("burma") == toy.members("mm") == {"MMR"}
+    assert toy.members("west") == {"USA", "AUS"}
+    with pytest.raises(InputError, match=r"did you mean 'CHN' \(China\)"):
+        toy.members("Chna")
+
+
 def test_constructor_validation():
     with pytest.raises(InputError, match="stage"):
         SupplyChain(TOY_OUTPUT.rename(index={"metal": "smelting"}))

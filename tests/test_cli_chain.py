@@ -72,6 +72,20 @@ class TestChainVerbs:
         res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "ITA", "--node", "output"])
         assert res.exit_code == 2 and "no Dy output" in res.stderr
 
+    def test_names_as_people_type_them(self) -> None:
+        by_code = run_json("trace", "-m", "Dy", "-c", "JPN", "--year", "2024")
+        for material, country in (("Dysprosium", "Japan"), ("dy", "jp"), ("DY", "japan")):
+            got = run_json("trace", "-m", material, "-c", country, "--year", "2024")
+            assert got["country"] == "JPN" and got["control"] == by_code["control"]
+        res = runner.invoke(app, ["trace", "-m", "Dy", "-c", "Japn"])
+        assert res.exit_code == 2 and "did you mean 'JPN' (Japan)" in res.stderr
+        res = runner.invoke(app, ["concentration", "-m", "Dysprosim"])
+        assert res.exit_code == 2 and "did you mean 'Dy' (dysprosium)" in res.stderr
+        eu = run_json("blocs", "--bloc", "EU27", "--year", "2024")
+        for typed in ("EU", "eu", "European Union"):
+            got = run_json("blocs", "--bloc", typed, "--year", "2024")
+            assert got["members"] == eu["members"] and got["balance"] == eu["balance"]
+
     def test_trace_a_consuming_country(self) -> None:
         # Germany makes almost no magnets but uses about 10,000 t: its Dy can be traced
         out = run_json("trace", "--material", "Dy", "--country", "DEU", "--year", "2024")
