@@ -245,3 +245,10 @@ def test_builtin_restrictions_listing_their_magnets_are_unchanged(store: Store) 
         j = b.index(magnet)
         inside = {e for i, e in enumerate(b.materials) if b.recipe[i, j] > 0}
         assert inside == elements, magnet
+
+
+def test_answers_carry_the_resolved_material(store: Store) -> None:
+    # the CLI titles its tables from meta["material"], not from what the user typed
+    assert analysis.concentration("dysprosium", 2024, store=store).meta["material"] == "Dy"
+    assert analysis.concentration("gallium", store=store).meta["material"] == "Ga"
+    assert analysis.trace("neodymium", "Japan", year=2024, store=store).meta["material"] == "Nd"

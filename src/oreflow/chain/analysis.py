@@ -231,11 +231,13 @@ def _mineral_concentration(material: str, year: int, *, stage: str | None,
         notes.append("ROW = world total less the named producers, counted as one producer: "
                      "CR3 and HHI are upper bounds")
     return Answer({"concentration": table, "shares": shares}, sources, notes,
-                  {"sources_by_part": {"stage_output": sources}})
+                  {"material": material, "sources_by_part": {"stage_output": sources}})
 
 
 def _meta(chain: SupplyChain, **extra: Any) -> dict[str, Any]:
-    return {**chain.meta, "sources_by_part": chain_sources(chain), **extra}
+    # "material": the chain's own code (resolved from what the user typed, "Dysprosium" → Dy)
+    return {**chain.meta, "material": chain.material, "sources_by_part": chain_sources(chain),
+            **extra}
 
 
 def _estimate_notes(chain: SupplyChain) -> list[str]:
