@@ -17,7 +17,12 @@ import pandas as pd
 
 from oreflow.answer import Answer
 from oreflow.chain import metrics
-from oreflow.chain.history import chain_year_check, coverage, coverage_text
+from oreflow.chain.history import (
+    chain_year_check,
+    coverage,
+    coverage_text,
+    stage_year_check,
+)
 from oreflow.chain.names import DEFAULT_YEAR, RESIDUAL_CODES, STAGES
 from oreflow.chain.network import SupplyChain
 from oreflow.chain.tables import cited_sources
@@ -229,6 +234,8 @@ def concentration(material: str = "REO", year: int = DEFAULT_YEAR, *, stage: str
     Returns an :class:`Answer` with tables ``concentration`` (one row per stage) and
     ``shares`` (country shares per stage, wide).
     """
+    if stage is not None and material in CHAIN_MATERIALS:  # a stage the year lacks: why
+        stage_year_check(material, year, stage, store=store)
     if material not in CHAIN_MATERIALS:
         return _mineral_concentration(material, year, stage=stage, store=store)
     chain = build_chain(material, year, store=store)

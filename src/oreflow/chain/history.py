@@ -45,6 +45,7 @@ __all__ = [
     "history",
     "history_table",
     "share_history",
+    "stage_year_check",
     "years_text",
 ]
 
@@ -269,6 +270,30 @@ def chain_year_check(material: str, year: int, *, store: Store | None = None) ->
             parts.append(f"{stage}: no output in the data{has}")
     notes = (f"{year}: " + "; ".join(parts),) if parts else ()
     return ChainYear(tuple(leave), notes)
+
+
+def stage_year_check(material: str, year: int, stage: str, *,
+                     store: Store | None = None) -> None:
+    """Raise a one-line :class:`InputError` if ``stage`` of the chain has no split in ``year``.
+
+    The error of :func:`chain_year_check` if the year has no chain at all; otherwise, for a
+    stage of :data:`STAGES` missing or left out in the year, says why and which years have a
+    country split. Other stage names are left to the caller (an unknown-stage error).
+    """
+    chain_year_check(material, year, store=store)
+    if stage not in STAGES:
+        return
+    cov = coverage(material, store=store)
+    rows = cov[cov["stage"] == stage]
+    label = "REO" if material in RARE_EARTHS else material
+    years = rows.loc[rows["split"], "year"]
+    has = f" (country split in {years_text(years)})" if not years.empty else ""
+    here = rows[rows["year"] == year].to_dict("records")
+    if not here:
+        raise InputError(f"no {label} {stage} output in the data for {year}{has}")
+    if not bool(here[0]["split"]):
+        raise InputError(f"no country split of {label} {stage} output for {year}: "
+                         f"{_why_not_split(here[0])}{has}")
 
 
 # --- share history ---------------------------------------------------------------------------
