@@ -42,8 +42,7 @@ def history(
 ) -> None:
     """Each country's share (and tonnes) of a stage across the years and editions in the data.
 
-    The table has years as rows and shares as fractions; --csv prints the tidy rows (year,
-    iso3, tonnes, share, vintage, source_id, …) and --json everything.
+    Years as rows, shares as fractions; --csv prints the tidy rows, --json everything.
     """
     from oreflow.chain.history import history as run
 
