@@ -93,7 +93,7 @@ def _stage_order(stages: Iterable[str]) -> list[str]:
 
 
 def _rows_of(so: pd.DataFrame, material: str, stage: str) -> pd.DataFrame:
-    """Rows of one stage (and one year's or many years') of ``material``.
+    """Rows of ``material`` at one stage (any number of years).
 
     Chain materials are read as the chain reads them (the product at the magnet stage, the
     REO aliases), year by year; other minerals by their exact name.
@@ -422,6 +422,9 @@ def share_history(material: str = "REO", stage: str = "mine", *, store: Store | 
     # object columns: editions differ in which columns are blank (no dtype guessing)
     out = pd.concat([f.astype(object) for f in frames])
     out["year"] = out["year"].astype(int)
+    for col in ("share", "tonnes", "world_tonnes"):
+        out[col] = out[col].astype(float)
+    out["latest"] = out["latest"].astype(bool)
     out = out.assign(_r=out["vintage"].astype(str).map(ranks).fillna(-1.0),
                      _res=out["iso3"] == RESIDUAL)
     out = out.sort_values(["year", "_r", "_res", "tonnes", "iso3"],
@@ -431,12 +434,7 @@ def share_history(material: str = "REO", stage: str = "mine", *, store: Store | 
     for col in HISTORY_COLUMNS:
         if col not in out:
             out[col] = pd.NA
-    out = out[list(HISTORY_COLUMNS)].reset_index(drop=True)
-    out["share"] = out["share"].astype(float)
-    out["tonnes"] = out["tonnes"].astype(float)
-    out["world_tonnes"] = out["world_tonnes"].astype(float)
-    out["latest"] = out["latest"].astype(bool)
-    return out
+    return out[list(HISTORY_COLUMNS)].reset_index(drop=True)
 
 
 def history_table(hist: pd.DataFrame, *, countries: Sequence[str] | None = None,
