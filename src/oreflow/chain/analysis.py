@@ -17,6 +17,12 @@ import pandas as pd
 
 from oreflow.answer import Answer
 from oreflow.chain import metrics
+from oreflow.chain.history import (
+    chain_year_check,
+    coverage,
+    coverage_text,
+    stage_year_check,
+)
 from oreflow.chain.lookup import bloc_table, country_code, data_material, material_code, region_code
 from oreflow.chain.names import DEFAULT_YEAR, RARE_EARTHS, RESIDUAL_CODES, STAGES
 from oreflow.chain.network import SupplyChain
@@ -47,6 +53,12 @@ def build_chain(material: str = "REO", year: int = DEFAULT_YEAR, *, store: Store
 
     Unknown materials get a did-you-mean error; other minerals (Ga, W, graphite …) have
     stage totals only, which :func:`concentration` handles without a chain.
+
+    The year must give the mine stage a country split (the rule of
+    :mod:`oreflow.chain.history`); otherwise the error lists the years the data cover, stage
+    by stage. Later stages without a country split in the year (a world total only, or one
+    producer named and no world total) are left out of the chain;
+    :func:`_estimate_notes` says so.
     """
 
     st = resolve_store(store)
@@ -55,8 +67,29 @@ def build_chain(material: str = "REO", year: int = DEFAULT_YEAR, *, store: Store
         raise InputError(f"{material} has no mine-to-magnet chain in the data (only "
                          f"REO and rare-earth elements do); try: oreflow concentration "
                          f"--material {material}")
-    return SupplyChain.from_default_data(year=year, material=material, store=st,
-                                         vintage=vintage)
+    leave_out = chain_year_check(material, year, store=st).leave_out
+    if not leave_out:
+        return SupplyChain.from_default_data(year=year, material=material, store=st,
+                                             vintage=vintage)
+    return _chain_without(st, material, year, leave_out, vintage)
+
+
+def _chain_without(st: Store, material: str, year: int, stages: Sequence[str],
+                   vintage: str | None) -> SupplyChain:
+    """:meth:`SupplyChain.from_default_data` without the ``stages`` rows of ``year``."""
+    so = st.table("stage_output")
+    so = so[~(so["year"].eq(year).fillna(False) & so["stage"].isin(list(stages)))]
+
+    def optional(name: str) -> pd.DataFrame | None:
+        return st.table(name) if name in st.tables() else None
+
+    chain = SupplyChain.from_tables(
+        so, optional("flows"), optional("composition"), optional("recipes"), year=year,
+        material=material, vintage=vintage, vintages=optional("vintages"),
+        countries=optional("countries"), blocs=optional("blocs"),
+        consumption=optional("consumption"), recycling=optional("recycling"))
+    chain._meta["dataset_version"] = st.version  # as from_default_data records it
+    return chain
 
 
 def mineral_shares(material: str, year: int = DEFAULT_YEAR, *,
@@ -90,9 +123,8 @@ def mineral_stage_shares(material: str, year: int = DEFAULT_YEAR, *, store: Stor
     rows = so[(so["material"] == material) & (so["year"] == year)
               & (so["basis"] == "production")]
     if rows.empty:
-        years = sorted(set(so.loc[so["material"] == material, "year"].dropna().astype(int)))
-        hint = f"; it has data for {years}" if years else ""
-        raise InputError(f"no stage output of {material} for {year}{hint}")
+        raise InputError(f"no {material} output in the data for {year}; "
+                         f"{_coverage_hint(material, st)}")
     rank = st.vintage_rank()
     out: dict[str, pd.Series] = {}
     totals: dict[str, float] = {}
@@ -153,10 +185,16 @@ def mineral_stage_shares(material: str, year: int = DEFAULT_YEAR, *, store: Stor
         used.append(known)
     if not out:
         raise InputError(f"no country split of {material} output for {year}: "
-                         + "; ".join(notes))
+                         + "; ".join(notes) + f"; {_coverage_hint(material, st)}")
     shares = pd.DataFrame(out).T.fillna(0.0)
     shares.index.name = "stage"
     return (shares, pd.Series(totals, name="total"), cited_sources(pd.concat(used)), notes)
+
+
+def _coverage_hint(material: str, st: Store) -> str:
+    """'the data cover X: mine: world total …, country split …; …' (one line)."""
+    return (f"the data cover {material}: {coverage_text(coverage(material, store=st))}; "
+            f"oreflow history --material {material} --stage STAGE shows the years")
 
 
 def _published_shares(st: Store, material: str, year: int, stage: str) -> str:
@@ -197,6 +235,8 @@ def concentration(material: str = "REO", year: int = DEFAULT_YEAR, *, stage: str
     ``shares`` (country shares per stage, wide).
     """
     material = _check_material(material, resolve_store(store))
+    if stage is not None and material in CHAIN_MATERIALS:  # a stage the year lacks: why
+        stage_year_check(material, year, stage, store=store)
     if material not in CHAIN_MATERIALS:
         return _mineral_concentration(material, year, stage=stage, store=store)
     chain = build_chain(material, year, store=store)
@@ -206,7 +246,7 @@ def concentration(material: str = "REO", year: int = DEFAULT_YEAR, *, stage: str
         if stage not in table.index:
             raise unknown("stage", stage, table.index)
         table, shares = table.loc[[stage]], shares.loc[[stage]]
-    notes = _estimate_notes(chain)
+    notes = _estimate_notes(chain, store)
     return Answer({"concentration": table.reset_index(), "shares": shares},
                   _chain_sources(chain), notes, _meta(chain))
 
@@ -240,8 +280,10 @@ def _meta(chain: SupplyChain, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def _estimate_notes(chain: SupplyChain) -> list[str]:
-    notes = []
+def _estimate_notes(chain: SupplyChain, store: Store | None = None) -> list[str]:
+    notes: list[str] = []
+    if chain.year is not None:  # stages missing or left out in the year
+        notes.extend(chain_year_check(chain.material, chain.year, store=store).notes)
     vint = chain.meta.get("vintages", {})
     est = [s for s, v in vint.items() if any(x.startswith("oreflow") for x in v)]
     if est:
@@ -276,7 +318,7 @@ def overview(year: int = DEFAULT_YEAR, *, elements: Sequence[str] = OVERVIEW_ELE
     ctrl = pd.DataFrame(rows).T
     ctrl.index.name = "material"
     return Answer({"stages": stages.reset_index(), "controller": ctrl.reset_index()},
-                  _chain_sources(reo), _estimate_notes(reo), _meta(reo))
+                  _chain_sources(reo), _estimate_notes(reo, st), _meta(reo))
 
 
 def trace(material: str, country: str, *, stage: str | None = None, year: int = DEFAULT_YEAR,
@@ -345,7 +387,7 @@ def trace(material: str, country: str, *, stage: str | None = None, year: int = 
         control_rows.append(row)
     control = pd.DataFrame(control_rows)
     return Answer({"origin": origin, "control": control},
-                  _chain_sources(chain), _estimate_notes(chain),
+                  _chain_sources(chain), _estimate_notes(chain, store),
                   _meta(chain, stage=stage, country=country, node=node, tonnes=tonnes,
                         unit=str(chain.units[stage])))
 
@@ -417,7 +459,7 @@ def bloc_summary(material: str = "REO", year: int = DEFAULT_YEAR, *,
         row.update({str(k): float(v) for k, v in per_stage.items()})
         rows.append(row)
     return Answer({"summary": pd.DataFrame(rows)}, _chain_sources(chain),
-                  _estimate_notes(chain), _meta(chain))
+                  _estimate_notes(chain, store), _meta(chain))
 
 
 def bloc_balance(bloc: str, material: str = "REO", year: int = DEFAULT_YEAR, *,
@@ -442,7 +484,7 @@ def bloc_balance(bloc: str, material: str = "REO", year: int = DEFAULT_YEAR, *,
     tables = {"balance": table.reset_index(drop=True)}
     if crma:
         tables["crma"] = chain.crma_table(members)
-    notes = _estimate_notes(chain)
+    notes = _estimate_notes(chain, store)
     residual = [m for m in members if m in RESIDUAL_CODES]
     if residual:
         notes.append(f"{', '.join(residual)} stands for the bloc's members without a figure of "
@@ -459,7 +501,7 @@ def supply_risk(material: str = "REO", year: int = DEFAULT_YEAR, *, bloc: str | 
     chain = build_chain(material, year, store=store)
     members = _resolve_bloc(chain, bloc, {}, store) if bloc else None
     table = chain.risk_table(members, eol_rir=eol_rir, si_sr=si_sr)
-    notes = _estimate_notes(chain)
+    notes = _estimate_notes(chain, store)
     if eol_rir == 0:
         notes.append("EoL-RIR taken as 0 (no cited value shipped); pass --eol-rir")
     return Answer({"risk": table.reset_index()}, _chain_sources(chain), notes,

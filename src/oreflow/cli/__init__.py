@@ -12,6 +12,7 @@ from oreflow.cli import (  # noqa: F401  (registers commands)
     calibration,
     data,
     exposure,
+    history,
     stress,
 )
 from oreflow.cli._app import app

@@ -1,0 +1,68 @@
+"""The ``history`` verb: each country's share of a stage across the years the data hold.
+
+Imports inside the command function are deliberate: each verb loads only what it uses, so
+`oreflow --help` and `oreflow data list` start in well under a second.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from oreflow.cli._app import (
+    CsvOpt,
+    Format,
+    JsonOpt,
+    _fmt,
+    app,
+    emit,
+    footer,
+    json_payload,
+    print_json,
+)
+from oreflow.cli._app import _jsonable as jsonable
+
+
+@app.command()
+def history(
+    material: Annotated[str, typer.Option(
+        "--material", "-m", help="REO, an element (Dy, …), a product (NdFeB) or another "
+                                 "mineral (Ga, W, …).")] = "REO",
+    stage: Annotated[str, typer.Option(help="mine, separation, metal or magnet.")] = "mine",
+    country: Annotated[list[str] | None, typer.Option(
+        "--country", "-c", help="ISO3 code to show (repeatable); default: the top "
+                                "producers.")] = None,
+    edition: Annotated[str, typer.Option(
+        help="latest (newest edition with a world total, per year), all (every edition: "
+             "revisions) or one edition label (e.g. MCS2025).")] = "latest",
+    top: Annotated[int, typer.Option(min=1, help="Producers shown without --country.")] = 5,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Each country's share (and tonnes) of a stage across the years and editions in the data.
+
+    Years as rows, shares as fractions; --csv prints the tidy rows, --json everything.
+    """
+    from oreflow.chain.history import history as run
+
+    countries = [c.strip().upper() for c in country or [] if c.strip()] or None
+    answer = run(material, stage, countries=countries, edition=edition, top=top)
+    fmt = _fmt(as_json, as_csv)
+    unit = answer.meta.get("unit", "t")
+    if fmt is Format.json:
+        payload = json_payload(answer, material=material, stage=stage, edition=edition,
+                               unit=unit, years=answer.meta.get("years", []))
+        payload["table"] = jsonable(answer.tables["table"])
+        payload["rows"] = jsonable(answer.tables["history"])
+        print_json(payload)
+        return
+    if fmt is Format.csv:
+        emit(answer.tables["history"], fmt)
+        return
+    which = {"latest": "newest edition per year", "all": "every edition"}.get(
+        edition, f"edition {edition}")
+    emit(answer.tables["table"], fmt,
+         title=f"{material} {stage} output: share of each producer by year ({which}; "
+               f"world total in {unit})")
+    footer(answer, fmt)
