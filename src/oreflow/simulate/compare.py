@@ -146,6 +146,11 @@ def compare(
         loaded = [sc.with_horizon(int(horizon)) for sc in loaded]
     for sc in loaded:
         check_limits(sc, draws, seed)
+    simulated = list(dict.fromkeys(m for sc in loaded for m in sc.material_list()))
+    for m in materials or ():
+        if m not in simulated:
+            raise InputError(f"unknown material {m!r}{did_you_mean(m, simulated)}; the "
+                             f"scenarios simulate {', '.join(simulated)}")
     labels = _labels(loaded)
     results = [simulate(sc, draws=draws, seed=seed, store=store, baseline=baseline)
                for sc in loaded]

@@ -651,7 +651,8 @@ class Result:
         p.parent.mkdir(parents=True, exist_ok=True)
         tables = self._export_tables()
         prov = pd.DataFrame({"key": list(self.provenance),
-                             "value": [str(v) for v in self.provenance.values()]})
+                             "value": [v if isinstance(v, int | float) else str(v)
+                                       for v in self.provenance.values()]})
         with pd.ExcelWriter(p, engine="openpyxl") as xw:
             for name, df in tables.items():
                 df.to_excel(xw, sheet_name=name, index=False)
