@@ -87,7 +87,10 @@ def test_repr_html_shows_provenance_and_bands(toy: Result) -> None:
 
 
 def test_parquet_directory_has_draws_long_form_scenario_and_provenance(
-        toy: Result, tmp_path: Path) -> None:
+        toy: Result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import oreflow.simulate.result as result_mod
+
+    monkeypatch.setattr(result_mod, "_DRAW_ROWS", 1000)  # several chunks of draws
     out = tmp_path / "run"
     written = toy.write(out)
     names = sorted(p.name for p in written)
@@ -97,6 +100,8 @@ def test_parquet_directory_has_draws_long_form_scenario_and_provenance(
     assert list(draws.columns) == ["draw", "date", "material", "region", "variable", "value"]
     assert set(draws["variable"]) == set(VARIABLES)
     assert len(draws) == len(VARIABLES) * 30 * 12 * int(toy.present.sum())
+    assert not draws.duplicated(["draw", "date", "material", "region", "variable"]).any()
+    assert sorted(set(draws["draw"])) == list(range(30))
     i = toy.materials.index("Dy")
     sel = draws[(draws["variable"] == "inventory") & (draws["draw"] == 3)
                 & (draws["material"] == "Dy") & (draws["region"] == toy.regions[0])]

@@ -10,6 +10,7 @@ of each P50 to the first scenario's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from oreflow.data.store import Store
 from oreflow.errors import InputError, did_you_mean
 
 from .baseline import Baseline
-from .result import ROLES, Result
+from .result import ROLES
 from .run import check_limits, simulate
 from .scenario import Scenario
 
@@ -54,7 +55,17 @@ def _labels(scenarios: Sequence[Scenario]) -> list[str]:
     return out
 
 
-def _segments(segments: Sequence[str] | None, results: Sequence[Result]) -> list[str]:
+@dataclass(frozen=True)
+class _Run:
+    """What a comparison keeps of one run."""
+
+    summary: pd.DataFrame
+    regions: tuple[str, str, str]
+    materials: tuple[str, ...]
+    provenance: dict[str, Any]
+
+
+def _segments(segments: Sequence[str] | None, results: Sequence[_Run]) -> list[str]:
     """Roles selected by role or region label (``None``: all three)."""
     if segments is None:
         return list(ROLES)
@@ -152,11 +163,14 @@ def compare(
             raise InputError(f"unknown material {m!r}{did_you_mean(m, simulated)}; the "
                              f"scenarios simulate {', '.join(simulated)}")
     labels = _labels(loaded)
-    results = [simulate(sc, draws=draws, seed=seed, store=store, baseline=baseline)
-               for sc in loaded]
-    summaries = [res.summary() for res in results]
-    roles = _segments(segments, results)
-    known = list(dict.fromkeys(m for res in results for m in res.materials))
+    runs: list[_Run] = []
+    for sc in loaded:  # one run's arrays in memory at a time
+        res = simulate(sc, draws=draws, seed=seed, store=store, baseline=baseline)
+        runs.append(_Run(res.summary(), res.regions, res.materials, dict(res.provenance)))
+        del res
+    summaries = [run.summary for run in runs]
+    roles = _segments(segments, runs)
+    known = list(dict.fromkeys(m for run in runs for m in run.materials))
     if materials is None:
         moved = set().union(*(_moved(s) for s in summaries))
         keep = [m for m in known if m in moved]
@@ -194,6 +208,6 @@ def compare(
     df = df.sort_values(["material", "role", "metric", "scenario"],
                         key=lambda col: col.map(order[str(col.name)]), kind="stable")
     df = df.reset_index(drop=True)
-    df.attrs["provenance"] = {lab: dict(res.provenance)
-                              for lab, res in zip(labels, results, strict=True)}
+    df.attrs["provenance"] = {lab: run.provenance
+                              for lab, run in zip(labels, runs, strict=True)}
     return df

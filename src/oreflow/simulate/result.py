@@ -57,6 +57,8 @@ __all__ = [
 NOT_RECOVERED = "not within horizon"
 #: Segment roles, in array order.
 ROLES: tuple[str, str, str] = ("controller", "rest", "targets")
+#: Rows of the per-draw long form built at once when writing ``draws.parquet``.
+_DRAW_ROWS = 4_000_000
 #: Formats of :meth:`Result.write`.
 OUT_FORMATS: tuple[str, ...] = ("parquet", "csv", "json", "xlsx")
 
@@ -383,14 +385,18 @@ class Result:
             return self.price_multiple()
         return np.asarray(getattr(self.arrays, variable))
 
-    def draws_frame(self, variable: str) -> pd.DataFrame:
+    def draws_frame(self, variable: str, draws: slice | None = None) -> pd.DataFrame:
         """Per-draw monthly values of one variable in long form.
 
         Columns ``draw`` (0-based), ``date`` (month start, datetime64), ``material``,
         ``region`` (categoricals), ``variable``, ``value`` (float64, in the unit of
-        :data:`VARIABLES`); segments without baseline volume are left out.
+        :data:`VARIABLES`); segments without baseline volume are left out. ``draws``
+        selects a range of draws (default all; a frame of every draw of a large run is
+        large: about 30 bytes a row).
         """
-        arr = self.draw_values(variable)
+        sl = draws if draws is not None else slice(None)
+        first = range(self.draws.n)[sl]
+        arr = self.draw_values(variable)[sl]
         mm, rr = self._pairs()
         sel = arr[:, :, mm, rr]  # (D, T, P)
         n_d, n_t, n_p = sel.shape
@@ -398,7 +404,7 @@ class Result:
         mats = pd.Categorical.from_codes(codes[0], categories=pd.Index(self.materials))
         regs = pd.Categorical.from_codes(codes[1], categories=pd.Index(self.regions))
         return pd.DataFrame({
-            "draw": np.repeat(np.arange(n_d, dtype=np.int32), n_t * n_p),
+            "draw": np.repeat(np.asarray(first, dtype=np.int32), n_t * n_p),
             "date": np.tile(np.repeat(self.dates.to_numpy(), n_p), n_d),
             "material": mats,
             "region": regs,
@@ -625,15 +631,18 @@ class Result:
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+        per_draw = max(self.plan.n_steps * int(self.present.sum()), 1)
+        step = max(_DRAW_ROWS // per_draw, 1)
         writer: pq.ParquetWriter | None = None
         try:
             for v in VARIABLES:
-                df = self.draws_frame(v)
-                df["variable"] = df["variable"].cat.set_categories(list(VARIABLES))
-                table = pa.Table.from_pandas(df, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(p, table.schema)
-                writer.write_table(table.cast(writer.schema))
+                for d0 in range(0, self.draws.n, step):
+                    df = self.draws_frame(v, slice(d0, d0 + step))
+                    df["variable"] = df["variable"].cat.set_categories(list(VARIABLES))
+                    table = pa.Table.from_pandas(df, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(p, table.schema)
+                    writer.write_table(table.cast(writer.schema))
         finally:
             if writer is not None:
                 writer.close()
