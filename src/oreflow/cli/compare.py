@@ -99,7 +99,7 @@ def compare(
     seed: Annotated[int, typer.Option(
         help="Random seed, the same for every scenario (non-negative).")] = 0,
     horizon: Annotated[int | None, typer.Option(
-        help="Override every scenario's horizon [months] (at most 600).", min=1)] = None,
+        help="Override every scenario's horizon, in months (at most 600).", min=1)] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -121,8 +121,13 @@ def compare(
 
     from oreflow.simulate import compare as run_compare
 
-    df = run_compare(scenarios, draws=draws, seed=seed, materials=mats, segments=segments,
-                     horizon=horizon)
+    from contextlib import nullcontext
+
+    busy = fmt is Format.table and console.is_terminal
+    with (console.status(f"running {len(scenarios)} scenarios x {draws} draws")
+          if busy else nullcontext()):
+        df = run_compare(scenarios, draws=draws, seed=seed, materials=mats,
+                         segments=segments, horizon=horizon)
     prov = df.attrs.get("provenance", {})
     if fmt is Format.json:
         from oreflow.cli._app import _jsonable

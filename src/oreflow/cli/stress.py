@@ -205,7 +205,7 @@ def stress(
     seed: Annotated[int, typer.Option(
         help="Random seed, a non-negative integer (recorded in the result).")] = 0,
     horizon: Annotated[int | None, typer.Option(
-        help="Override the horizon [months] (at most 600).", min=1)] = None,
+        help="Override the horizon, in months (at most 600).", min=1)] = None,
     out: Annotated[Path | None, typer.Option(
         help="Write the full result: a directory (tables in --out-format, per-draw paths in "
              "draws.parquet, scenario.yaml, provenance.json) or a .xlsx workbook (a sheet "
