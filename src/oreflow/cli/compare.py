@@ -119,9 +119,9 @@ def compare(
         mats = [m.strip() for item in materials for m in item.split(",") if m.strip()]
     segments = None if segment == "all" else [segment]
 
-    from oreflow.simulate import compare as run_compare
-
     from contextlib import nullcontext
+
+    from oreflow.simulate import compare as run_compare
 
     busy = fmt is Format.table and console.is_terminal
     with (console.status(f"running {len(scenarios)} scenarios x {draws} draws")
