@@ -21,6 +21,7 @@ import datetime as _dt
 import html
 import importlib.util
 import json
+import math
 import os
 import platform
 import tempfile
@@ -102,9 +103,14 @@ def export_recovery(df: pd.DataFrame) -> pd.DataFrame:
             vals = out[col].to_numpy(dtype=np.float64)
             if np.isinf(vals).any():
                 out[col] = pd.Series(
-                    [NOT_RECOVERED if np.isinf(v) else float(v) for v in vals],
+                    [NOT_RECOVERED if np.isinf(v) else _whole(v) for v in vals],
                     index=out.index, dtype=object)
     return out
+
+
+def _whole(v: float) -> int | float:
+    """``v`` as an int when it is a whole number (months), else unchanged (NaN stays)."""
+    return int(v) if math.isfinite(v) and v == int(v) else float(v)
 
 
 @dataclass(frozen=True)
@@ -499,7 +505,8 @@ class Result:
         base-price demand), ``lost_output_t_*`` (demand at the going price that found no
         material: production stopped), ``licence_backlog_months_*`` (the largest queue of
         licence applications, in months of the baseline flow from the controller),
-        ``months_to_recovery_*`` (inf = not within horizon), ``cost_musd_*`` (consumer cost
+        ``months_to_recovery_*`` (whole months, rounded: a shock can start within a month;
+        inf = not within horizon), ``cost_musd_*`` (consumer cost
         of the shock, million USD), and ``at_backstop_share`` / ``guard_share``: the share
         of draws in which the price reached its backstop / a numerical guard bound.
         """
@@ -516,6 +523,7 @@ class Result:
         backlog = np.divide(queue, base_flow[None], out=np.zeros_like(queue),
                             where=base_flow[None] > 0)
         rec = self.months_to_recovery()
+        rec = np.where(np.isfinite(rec), np.floor(rec + 0.5), rec)  # whole months
         cost = self.arrays.cost / 1e6
         flags = self.arrays.flags
         at_backstop = (flags & FLAG_BACKSTOP).any(axis=1).mean(axis=0)
