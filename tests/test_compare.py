@@ -95,6 +95,7 @@ def test_cli_compare_json_and_csv() -> None:
     rec = [r[q] for r in rows if r["metric"] == "months_to_recovery"
            for q in ("p10", "p50", "p90")]
     assert NOT_RECOVERED in rec and None not in rec  # six months: no recovery in sight
+    assert all(v == NOT_RECOVERED or isinstance(v, int) for v in rec)
     res = runner.invoke(app, ["compare", "china-2025-04", "full-embargo", "--draws", "30",
                               "-m", "Dy,Tb", "--segment", "all", "--csv"])
     assert res.exit_code == 0, res.output

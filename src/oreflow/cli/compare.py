@@ -156,10 +156,12 @@ def _recovery_text(df: Any) -> Any:
     out = df.copy().astype({"p10": object, "p50": object, "p90": object,
                             "diff_p50": object})
     rec = out["metric"] == "months_to_recovery"
+    def months(v: Any, inf_text: str) -> Any:
+        if isinstance(v, float) and math.isinf(v):
+            return inf_text if v > 0 else f"reference {NOT_RECOVERED}"
+        return int(v) if isinstance(v, float) and math.isfinite(v) and v == int(v) else v
+
     for col in ("p10", "p50", "p90"):
-        out.loc[rec, col] = [NOT_RECOVERED if isinstance(v, float) and math.isinf(v) else v
-                             for v in out.loc[rec, col]]
-    out.loc[rec, "diff_p50"] = [
-        (NOT_RECOVERED if v > 0 else f"reference {NOT_RECOVERED}")
-        if isinstance(v, float) and math.isinf(v) else v for v in out.loc[rec, "diff_p50"]]
+        out.loc[rec, col] = [months(v, NOT_RECOVERED) for v in out.loc[rec, col]]
+    out.loc[rec, "diff_p50"] = [months(v, NOT_RECOVERED) for v in out.loc[rec, "diff_p50"]]
     return out
