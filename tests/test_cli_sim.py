@@ -164,3 +164,17 @@ def test_scenario_errors_reach_every_verb(tmp_path: Path) -> None:
         res = runner.invoke(app, args)
         assert res.exit_code == 2, res.output
         assert f"{bad}:9: field parameters.elasticity" in res.stderr
+
+
+def test_stress_out_writes_tables_draws_scenario_and_provenance(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["stress", "myanmar-outage", "--draws", "20", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "draws.parquet", "paths.parquet", "provenance.json", "scenario.yaml",
+        "sector_shortfall.parquet", "summary.parquet"]
+    book = tmp_path / "run.xlsx"
+    res = runner.invoke(app, ["stress", "myanmar-outage", "--draws", "20", "--out", str(book)])
+    assert res.exit_code == 0, res.output
+    assert book.exists() and (tmp_path / "run.scenario.yaml").exists()
+    assert f"wrote {book}" in res.stdout.replace("\n", "")

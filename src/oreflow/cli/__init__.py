@@ -10,6 +10,7 @@ from __future__ import annotations
 from oreflow.cli import (  # noqa: F401  (registers commands)
     analysis,
     calibration,
+    compare,
     data,
     exposure,
     history,

@@ -1,4 +1,5 @@
-"""Disruption verbs: ``stress``, ``scenarios``.
+"""Disruption verbs: ``stress``, ``scenarios`` (and ``scenarios show``).
+
 Imports inside command functions are deliberate: each verb loads only what it uses, so
 `oreflow --help` and `oreflow data list` start in well under a second.
 """
@@ -13,16 +14,25 @@ from typing import Annotated, Any
 import typer
 
 from oreflow.cli._app import (
+    App,
     CsvOpt,
     Format,
     JsonOpt,
     _fmt,
+    _guard,
     _jsonable,
     app,
     console,
     emit,
     print_json,
 )
+from oreflow.errors import InputError
+
+__all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show", "stress"]
+
+#: What JSON and CSV say for "not recovered within the horizon" (as
+#: :data:`oreflow.simulate.result.NOT_RECOVERED`; repeated here so the CLI starts fast).
+NOT_RECOVERED = "not within horizon"
 
 
 def _multiple(v: float) -> str:
@@ -85,9 +95,19 @@ def _affected(summary: Any) -> Any:
     return summary[summary["material"].isin(materials)]
 
 
-@app.command()
-def scenarios(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
-    """List the built-in scenarios."""
+scenarios_app = App(help="List the built-in scenarios, or print one's YAML to start from.",
+                    pretty_exceptions_enable=False)
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.callback(invoke_without_command=True)
+def scenarios(ctx: typer.Context, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """List the built-in scenarios (`oreflow scenarios show NAME` prints one's YAML)."""
+    if ctx.invoked_subcommand is None:
+        _guard(_list_scenarios)(as_json, as_csv)
+
+
+def _list_scenarios(as_json: bool, as_csv: bool) -> None:
     import pandas as pd
 
     from oreflow.simulate import Scenario, list_builtin
@@ -100,7 +120,24 @@ def scenarios(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
                      "horizon_months": getattr(sc, "horizon_months", None),
                      "shocks": len(getattr(sc, "shocks", []))})
     emit(pd.DataFrame(rows), _fmt(as_json, as_csv), title="built-in scenarios",
-         caption="oreflow stress NAME · or a YAML file of your own")
+         caption="oreflow stress NAME · oreflow scenarios show NAME > mine.yaml to start "
+                 "your own")
+
+
+@scenarios_app.command("show")
+def scenarios_show(name: Annotated[str, typer.Argument(
+        help="Built-in scenario name (see `oreflow scenarios`).")]) -> None:
+    """Print a built-in scenario's YAML file, comments included: a start for your own."""
+    import sys
+    from importlib import resources
+
+    from oreflow.simulate import Scenario, list_builtin
+
+    if name not in list_builtin():
+        Scenario.builtin(name)  # raises the unknown-name error with its suggestion
+    text = resources.files("oreflow.simulate").joinpath("builtin", f"{name}.yaml").read_text(
+        encoding="utf-8")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 class OutFormat(StrEnum):
@@ -109,6 +146,55 @@ class OutFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
     json = "json"
+    xlsx = "xlsx"
+
+
+class StressTable(StrEnum):
+    """Tables of ``stress`` (``--csv`` prints one)."""
+
+    summary = "summary"
+    paths = "paths"
+    sectors = "sectors"
+
+
+#: What ``--json`` says about its conventions (also in ``--help``).
+CONVENTIONS = {
+    "dates": "ISO month starts (YYYY-MM-DD): the first day of each simulated month",
+    "months": "integer months from the scenario start",
+    "months_to_recovery": f"months from the first shock until price and shortfall stay near "
+                          f"base; the string '{NOT_RECOVERED}' when not recovered within the "
+                          "horizon (never null: null means not available)",
+}
+
+
+def _notes(shown: Any) -> list[str]:
+    """Warnings printed under the table: bounds hit in some draws."""
+    notes = []
+    for col, what in (("at_backstop_share", "price at its backstop (buyers switch or stop; "
+                       "unmet demand is lost output)"),
+                      ("guard_share", "a numerical guard bound (price floor or stock guard)")):
+        hit = shown[shown[col] > 0]
+        if not hit.empty:
+            worst = hit.loc[hit[col].idxmax()]
+            names = ", ".join(dict.fromkeys(hit["material"]))
+            share = _share(float(worst[col]))
+            notes.append(f"{what} in some draws for {names} (most: {worst['material']} "
+                         f"{worst['region']}, {share} of draws; docs/engine.md 4.11)")
+    return notes
+
+
+def _paths_json(paths: Any, roles: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """Monthly quantile paths as one date axis and one series per material, segment and
+    variable (lists of P10, P50, P90 along the dates)."""
+    dates = sorted(paths["date"].unique())
+    series = []
+    for (var, mat, reg), g in paths.groupby(["variable", "material", "region"], sort=False):
+        g = g.sort_values("month")
+        series.append({"material": mat, "region": reg, "role": roles.get((mat, reg), ""),
+                       "variable": var, "unit": g["unit"].iloc[0],
+                       "p10": g["p10"].tolist(), "p50": g["p50"].tolist(),
+                       "p90": g["p90"].tolist()})
+    return {"dates": [f"{d:%Y-%m-%d}" for d in dates], "series": series}
 
 
 @app.command()
@@ -116,26 +202,55 @@ def stress(
     scenario: Annotated[str, typer.Argument(
         help="Built-in scenario name (see `oreflow scenarios`) or a YAML file.")],
     draws: Annotated[int, typer.Option(help="Monte Carlo draws.", min=1)] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed (recorded in the result).")] = 0,
-    horizon: Annotated[int | None, typer.Option(help="Override the horizon [months].",
-                                                min=1)] = None,
+    seed: Annotated[int, typer.Option(
+        help="Random seed, a non-negative integer (recorded in the result).")] = 0,
+    horizon: Annotated[int | None, typer.Option(
+        help="Override the horizon, in months (at most 600).", min=1)] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Directory to write the full result to (Parquet, or --out-format).")] = None,
-    out_format: Annotated[OutFormat, typer.Option(help="Format of --out files.")]
-    = OutFormat.parquet,
+        help="Write the full result: a directory (tables in --out-format, per-draw paths in "
+             "draws.parquet, scenario.yaml, provenance.json) or a .xlsx workbook (a sheet "
+             "per table). Checked before the run.")] = None,
+    out_format: Annotated[OutFormat | None, typer.Option(
+        help="Format of --out: parquet (default for a directory), csv, json, or xlsx "
+             "(default for a .xlsx path).")] = None,
+    paths: Annotated[bool, typer.Option(
+        "--paths", help="--json/--csv: also the monthly P10/P50/P90 paths of every variable "
+                        "per material and segment.")] = False,
+    table: Annotated[StressTable | None, typer.Option(
+        help="--csv: the table to print (summary, paths, sectors); needed with --paths.")]
+    = None,
     all_materials: Annotated[bool, typer.Option(
         "--all-materials", help="Table: also materials the scenario leaves unchanged.")]
     = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Run a disruption scenario: price, shortfall and recovery bands (P10/P50/P90)."""
+    """Run a disruption scenario: price, shortfall and recovery bands (P10/P50/P90).
+
+    --json carries the whole summary, notes, sources and provenance (with --paths the
+    monthly paths); months_to_recovery is the string 'not within horizon' when a segment
+    has not recovered by the end (null only where a value is not available). Dates are ISO
+    month starts.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from oreflow.simulate.result import check_output
+
+    fmt = _fmt(as_json, as_csv)
+    target = check_output(out, out_format.value if out_format else None) if out else None
+    if fmt is Format.csv and table is None and paths:
+        raise InputError("--csv prints one table: add --table summary or --table paths "
+                         "(or use --json, or --out for every table)")
+    if table is not None and fmt is not Format.csv:
+        raise InputError("--table chooses the table of --csv; --json carries every table")
+    if table is StressTable.paths and not paths:
+        paths = True
+    if seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {seed}")
 
     from oreflow.simulate import simulate
 
     sc = _load_scenario(scenario)
-    fmt = _fmt(as_json, as_csv)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                   console=console if fmt is Format.table else None,
@@ -147,35 +262,44 @@ def stress(
             bar.update(task, completed=done / max(total, 1))
 
         result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=progress)
+    from oreflow.simulate.result import export_recovery
+
     summary = result.summary()
-    written = result.write(out, out_format.value) if out is not None else []
+    written = result.write(target.path, target.fmt) if target is not None else []
+    shown = summary if all_materials else _affected(summary)
+    sources = _scenario_sources(sc)
     if fmt is Format.json:
-        payload = {"provenance": result.provenance, "summary": _jsonable(summary),
-                   "sources": _scenario_sources(sc),
-                   "written": [str(p) for p in written]}
+        roles = {(r["material"], r["region"]): r["role"] for r in summary.to_dict("records")}
+        payload: dict[str, Any] = {
+            "scenario": sc.name, "title": sc.title, "provenance": result.provenance,
+            "conventions": CONVENTIONS,
+            "affected_materials": list(dict.fromkeys(_affected(summary)["material"])),
+            "summary": _jsonable(export_recovery(summary)),
+            "sector_shortfall": _jsonable(result.sector_shortfall()),
+            "notes": _notes(shown), "sources": sources,
+            "written": [str(p) for p in written],
+        }
+        if paths:
+            payload["paths"] = _paths_json(result.to_pandas(), roles)
         print_json(payload)
         return
     if fmt is Format.csv:
-        emit(summary, fmt)
+        if table is StressTable.paths:
+            emit(result.to_pandas(), fmt)
+        elif table is StressTable.sectors:
+            emit(result.sector_shortfall(), fmt)
+        else:
+            emit(export_recovery(summary), fmt)
         return
-    shown = summary if all_materials else _affected(summary)
     emit(_display(shown), fmt,
          title=f"{sc.name}: {draws} draws, seed {seed} — P50 (P10–P90) over draws",
          caption=f"peak price × = peak price ÷ {result.provenance.get('baseline_year')} price "
                  "in that segment; shortfall = unmet share of baseline demand; cost = buyers' "
-                 "loss (negative: gain)")
-    for col, what in (("at_backstop_share", "price at its backstop (buyers switch or stop; "
-                       "unmet demand is lost output)"),
-                      ("guard_share", "a numerical guard bound (price floor or stock guard)")):
-        hit = shown[shown[col] > 0]
-        if not hit.empty:
-            worst = hit.loc[hit[col].idxmax()]
-            names = ", ".join(dict.fromkeys(hit["material"]))
-            share = _share(float(worst[col]))
-            console.print(f"[yellow]{what} in some draws for {names} (most: "
-                          f"{worst['material']} {worst['region']}, {share} of draws; "
-                          "docs/engine.md 4.11)[/]")
-    sources = _scenario_sources(sc)
+                 "loss (negative: gain); ∞ months = not recovered within the horizon")
+    for note in _notes(shown):
+        console.print(f"[yellow]{note}[/]")
+    if paths:
+        console.print("[dim]monthly paths: --json --paths, --csv --table paths, or --out[/]")
     if sources:
         console.print(f"[dim]scenario sources: {', '.join(sources)} "
                       "(trace: oreflow data sources sources|policies|licensing ID); parameters: "
@@ -191,4 +315,3 @@ def _share(x: float) -> str:
     """A share of draws as a percentage; under 1% as '<1%' (a bound hit in 3 of 1,000 draws
     is not '0%')."""
     return "<1%" if 0 < x < 0.005 else f"{x:.0%}"
-

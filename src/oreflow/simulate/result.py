@@ -4,32 +4,70 @@ A :class:`Result` keeps the per-draw monthly paths (price per segment, supply, c
 imports, inventories, shortfall) plus per-draw totals (consumer cost of the shock, shortfall
 by sector, months to recovery). :meth:`Result.summary` reduces them to P10/P50/P90 per
 material and segment; :meth:`Result.to_pandas` gives the monthly quantile paths in long form;
-:meth:`Result.write` exports Parquet, CSV or JSON together with the provenance block.
+:meth:`Result.draws_frame` the per-draw paths in long form; :meth:`Result.to_xarray` a labelled
+dataset; :meth:`Result.write` exports Parquet, CSV, JSON or one Excel workbook together with
+the provenance block and the scenario.
+
+Conventions (every public output of a result): dates are ``datetime64`` month starts (column
+or coordinate ``date``), durations and offsets integer months (``month``: months from the
+scenario start). ``months_to_recovery`` is ``inf`` in numbers when a segment has not
+recovered within the horizon; exports that cannot hold ``inf`` (JSON, CSV, Excel) write the
+string :data:`NOT_RECOVERED` instead, so it is never confused with a missing value.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import html
+import importlib.util
 import json
+import math
+import os
 import platform
+import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from oreflow.errors import InputError
+
 from .scenario import Scenario
 from .state import FLAG_BACKSTOP, FLAG_FLOOR, FLAG_STOCK_GUARD, Draws, Plan, RunArrays
 
-__all__ = ["QUANTILES", "Result"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "NOT_RECOVERED",
+    "OUT_FORMATS",
+    "QUANTILES",
+    "ROLES",
+    "VARIABLES",
+    "OutputTarget",
+    "Result",
+    "check_output",
+    "export_recovery",
+]
+
+#: What exports write for "not recovered within the horizon" (``inf`` in the numbers).
+NOT_RECOVERED = "not within horizon"
+#: Segment roles, in array order.
+ROLES: tuple[str, str, str] = ("controller", "rest", "targets")
+#: Rows of the per-draw long form built at once when writing ``draws.parquet``.
+_DRAW_ROWS = 4_000_000
+#: Formats of :meth:`Result.write`.
+OUT_FORMATS: tuple[str, ...] = ("parquet", "csv", "json", "xlsx")
 
 #: Quantiles reported everywhere (P10, P50, P90).
 QUANTILES: tuple[float, float, float] = (0.1, 0.5, 0.9)
 _QNAMES = ("p10", "p50", "p90")
-_VARIABLES = {
+#: Monthly path variables and their units.
+VARIABLES: dict[str, str] = {
     "price": "USD/kg",
     "price_multiple": "x base",
     "supply": "t/month",
@@ -53,6 +91,99 @@ def _package_version() -> str:
 def _add_months(d: _dt.date, months: int) -> _dt.date:
     y, m = divmod(d.month - 1 + months, 12)
     return _dt.date(d.year + y, m + 1, 1)
+
+
+def export_recovery(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose ``months_to_recovery*`` columns hold :data:`NOT_RECOVERED`
+    (a string) where the number is ``inf``: for JSON, CSV and Excel, which cannot hold
+    ``inf``, and where ``null`` would read as "missing"."""
+    out = df.copy()
+    for col in out.columns:
+        if str(col).startswith("months_to_recovery") and pd.api.types.is_float_dtype(out[col]):
+            vals = out[col].to_numpy(dtype=np.float64)
+            if np.isinf(vals).any():
+                out[col] = pd.Series(
+                    [NOT_RECOVERED if np.isinf(v) else _whole(v) for v in vals],
+                    index=out.index, dtype=object)
+    return out
+
+
+def _whole(v: float) -> int | float:
+    """``v`` as an int when it is a whole number (months), else unchanged (NaN stays)."""
+    return int(v) if math.isfinite(v) and v == int(v) else float(v)
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where and how :meth:`Result.write` writes: a directory of tables (``parquet``,
+    ``csv``, ``json``) or one workbook file (``xlsx``)."""
+
+    path: Path
+    fmt: str
+
+    @property
+    def is_file(self) -> bool:
+        """True for a single-file output (the Excel workbook)."""
+        return self.fmt == "xlsx"
+
+
+def _probe_writable(directory: Path, shown: Path) -> None:
+    """Raise :class:`InputError` unless a file can be created in ``directory``."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise InputError(f"{shown}: cannot write in {directory} ({why}); "
+                         "choose another output path") from None
+
+
+def check_output(path: str | Path, fmt: str | None = None) -> OutputTarget:
+    """Check an output path before any work: format known, its library installed, and the
+    place writable. Creates nothing.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A directory (created when missing) for ``parquet``/``csv``/``json`` tables, or a file
+        ending in ``.xlsx`` for one Excel workbook.
+    fmt : str, optional
+        One of :data:`OUT_FORMATS`; default ``xlsx`` for a ``.xlsx`` path, else ``parquet``.
+
+    Raises
+    ------
+    oreflow.errors.InputError
+        Unknown format, a format that does not fit the path, a missing library (pyarrow,
+        openpyxl), or a place that cannot be written.
+    """
+    p = Path(path).expanduser()
+    is_xlsx = p.suffix.lower() == ".xlsx"
+    if fmt is None:
+        fmt = "xlsx" if is_xlsx else "parquet"
+    if fmt not in OUT_FORMATS:
+        raise InputError(f"{p}: unknown output format {fmt!r}; known: {', '.join(OUT_FORMATS)}")
+    if is_xlsx != (fmt == "xlsx"):
+        raise InputError(
+            f"{p}: an Excel workbook is one file ending in .xlsx; other formats write a "
+            "directory (give a path without .xlsx, or format xlsx)")
+    need = {"parquet": "pyarrow", "xlsx": "openpyxl"}.get(fmt)
+    if need is not None and importlib.util.find_spec(need) is None:  # pragma: no cover
+        raise InputError(f"{p}: {fmt} output needs the {need} package")
+    target = OutputTarget(p, fmt)
+    if p.exists():
+        if target.is_file and p.is_dir():
+            raise InputError(f"{p}: is a directory; give a file name ending in .xlsx")
+        if not target.is_file and not p.is_dir():
+            raise InputError(f"{p}: exists and is not a directory")
+    probe = p if p.is_dir() else p.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{p}: {probe} is a file, not a directory")
+    if target.is_file and p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{p}: file is not writable")
+    _probe_writable(probe, p)
+    return target
 
 
 @dataclass
@@ -134,13 +265,28 @@ class Result:
 
     @property
     def months(self) -> NDArray[np.float64]:
-        """Start of each step in months from the scenario start."""
+        """Start of each step in months from the scenario start, as floats (for arithmetic
+        with the engine's float times such as ``plan.onset``; for display and export use
+        :attr:`month_offsets` and :attr:`dates`)."""
         return np.arange(self.plan.n_steps, dtype=np.float64) * float(self.plan.dt)
 
     @property
-    def dates(self) -> list[_dt.date]:
-        """First day of each step."""
-        return [_add_months(self.scenario.start, int(m)) for m in self.months]
+    def month_offsets(self) -> NDArray[np.int64]:
+        """Start of each step in whole months from the scenario start [months]."""
+        return np.arange(self.plan.n_steps, dtype=np.int64) * round(self.plan.dt)
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """First day of each step: month starts as ``datetime64[ns]``."""
+        start = _add_months(self.scenario.start, 0)
+        return pd.DatetimeIndex(
+            [pd.Timestamp(_add_months(start, int(m))) for m in self.month_offsets],
+            name="date")
+
+    @property
+    def roles(self) -> tuple[str, str, str]:
+        """Segment roles (controller, rest, targets), in the order of :attr:`regions`."""
+        return ROLES
 
     # -- per-draw derived quantities --------------------------------------------------
 
@@ -197,8 +343,8 @@ class Result:
             One of ``price``, ``price_multiple``, ``supply``, ``consumption``, ``imports``,
             ``inventory``, ``shortfall``, ``lost``, ``exports_controller``, ``backlog``.
         """
-        if variable not in _VARIABLES:
-            raise KeyError(f"unknown variable {variable!r}; known: {', '.join(_VARIABLES)}")
+        if variable not in VARIABLES:
+            raise KeyError(f"unknown variable {variable!r}; known: {', '.join(VARIABLES)}")
         arr = (
             self.price_multiple()
             if variable == "price_multiple"
@@ -208,14 +354,14 @@ class Result:
         n_t, n_m, n_r = q.shape[1:]
         tt, mm, rr = np.meshgrid(np.arange(n_t), np.arange(n_m), np.arange(n_r), indexing="ij")
         keep = self.present[mm, rr]
-        dates = np.array(self.dates, dtype=object)
+        dates = self.dates.to_numpy()
         return pd.DataFrame(
             {
                 "variable": variable,
-                "unit": _VARIABLES[variable],
+                "unit": VARIABLES[variable],
                 "material": np.array(self.materials, dtype=object)[mm[keep]],
                 "region": np.array(self.regions, dtype=object)[rr[keep]],
-                "month": self.months[tt[keep]],
+                "month": self.month_offsets[tt[keep]],
                 "date": dates[tt[keep]],
                 "p10": q[0][keep],
                 "p50": q[1][keep],
@@ -223,10 +369,108 @@ class Result:
             }
         )
 
-    def to_pandas(self) -> pd.DataFrame:
-        """All monthly quantile paths in long form (one row per variable, material,
-        segment and month; columns p10, p50, p90)."""
-        return pd.concat([self.quantiles(v) for v in _VARIABLES], ignore_index=True)
+    def to_pandas(self, variables: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Monthly quantile paths in long form: one row per variable, material, segment and
+        month; columns ``variable``, ``unit``, ``material``, ``region``, ``month`` (integer
+        months from the start), ``date`` (month start, datetime64), ``p10``, ``p50``,
+        ``p90``. ``variables`` default: all of :data:`VARIABLES`."""
+        names = list(VARIABLES) if variables is None else list(variables)
+        return pd.concat([self.quantiles(v) for v in names], ignore_index=True)
+
+    def _pairs(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Material and segment indices of the segments with baseline volume."""
+        mm, rr = np.nonzero(self.present)
+        return mm.astype(np.intp), rr.astype(np.intp)
+
+    def draw_values(self, variable: str) -> NDArray[Any]:
+        """Per-draw monthly values of one variable, shape (draws, steps, materials, 3)
+        (float32 for engine paths, float64 for ``price_multiple``; not a copy)."""
+        if variable not in VARIABLES:
+            raise KeyError(f"unknown variable {variable!r}; known: {', '.join(VARIABLES)}")
+        if variable == "price_multiple":
+            return self.price_multiple()
+        return np.asarray(getattr(self.arrays, variable))
+
+    def draws_frame(self, variable: str, draws: slice | None = None) -> pd.DataFrame:
+        """Per-draw monthly values of one variable in long form.
+
+        Columns ``draw`` (0-based), ``date`` (month start, datetime64), ``material``,
+        ``region`` (categoricals), ``variable``, ``value`` (float64, in the unit of
+        :data:`VARIABLES`); segments without baseline volume are left out. ``draws``
+        selects a range of draws (default all; a frame of every draw of a large run is
+        large: about 30 bytes a row).
+        """
+        sl = draws if draws is not None else slice(None)
+        first = range(self.draws.n)[sl]
+        arr = self.draw_values(variable)[sl]
+        mm, rr = self._pairs()
+        sel = arr[:, :, mm, rr]  # (D, T, P)
+        n_d, n_t, n_p = sel.shape
+        codes: Any = (np.tile(mm, n_d * n_t), np.tile(rr, n_d * n_t))  # pandas stubs: lists
+        mats = pd.Categorical.from_codes(codes[0], categories=pd.Index(self.materials))
+        regs = pd.Categorical.from_codes(codes[1], categories=pd.Index(self.regions))
+        return pd.DataFrame({
+            "draw": np.repeat(np.asarray(first, dtype=np.int32), n_t * n_p),
+            "date": np.tile(np.repeat(self.dates.to_numpy(), n_p), n_d),
+            "material": mats,
+            "region": regs,
+            "variable": pd.Categorical([variable] * (n_d * n_t * n_p), categories=[variable]),
+            "value": sel.reshape(-1).astype(np.float64),
+        })
+
+    def to_xarray(self) -> xr.Dataset:
+        """The per-draw results as a labelled :class:`xarray.Dataset`.
+
+        Monthly variables (:data:`VARIABLES`) have dimensions ``(draw, date, material,
+        region)``, each with its ``units`` attribute; per-draw totals ``cost_usd``,
+        ``peak_price_multiple`` and ``months_to_recovery`` (``inf``: not within the
+        horizon) have ``(draw, material, region)``. Coordinates: ``date`` (month starts,
+        datetime64), ``month`` (integer months from the start, along ``date``), ``role``
+        (along ``region``) and ``present`` (segments with baseline volume). ``attrs``
+        hold the provenance block. The engine arrays are shared, not copied.
+
+        Examples
+        --------
+        >>> from oreflow.simulate import Scenario, simulate, toy_baseline
+        >>> sc = Scenario.parse_yaml('''
+        ... name: toy
+        ... start: 2025-01
+        ... horizon_months: 12
+        ... shocks:
+        ...   - {kind: export_restriction, materials: [Dy], effective: 2025-03,
+        ...      approval_rate: 0.5}
+        ... ''')
+        >>> ds = simulate(sc, draws=20, seed=1, baseline=toy_baseline()).to_xarray()
+        >>> ds["price_multiple"].dims
+        ('draw', 'date', 'material', 'region')
+        >>> str(ds["date"].values[2])[:10], int(ds["month"].values[2])
+        ('2025-03-01', 2)
+        """
+        import xarray as xr
+
+        dims = ("draw", "date", "material", "region")
+        data: dict[str, Any] = {
+            v: (dims, self.draw_values(v), {"units": u}) for v, u in VARIABLES.items()
+        }
+        totals = ("draw", "material", "region")
+        data["cost_usd"] = (totals, np.asarray(self.arrays.cost), {"units": "USD"})
+        data["peak_price_multiple"] = (totals, self.peak_multiple(), {"units": "x base"})
+        data["months_to_recovery"] = (
+            totals, self.months_to_recovery(),
+            {"units": "months", "note": "inf: not recovered within the horizon"})
+        coords: dict[str, Any] = {
+            "draw": np.arange(self.draws.n),
+            "date": self.dates.to_numpy(),
+            "material": list(self.materials),
+            "region": list(self.regions),
+            "month": ("date", self.month_offsets),
+            "role": ("region", list(ROLES)),
+            "present": (("material", "region"), self.present),
+        }
+        attrs = {k: v for k, v in self.provenance.items()
+                 if isinstance(v, str | int | float | bool)}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
 
     def sector_shortfall(self) -> pd.DataFrame:
         """Cumulative shortfall by material, segment and sector: P10/P50/P90 [t]."""
@@ -261,7 +505,8 @@ class Result:
         base-price demand), ``lost_output_t_*`` (demand at the going price that found no
         material: production stopped), ``licence_backlog_months_*`` (the largest queue of
         licence applications, in months of the baseline flow from the controller),
-        ``months_to_recovery_*`` (inf = not within horizon), ``cost_musd_*`` (consumer cost
+        ``months_to_recovery_*`` (whole months, rounded: a shock can start within a month;
+        inf = not within horizon), ``cost_musd_*`` (consumer cost
         of the shock, million USD), and ``at_backstop_share`` / ``guard_share``: the share
         of draws in which the price reached its backstop / a numerical guard bound.
         """
@@ -278,6 +523,7 @@ class Result:
         backlog = np.divide(queue, base_flow[None], out=np.zeros_like(queue),
                             where=base_flow[None] > 0)
         rec = self.months_to_recovery()
+        rec = np.where(np.isfinite(rec), np.floor(rec + 0.5), rec)  # whole months
         cost = self.arrays.cost / 1e6
         flags = self.arrays.flags
         at_backstop = (flags & FLAG_BACKSTOP).any(axis=1).mean(axis=0)
@@ -318,57 +564,151 @@ class Result:
 
     # -- export -----------------------------------------------------------------------
 
-    def write(
-        self, directory: str | Path, fmt: Literal["parquet", "csv", "json"] = "parquet"
-    ) -> list[Path]:
-        """Write summary, monthly quantiles, sector shortfall and provenance.
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables every export holds: ``summary``, ``paths`` (monthly P10/P50/P90 of
+        every variable) and ``sector_shortfall``."""
+        return {
+            "summary": self.summary(),
+            "paths": self.to_pandas(),
+            "sector_shortfall": self.sector_shortfall(),
+        }
+
+    def write(self, path: str | Path, fmt: str | None = None, *,
+              per_draw: bool = True) -> list[Path]:
+        """Write the result's tables, the scenario (YAML) and the provenance block.
 
         Parameters
         ----------
-        directory : str or pathlib.Path
-            Output directory (created if missing).
-        fmt : {"parquet", "csv", "json"}
-            Table format; ``provenance.json`` is always JSON. Parquet needs ``pyarrow``.
+        path : str or pathlib.Path
+            A directory (created if missing) for ``parquet``, ``csv`` or ``json``: one file
+            per table of :meth:`tables`, ``scenario.yaml`` (the scenario as run, horizon
+            override included), ``provenance.json`` and, for ``parquet``, ``draws.parquet``
+            (every per-draw monthly value in long form: ``draw``, ``date``, ``material``,
+            ``region``, ``variable``, ``value``). Or a file ending in ``.xlsx``: one
+            workbook with a sheet per table plus ``provenance``, and
+            ``<name>.scenario.yaml`` beside it.
+        fmt : {"parquet", "csv", "json", "xlsx"}, optional
+            Default: ``xlsx`` for a ``.xlsx`` path, else ``parquet``.
+        per_draw : bool, default True
+            Parquet only: also write ``draws.parquet``.
 
         Returns
         -------
         list of pathlib.Path
             Files written.
-        """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        tables = {
-            "summary": self.summary(),
-            "timeseries": self.to_pandas(),
-            "sector_shortfall": self.sector_shortfall(),
-        }
-        paths: list[Path] = []
-        for name, df in tables.items():
-            df = df.copy()
-            if "date" in df:
-                df["date"] = df["date"].astype(str)
-            if fmt == "parquet":
-                import importlib.util
 
-                if importlib.util.find_spec("pyarrow") is None:  # pragma: no cover
-                    raise ModuleNotFoundError(
-                        "Parquet export needs pyarrow (pip install 'oreflow[dist]')"
-                    )
-                p = out / f"{name}.parquet"
+        Raises
+        ------
+        oreflow.errors.InputError
+            If the format or the place is not usable (checked before anything is computed or
+            written; see :func:`check_output`) or writing fails.
+        """
+        target = check_output(path, fmt)
+        try:
+            if target.is_file:
+                return self._write_xlsx(target.path)
+            return self._write_dir(target.path, target.fmt, per_draw=per_draw)
+        except OSError as exc:
+            raise InputError(f"{target.path}: writing failed: "
+                             f"{exc.strerror or exc}") from None
+
+    def _export_tables(self) -> dict[str, pd.DataFrame]:
+        return {name: export_recovery(df) for name, df in self.tables().items()}
+
+    def _write_dir(self, out: Path, fmt: str, *, per_draw: bool) -> list[Path]:
+        out.mkdir(parents=True, exist_ok=True)
+        paths: list[Path] = []
+        # Parquet holds inf (not recovered) as a number; text formats get NOT_RECOVERED
+        tables = self.tables() if fmt == "parquet" else self._export_tables()
+        for name, df in tables.items():
+            p = out / f"{name}.{fmt}"
+            if fmt == "parquet":
                 df.to_parquet(p, index=False)
             elif fmt == "csv":
-                p = out / f"{name}.csv"
-                df.to_csv(p, index=False)
-            elif fmt == "json":
-                p = out / f"{name}.json"
-                df.to_json(p, orient="records", indent=1)
+                df.to_csv(p, index=False, date_format="%Y-%m-%d")
             else:
-                raise ValueError("fmt must be parquet, csv or json")
+                df.to_json(p, orient="records", indent=1, date_format="iso")
             paths.append(p)
-        pp = out / "provenance.json"
-        pp.write_text(json.dumps(self.provenance, indent=2), encoding="utf-8")
-        paths.append(pp)
+        if fmt == "parquet" and per_draw:
+            paths.append(self._write_draws(out / "draws.parquet"))
+        paths += self._write_sidecars(out / "scenario.yaml", out / "provenance.json")
         return paths
+
+    def _write_draws(self, p: Path) -> Path:
+        """Per-draw paths in long form, one variable at a time (bounded memory)."""
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        per_draw = max(self.plan.n_steps * int(self.present.sum()), 1)
+        step = max(_DRAW_ROWS // per_draw, 1)
+        writer: pq.ParquetWriter | None = None
+        try:
+            for v in VARIABLES:
+                for d0 in range(0, self.draws.n, step):
+                    df = self.draws_frame(v, slice(d0, d0 + step))
+                    df["variable"] = df["variable"].cat.set_categories(list(VARIABLES))
+                    table = pa.Table.from_pandas(df, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(p, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+        finally:
+            if writer is not None:
+                writer.close()
+        return p
+
+    def _write_sidecars(self, yaml_path: Path, prov_path: Path | None) -> list[Path]:
+        yaml_path.write_text(self.scenario.to_yaml(), encoding="utf-8")
+        out = [yaml_path]
+        if prov_path is not None:
+            prov_path.write_text(json.dumps(self.provenance, indent=2), encoding="utf-8")
+            out.append(prov_path)
+        return out
+
+    def _write_xlsx(self, p: Path) -> list[Path]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tables = self._export_tables()
+        prov = pd.DataFrame({"key": list(self.provenance),
+                             "value": [v if isinstance(v, int | float) else str(v)
+                                       for v in self.provenance.values()]})
+        with pd.ExcelWriter(p, engine="openpyxl") as xw:
+            for name, df in tables.items():
+                df.to_excel(xw, sheet_name=name, index=False)
+            prov.to_excel(xw, sheet_name="provenance", index=False)
+        side = p.with_name(p.stem + ".scenario.yaml")
+        return [p, *self._write_sidecars(side, None)]
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the provenance line and the P50 (P10-P90) of the headline numbers
+        in the segments whose price or supply moved."""
+        prov = self.provenance
+        head = (f"<p><b>{html.escape(self.scenario.name)}</b>: {prov.get('draws')} draws, "
+                f"seed {prov.get('seed')}, {self.scenario.horizon_months} months from "
+                f"{self.dates[0]:%Y-%m}; scenario hash "
+                f"{html.escape(str(prov.get('scenario_hash')))}, dataset "
+                f"{html.escape(str(prov.get('dataset_version')))}, oreflow "
+                f"{html.escape(str(prov.get('package_version')))}</p>")
+        summ = self.summary()
+        moved = ((summ["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
+            summ["shortfall_share_p90"] > 1e-6)
+        rows = summ[moved]
+        if rows.empty:
+            return head + "<p>No price or supply moved in any segment.</p>"
+
+        def band(r: pd.Series, stem: str, f: str) -> str:
+            def one(v: float) -> str:
+                return NOT_RECOVERED if np.isinf(v) else format(v, f)
+            return f"{one(r[stem + '_p50'])} ({one(r[stem + '_p10'])}–{one(r[stem + '_p90'])})"
+
+        table = pd.DataFrame({
+            "material": rows["material"], "region": rows["region"],
+            "peak price ×": [band(r, "peak_price_multiple", ".3g") for _, r in rows.iterrows()],
+            "shortfall share": [band(r, "shortfall_share", ".0%") for _, r in rows.iterrows()],
+            "months to recovery": [band(r, "months_to_recovery", ".0f")
+                                   for _, r in rows.iterrows()],
+            "cost [M USD]": [band(r, "cost_musd", ",.0f") for _, r in rows.iterrows()],
+        })
+        return head + table.to_html(index=False, escape=True) + (
+            "<p><small>P50 (P10–P90) over draws</small></p>")
 
     def __repr__(self) -> str:
         p = self.provenance
@@ -377,3 +717,4 @@ class Result:
             f"horizon={self.scenario.horizon_months} months, seed={p.get('seed')}, "
             f"materials={len(self.materials)})"
         )
+

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from oreflow.data.store import Store, resolve_store
+from oreflow.errors import InputError
 
 from .baseline import Baseline, Regions
 from .baseline_data import build_baseline
@@ -29,10 +30,114 @@ from .result import Result
 from .scenario import Scenario
 from .state import RunArrays
 
-__all__ = ["mass_balance_residual", "simulate"]
+__all__ = [
+    "BYTES_PER_CELL",
+    "available_memory",
+    "check_limits",
+    "estimate_bytes",
+    "mass_balance_residual",
+    "max_horizon",
+    "simulate",
+]
 
 F = NDArray[np.float64]
 ProgressFn = Callable[[int, int], None]
+
+
+#: Bytes held per (draw, step, material, segment) by a run and its summary: ten float32
+#: paths and a uint8 flag in :class:`~oreflow.simulate.state.RunArrays` (41 bytes), the
+#: float64 price multiple (8) and the float64 temporaries of :meth:`Result.summary` (about 24).
+BYTES_PER_CELL = 73
+#: Share of the available memory a run may plan to use.
+MEMORY_SHARE = 0.8
+
+
+def max_horizon() -> int:
+    """The longest horizon a scenario may have [months]: the bound of
+    ``Scenario.horizon_months``'s validation (600)."""
+    for meta in Scenario.model_fields["horizon_months"].metadata:
+        le = getattr(meta, "le", None)
+        if le is not None:
+            return int(le)
+    return 600  # pragma: no cover - the field always carries its bound
+
+
+def available_memory() -> int | None:
+    """Memory this process may still use [bytes]: ``MemAvailable`` from /proc/meminfo,
+    else the physical memory (``os.sysconf``); ``None`` when neither is known."""
+    try:
+        with Path("/proc/meminfo").open(encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def estimate_bytes(draws: int, steps: int, materials: int) -> int:
+    """Memory a run of ``draws`` x ``steps`` x ``materials`` x 3 segments needs [bytes]
+    (:data:`BYTES_PER_CELL` per cell)."""
+    return int(draws) * int(steps) * int(materials) * 3 * BYTES_PER_CELL
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover
+
+
+def check_limits(scenario: Scenario, draws: int, seed: int | None = None, *,
+                 materials: int | None = None, memory: int | None = None) -> None:
+    """Refuse a run that cannot work, before any work: the horizon beyond the scenario
+    bound (:func:`max_horizon`), fewer than one draw, a negative seed, or result arrays
+    larger than :data:`MEMORY_SHARE` of the available memory.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario as it will run (horizon override applied).
+    draws : int
+        Monte Carlo draws.
+    seed : int, optional
+        Seed entropy (must be non-negative).
+    materials : int, optional
+        Materials simulated (default: the scenario's list).
+    memory : int, optional
+        Available memory [bytes] (default :func:`available_memory`).
+
+    Raises
+    ------
+    oreflow.errors.InputError
+        With the limit and what to change.
+    """
+    bound = max_horizon()
+    h = scenario.horizon_months
+    if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= bound:
+        raise InputError(f"horizon {h!r} months is outside 1..{bound} months")
+    if h % scenario.step_months:
+        raise InputError(f"horizon {h} months is not a multiple of the step "
+                         f"({scenario.step_months} months)")
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+        raise InputError(f"draws must be a positive integer, got {draws!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                             or seed < 0):
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    n_m = materials if materials is not None else len(scenario.material_list())
+    steps = h // scenario.step_months
+    need = estimate_bytes(int(draws), steps, n_m)
+    have = memory if memory is not None else available_memory()
+    if have is not None and need > MEMORY_SHARE * have:
+        fit = int(MEMORY_SHARE * have // max(estimate_bytes(1, steps, n_m), 1))
+        raise InputError(
+            f"{int(draws):,} draws x {steps} months x {n_m} materials x 3 segments need about "
+            f"{_size(need)} of memory; {_size(have)} is available: use at most "
+            f"{max(fit, 0):,} draws (--draws), or fewer months or materials")
 
 
 _BASELINES: dict[tuple[str, int, tuple[str, ...], Regions], Baseline] = {}
@@ -83,9 +188,9 @@ def simulate(
     draws : int, default 1000
         Number of Monte Carlo draws.
     seed : int, optional
-        Seed entropy; recorded in the result. ``None`` draws fresh entropy.
+        Seed entropy (non-negative); recorded in the result. ``None`` draws fresh entropy.
     horizon : int, optional
-        Override the scenario horizon [months].
+        Override the scenario horizon [months]; at most :func:`max_horizon`.
     progress : callable, optional
         ``progress(done, total)`` after each step of each chunk.
     rng : numpy.random.Generator or int, optional
@@ -108,6 +213,12 @@ def simulate(
     -------
     oreflow.simulate.result.Result
 
+    Raises
+    ------
+    oreflow.errors.InputError
+        Before any work, when a limit is broken (:func:`check_limits`): horizon, draws,
+        seed, or memory.
+
     Examples
     --------
     >>> from oreflow.simulate.baseline import toy_baseline
@@ -125,7 +236,12 @@ def simulate(
     """
     sc = Scenario.load(scenario)
     if horizon is not None:
+        if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
+            raise InputError(f"horizon must be a whole number of months, got {horizon!r}")
         sc = sc.with_horizon(int(horizon))
+    want_m = (len([m for m in sc.material_list() if m in baseline.materials])
+              if baseline is not None else None)
+    check_limits(sc, draws, seed, materials=want_m)
     if baseline is None:
         baseline = cached_baseline(
             sc.baseline_year, sc.material_list(), resolve_regions(sc, store=store), store=store
