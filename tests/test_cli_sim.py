@@ -178,3 +178,16 @@ def test_stress_out_writes_tables_draws_scenario_and_provenance(tmp_path: Path) 
     assert res.exit_code == 0, res.output
     assert book.exists() and (tmp_path / "run.scenario.yaml").exists()
     assert f"wrote {book}" in res.stdout.replace("\n", "")
+
+
+def test_stress_says_what_the_magnet_stage_added(tmp_path: Path) -> None:
+    # a Dy restriction at the magnet stage that names no magnet also controls NdFeB; the
+    # user reads it under the table and in --json
+    f = tmp_path / "dy.yaml"
+    f.write_text("name: dy-magnet\nstart: 2025-01\nhorizon_months: 6\nshocks:\n"
+                 "  - {kind: export_restriction, materials: [Dy], stages: [separation, magnet],"
+                 " targets: [all], effective: 2025-02}\n")
+    out = run_json("stress", str(f), "--draws", "10")
+    assert any("also controls NdFeB (it contains Dy)" in n for n in out["notes"])
+    res = runner.invoke(app, ["stress", str(f), "--draws", "10"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "also controls NdFeB" in res.stdout

@@ -167,9 +167,12 @@ CONVENTIONS = {
 }
 
 
-def _notes(shown: Any) -> list[str]:
-    """Warnings printed under the table: bounds hit in some draws."""
-    notes = []
+def _notes(shown: Any, result: Any) -> list[str]:
+    """Notes printed under the table: what the restrictions' magnet-stage rule added or left
+    out (:data:`~oreflow.simulate.compile.RESTRICTION_NOTES`), and bounds hit in some draws."""
+    from oreflow.simulate.compile import RESTRICTION_NOTES
+
+    notes = list(result.plan.notes.get(RESTRICTION_NOTES, ()))
     for col, what in (("at_backstop_share", "price at its backstop (buyers switch or stop; "
                        "unmet demand is lost output)"),
                       ("guard_share", "a numerical guard bound (price floor or stock guard)")):
@@ -276,7 +279,7 @@ def stress(
             "affected_materials": list(dict.fromkeys(_affected(summary)["material"])),
             "summary": _jsonable(export_recovery(summary)),
             "sector_shortfall": _jsonable(result.sector_shortfall()),
-            "notes": _notes(shown), "sources": sources,
+            "notes": _notes(shown, result), "sources": sources,
             "written": [str(p) for p in written],
         }
         if paths:
@@ -296,7 +299,7 @@ def stress(
          caption=f"peak price × = peak price ÷ {result.provenance.get('baseline_year')} price "
                  "in that segment; shortfall = unmet share of baseline demand; cost = buyers' "
                  "loss (negative: gain); ∞ months = not recovered within the horizon")
-    for note in _notes(shown):
+    for note in _notes(shown, result):
         console.print(f"[yellow]{note}[/]")
     if paths:
         console.print("[dim]monthly paths: --json --paths, --csv --table paths, or --out[/]")
