@@ -49,6 +49,7 @@ def calibrate(
         "--check", help="Compare with the shipped calibration; exit 1 if it differs.")]
     = False,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Fit the engine's behavioural parameters to the two calibration episodes (ABC).
 
@@ -104,7 +105,7 @@ def calibrate(
             for k, v in post.items()]
     emit(pd.DataFrame(rows), fmt, title=f"calibrated on both episodes: {rep['accepted']} of "
          f"{draws} prior draws kept (seed {seed}); posterior P10/P50/P90",
-         columns={q: Col(q.upper(), priority=1) for q in ("p10", "p50", "p90")})
+         columns={q: Col(q.upper(), priority=1) for q in ("p10", "p50", "p90")}, wide=wide)
     for p in written:
         console.print(f"wrote {p}")
 
