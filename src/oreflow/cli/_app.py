@@ -15,21 +15,24 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from oreflow import __version__
+from oreflow.cli.render import Col, Renderer, format_number
 from oreflow.errors import InputError, OreflowError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from oreflow.data.store import Store
+
+__all__ = ["Col", "Format", "Renderer", "app", "data_app", "emit", "emit_answer",
+           "format_number", "print_json", "renderer"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,7 +78,21 @@ def _guard(fn: F) -> F:
 
 
 class App(typer.Typer):
-    """Typer app whose commands are wrapped by :func:`_guard`."""
+    """Typer app whose commands are wrapped by :func:`_guard`.
+
+    Called as a program (``main()``), numerical ``RuntimeWarning`` s (numpy's divide by zero,
+    invalid value …) are silenced: the numbers they concern are handled and explained in the
+    output, and a warning is noise to a reader. Tests invoke the commands directly, where
+    warnings stay errors.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the app with numerical warnings silenced (the CLI boundary)."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return super().__call__(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         """Register a command, guarding it against tracebacks."""
@@ -108,8 +125,39 @@ class Format(StrEnum):
     csv = "csv"
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
-CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV (for scripts).")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print JSON (for scripts): every table, shares as fractions.")]
+CsvOpt = Annotated[bool, typer.Option(
+    "--csv", help="Print CSV (for scripts), shares as fractions; several tables each under "
+                  "a '# table: NAME' line.")]
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="Show every column, however wide the terminal (lines may be longer).")]
+SourcesOpt = Annotated[bool, typer.Option(
+    "--sources", help="List every source by part (default: one folded line).")]
+TableOpt = Annotated[str | None, typer.Option(
+    "--table", metavar="NAME", help="Print only this table (with --csv: plain CSV).")]
+
+
+def _hide_flag_metavar() -> None:
+    """Show flags in ``--help`` without a ``<bool>`` type (a flag takes no value)."""
+    from typer import core
+
+    option = getattr(core, "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if option is None or original is None or getattr(original, "_oreflow", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False):
+            return None
+        result: str | None = original(self, ctx)
+        return result
+
+    display_type_rich._oreflow = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_metavar()
 
 
 def _fmt(as_json: bool, as_csv: bool) -> Format:
@@ -141,83 +189,35 @@ def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def renderer(fmt: Format, *, wide: bool = False, sources: bool = False,
+             table: str | None = None) -> Renderer:
+    """The :class:`~oreflow.cli.render.Renderer` of one command run (``--wide``,
+    ``--sources``, ``--table``)."""
+    return Renderer(fmt, wide=wide, sources=sources, only=table)
+
+
 def emit(df: pd.DataFrame | list[dict[str, Any]], fmt: Format, *, title: str | None = None,
-         caption: str | None = None, meta: dict[str, Any] | None = None) -> None:
-    """Print ``df`` as a Rich table, JSON (records, with ``meta`` if given) or CSV.
+         caption: str | None = None, meta: dict[str, Any] | None = None,
+         out: Renderer | None = None, name: str = "rows",
+         columns: Mapping[str, Col] | None = None, default: Col | None = None,
+         wide: bool = False) -> None:
+    """Print one table: a Rich table (through ``out``), JSON (records, with ``meta`` if
+    given) or CSV (formula-safe).
 
-    A list of dicts is printed without importing pandas (fast paths such as ``data list``).
+    With ``out`` the table joins that renderer's output (several tables, one CSV stream);
+    without, it is the command's only table. A list of dicts is printed without importing
+    pandas (fast paths such as ``data list``).
     """
-    if isinstance(df, list):
-        _emit_records(df, fmt, title=title, caption=caption, meta=meta)
-        return
-    import pandas as pd
-
     if fmt is Format.json:
-        payload: Any = _jsonable(df)
+        payload: Any = df if isinstance(df, list) else _jsonable(df)
         if meta is not None:
             payload = {**meta, "rows": payload}
         print_json(payload)
         return
-    if fmt is Format.csv:
-        df.to_csv(sys.stdout, index=False, lineterminator="\n")
-        return
-    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
-    for col in df.columns:
-        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(
-            df[col]
-        )
-        table.add_column(str(col), justify="right" if numeric else "left",
-                         overflow="fold")
-    is_year = [str(c) == "year" or str(c).endswith("_year") for c in df.columns]
-    for row in df.itertuples(index=False):
-        cells = []
-        for v, year_col in zip(row, is_year, strict=True):
-            if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
-                cells.append("")
-            elif year_col and isinstance(v, int | float):
-                cells.append(f"{v:.0f}")
-            elif isinstance(v, float):
-                cells.append(format_number(v))
-            else:
-                cells.append(str(v))
-        table.add_row(*cells)
-    console.print(table)
-
-
-def _emit_records(records: list[dict[str, Any]], fmt: Format, *, title: str | None,
-                  caption: str | None, meta: dict[str, Any] | None) -> None:
-    if fmt is Format.json:
-        payload: Any = records if meta is None else {**meta, "rows": records}
-        print_json(payload)
-        return
-    columns = list(records[0]) if records else []
-    if fmt is Format.csv:
-        import csv
-
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return
-    table = Table(title=title, caption=caption, header_style="bold")
-    for col in columns:
-        numeric = all(isinstance(r[col], int | float) for r in records)
-        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
-    for r in records:
-        table.add_row(*[format_number(v) if isinstance(v, float) else str(v)
-                        for v in r.values()])
-    console.print(table)
-
-
-def format_number(v: float) -> str:
-    """Human format: thousands separators for large or whole numbers, 4 significant digits
-    for small ones (``270,000``; ``0.9123``; ``1,234.5``)."""
-    if v != v or v in (float("inf"), float("-inf")):
-        return "" if v != v else ("∞" if v > 0 else "-∞")
-    if v == int(v) and abs(v) < 1e15:
-        return f"{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{v:,.1f}"
-    return f"{v:.4g}"
+    r = out or Renderer(fmt, wide=wide)
+    r.table(name, df, title=title, caption=caption, columns=columns, default=default)
+    if out is None:
+        r.finish()
 
 
 def _store() -> Store:
@@ -250,36 +250,31 @@ def _root(
         raise typer.Exit()
 
 
-def footer(answer: Any, fmt: Format) -> None:
-    """Print the notes and sources of an answer under a Rich table."""
-    if fmt is not Format.table:
-        return
-    for note in answer.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    for part, ids in answer.sources_by_part.items():
-        if ids:
-            console.print(f"[dim]sources ({part}): {', '.join(ids)}[/]")
-    if answer.sources:
-        console.print("[dim]details of a source: oreflow data sources sources ID[/]")
-
-
 def json_payload(answer: Any, **extra: Any) -> dict[str, Any]:
     """The JSON frame of an answer: extra keys, sources by part and notes."""
     return {**extra, "sources": answer.sources_by_part, "notes": answer.notes}
 
 
-def emit_answer(answer: Any, fmt: Format, order: list[tuple[str, str]],
-                 **extra: Any) -> None:
-    """Print an answer's tables (by key, with titles) as Rich tables, JSON or CSV."""
-    if fmt is Format.json:
+def emit_answer(answer: Any, out: Renderer, order: list[tuple[str, str]], *,
+                columns: Mapping[str, Col] | None = None,
+                defaults: Mapping[str, Col] | None = None,
+                views: Mapping[str, Any] | None = None, **extra: Any) -> None:
+    """Print an answer's tables (by key, with titles), notes and sources.
+
+    ``views`` holds table views for people (transposed or trimmed) by key; ``--csv`` and
+    ``--json`` always get the answer's own tables. ``defaults`` gives the metadata of the
+    unregistered numeric columns of a table (e.g. shares in a pivot table).
+    """
+    if out.fmt == Format.json:
         payload = json_payload(answer, **extra)
         payload.update({key: _jsonable(answer.tables[key]) for key, _ in order})
         print_json(payload)
         return
-    if fmt is Format.csv:
-        key, _ = order[0]
-        emit(answer.tables[key], fmt)
-        return
     for key, title in order:
-        emit(answer.tables[key], fmt, title=title)
-    footer(answer, fmt)
+        view = (views or {}).get(key)
+        out.table(key, answer.tables[key] if view is None else view, title=title,
+                  columns=columns, default=(defaults or {}).get(key),
+                  csv_df=answer.tables[key])
+    out.notes(answer.notes)
+    out.sources(answer.sources_by_part)
+    out.finish()

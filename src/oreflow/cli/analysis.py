@@ -14,11 +14,19 @@ from oreflow.cli._app import (
     CsvOpt,
     Format,
     JsonOpt,
+    SourcesOpt,
+    TableOpt,
+    WideOpt,
     _fmt,
     app,
     emit_answer,
+    renderer,
 )
+from oreflow.cli.render import Col
 from oreflow.data.catalog import DEFAULT_YEAR
+
+#: Numeric columns of pivot tables (stages or countries as columns) are shares.
+SHARE = Col("", kind="share", priority=5)
 
 YearOpt = Annotated[int, typer.Option(help="Data year.")]
 MaterialOpt = Annotated[str, typer.Option(
@@ -27,17 +35,20 @@ MaterialOpt = Annotated[str, typer.Option(
 
 @app.command()
 def overview(year: YearOpt = DEFAULT_YEAR, as_json: JsonOpt = False,
-             as_csv: CsvOpt = False) -> None:
-    """Stage-by-stage concentration of the rare-earth chain, and China's share by element."""
+             as_csv: CsvOpt = False, wide: WideOpt = False, show_sources: SourcesOpt = False,
+             table: TableOpt = None) -> None:
+    """Stage-by-stage concentration of the rare-earth chain, and China's share by element.
+
+    Tables: stages, controller.
+    """
     from oreflow.chain.analysis import overview as run
 
     answer = run(year)
     fmt = _fmt(as_json, as_csv)
-    emit_answer(answer, fmt, [
-        ("stages", f"Rare-earth supply chain {year}: concentration by stage (t REO unless "
-                   "unit says)"),
+    emit_answer(answer, renderer(fmt, wide=wide, sources=show_sources, table=table), [
+        ("stages", f"Rare-earth supply chain {year}: concentration by stage"),
         ("controller", f"China's share of each stage, {year}"),
-    ], year=year)
+    ], defaults={"controller": SHARE}, year=year)
 
 
 @app.command()
@@ -49,18 +60,31 @@ def concentration(
     = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
+    table: TableOpt = None,
 ) -> None:
-    """Concentration per stage: top producer, CR1, CR3, HHI, WGI-weighted HHI."""
+    """Concentration per stage: top producer, CR1, CR3, HHI, WGI-weighted HHI.
+
+    Tables: concentration, shares (with --shares; stages as rows in CSV and JSON, countries
+    as rows on the terminal).
+    """
     from oreflow.chain.analysis import concentration as run
 
     answer = run(material, year, stage=stage)
     fmt = _fmt(as_json, as_csv)
     order = [("concentration", f"{material} {year}: concentration by stage")]
+    views = {}
     if shares or fmt is Format.json:
         sh = answer.tables["shares"]
-        answer.tables["shares"] = sh.loc[:, (sh > 0).any()].reset_index()
-        order.append(("shares", "country shares by stage"))
-    emit_answer(answer, fmt, order, material=material, year=year)
+        sh = sh.loc[:, (sh > 0).any()]
+        answer.tables["shares"] = sh.reset_index()
+        by_country = sh.T
+        by_country = by_country.loc[by_country.max(axis=1).sort_values(ascending=False).index]
+        views["shares"] = by_country.rename_axis("country").reset_index()
+        order.append(("shares", f"{material} {year}: each country's share of each stage"))
+    emit_answer(answer, renderer(fmt, wide=wide, sources=show_sources, table=table), order,
+                defaults={"shares": SHARE}, views=views, material=material, year=year)
 
 
 @app.command()
@@ -78,8 +102,14 @@ def trace(
     year: YearOpt = DEFAULT_YEAR,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
+    table: TableOpt = None,
 ) -> None:
-    """Where a country's material was mined, and how much passed through a controller."""
+    """Where a country's material was mined, and how much passed through a controller.
+
+    Tables: control, origin.
+    """
     from oreflow.chain.analysis import trace as run
 
     answer = run(material, country.upper(), stage=stage, year=year,
@@ -87,11 +117,12 @@ def trace(
     m = answer.meta
     fmt = _fmt(as_json, as_csv)
     what = "use of" if m["node"] == "use" else "output at"
-    emit_answer(answer, fmt, [
+    unit = str(m["unit"]).replace("_", " ")
+    emit_answer(answer, renderer(fmt, wide=wide, sources=show_sources, table=table), [
         ("control", f"{material}: {m['country']}'s {what} the {m['stage']} stage "
-                    f"({m['tonnes']:,.0f} {m['unit']}): share that passed through each "
+                    f"({m['tonnes']:,.0f} {unit}/yr): share that passed through each "
                     "controller"),
-        ("origin", "where it was mined (share of the node's material)"),
+        ("origin", "where it was mined (share of that material)"),
     ], material=material, country=m["country"], stage=m["stage"], node=m["node"],
        tonnes=m["tonnes"], unit=m["unit"], year=year)
 
@@ -110,31 +141,42 @@ def blocs(
     year: YearOpt = DEFAULT_YEAR,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
+    table: TableOpt = None,
 ) -> None:
-    """What a bloc produces and needs at each stage, and who supplies the rest."""
+    """What a bloc produces and needs at each stage, and who supplies the rest.
+
+    Tables: summary (without --bloc); balance, crma (with --crma).
+    """
     from oreflow.chain.analysis import bloc_balance, bloc_summary, load_blocs
 
     extra = load_blocs(bloc_file) if bloc_file else {}
     fmt = _fmt(as_json, as_csv)
+    out = renderer(fmt, wide=wide, sources=show_sources, table=table)
     if bloc is None:
         answer = bloc_summary(material, year, extra_blocs=extra)
-        emit_answer(answer, fmt, [("summary", f"Blocs' share of world {material} output, "
-                                               f"{year}")], material=material, year=year)
+        emit_answer(answer, out, [("summary", f"Blocs' share of world {material} output, "
+                                              f"{year}")],
+                    defaults={"summary": SHARE}, material=material, year=year)
         return
     answer = bloc_balance(bloc, material, year, without=without, extra_blocs=extra,
                           crma=crma)
-    if fmt is Format.table:
-        keep = ["stage", "case", "unit", "bloc_output", "bloc_demand", "self_sufficiency",
-                "import_reliance", "largest_outside_supplier", "largest_outside_share",
-                "controller_share"]
-        bal = answer.tables["balance"]
-        answer.tables["balance"] = bal[[c for c in keep if c in bal.columns]]
-    order = [("balance", f"{bloc} {material} {year}: output, needs and outside supply by stage"
+    keep = ["stage", "case", "unit", "bloc_output", "bloc_demand", "self_sufficiency",
+            "import_reliance", "largest_outside_supplier", "largest_outside_share",
+            "controller_share", "bloc_supply", "supply_coverage", "imports", "exports"]
+    bal = answer.tables["balance"]
+    views = {"balance": bal[[c for c in keep if c in bal.columns]]}
+    members = answer.meta.get("members") or []
+    order = [("balance", f"{bloc} ({len(members)} members) {material} {year}: output, needs "
+              "and outside supply by stage"
               + (f" (with and without {without})" if without else ""))]
     if crma:
-        order.append(("crma", f"{bloc}: EU CRMA benchmarks"))
-    emit_answer(answer, fmt, order, bloc=bloc, material=material, year=year,
-                 without=without, members=answer.meta.get("members"))
+        order.append(("crma", f"{bloc}: EU Critical Raw Materials Act benchmarks (2030)"))
+    emit_answer(answer, out, order, views=views,
+                columns={"value": Col("value", kind="share", priority=1),
+                         "threshold": Col("threshold", kind="share", priority=2)},
+                bloc=bloc, material=material, year=year, without=without, members=members)
 
 
 @app.command()
@@ -149,12 +191,15 @@ def risk(
     year: YearOpt = DEFAULT_YEAR,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
 ) -> None:
     """EU-style supply risk per stage (WGI-weighted concentration), and the bottleneck."""
     from oreflow.chain.analysis import supply_risk
 
     answer = supply_risk(material, year, bloc=bloc, eol_rir=eol_rir, si_sr=si_sr)
-    emit_answer(answer, _fmt(as_json, as_csv), [
+    out = renderer(_fmt(as_json, as_csv), wide=wide, sources=show_sources)
+    emit_answer(answer, out, [
         ("risk", f"{material} {year}: supply risk by stage"
                  + (f" for {bloc}" if bloc else " (global view)")),
     ], material=material, year=year, bloc=bloc)

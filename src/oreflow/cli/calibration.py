@@ -7,30 +7,30 @@ Imports inside command functions are deliberate: each verb loads only what it us
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from oreflow.cli._app import (
     CsvOpt,
     Format,
     JsonOpt,
+    TableOpt,
+    WideOpt,
     _fmt,
     _jsonable,
     app,
     console,
     emit,
     print_json,
+    renderer,
 )
+from oreflow.cli.render import Col, progress
 
-
-def _progress_bar(fmt: Format) -> Any:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                    TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                    console=console, transient=True,
-                    disable=fmt is not Format.table or not console.is_terminal)
+#: Validation tables: observations and model quantiles are multiples of the pre-episode level.
+MULTIPLE = {q: Col(q.upper(), "×", priority=2 if q != "p50" else 1, term="P10/P50/P90")
+            for q in ("p10", "p50", "p90")}
 
 
 @app.command()
@@ -49,6 +49,7 @@ def calibrate(
         "--check", help="Compare with the shipped calibration; exit 1 if it differs.")]
     = False,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Fit the engine's behavioural parameters to the two calibration episodes (ABC).
 
@@ -73,14 +74,13 @@ def calibrate(
         except OSError as exc:
             raise InputError(f"{target}: cannot write the calibration there ({exc.strerror})"
                              ) from None
-    with _progress_bar(fmt) as bar:
-        task = bar.add_task(f"calibrating: {draws} prior draws", total=1.0)
+    with progress(f"calibrating: {draws} prior draws", waiting="building the baselines") as bar:
 
-        def progress(episode: str, done: int, total: int) -> None:
-            bar.update(task, description=f"calibrating: {episode}",
-                       completed=done / max(total, 1))
+        def tick(episode: str, done: int, total: int) -> None:
+            bar.describe(f"calibrating: {episode}")
+            bar(done, total)
 
-        cal = run(draws=draws, seed=seed, accept=accept, progress=progress)
+        cal = run(draws=draws, seed=seed, accept=accept, progress=tick)
     if check:
         with tempfile.TemporaryDirectory() as tmp:
             written = write_calibration(cal, tmp)
@@ -104,7 +104,8 @@ def calibrate(
     rows = [{"parameter": k, "p10": v["p10"], "p50": v["p50"], "p90": v["p90"]}
             for k, v in post.items()]
     emit(pd.DataFrame(rows), fmt, title=f"calibrated on both episodes: {rep['accepted']} of "
-         f"{draws} prior draws kept (seed {seed})")
+         f"{draws} prior draws kept (seed {seed}); posterior P10/P50/P90",
+         columns={q: Col(q.upper(), priority=1) for q in ("p10", "p50", "p90")}, wide=wide)
     for p in written:
         console.print(f"wrote {p}")
 
@@ -119,11 +120,14 @@ def validate(
         help="Write a PNG per episode and fit (observed points over the fan chart).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    table: TableOpt = None,
 ) -> None:
     """The engine against history, in sample and leave-one-episode-out, with a verdict.
 
     Every dated observation (prices outside and inside the controller, exports) against the
-    model's P10/P50/P90, the headline peaks and recovery, and the bands.
+    model's P10/P50/P90, the headline peaks and recovery, and the bands. Tables, per episode
+    and fit: EPISODE-in-sample-observations, -peaks, -checks (and -out-of-sample-…).
     """
     from oreflow.simulate.episodes import EPISODES
     from oreflow.simulate.validate import figure
@@ -137,16 +141,11 @@ def validate(
             raise InputError(unknown("episode", n, list(EPISODES)).lines()[0])
     fmt = _fmt(as_json, as_csv)
     results = []
-    with _progress_bar(fmt) as bar:
-        for n in names:
-            for loo in (False, True):
-                task = bar.add_task(f"{n} ({'out of sample' if loo else 'in sample'})",
-                                    total=1.0)
-
-                def progress(done: int, total: int, _t: Any = task) -> None:
-                    bar.update(_t, completed=done / max(total, 1))
-
-                results.append(run(n, draws, seed, out_of_sample=loo, progress=progress))
+    for n in names:
+        for loo in (False, True):
+            with progress(f"{n} ({'out of sample' if loo else 'in sample'}): {draws} draws",
+                          waiting="building the baseline") as bar:
+                results.append(run(n, draws, seed, out_of_sample=loo, progress=bar))
     written: dict[int, str] = {}
     if figures is not None:
         for k, v in enumerate(results):
@@ -159,22 +158,23 @@ def validate(
             "checks": _jsonable(v.checks), "figure": written.get(k)}
             for k, v in enumerate(results)]})
         return
+    out = renderer(fmt, wide=wide, table=table)
     for k, v in enumerate(results):
-        if fmt is Format.csv:
-            emit(v.table.assign(fitted_on=v.fitted_on), fmt)
-            continue
+        tag = "in-sample" if v.fitted_on == "both" else "out-of-sample"
         shown = v.table[["kind", "side", "material", "label", "observed", "p10", "p50", "p90",
                          "inside", "source_id"]]
         where = "in sample" if v.fitted_on == "both" else f"fitted on {v.fitted_on} only"
-        emit(shown, fmt, title=f"{v.episode} ({where}): observed vs model P10/P50/P90 "
-             "(multiples of the pre-episode level)")
-        emit(v.peaks, fmt, title=f"{v.episode}: headline peaks (months from the start) and "
-             "recovery")
-        emit(v.checks, fmt, title=f"{v.episode}: bands")
-        style = "green" if v.passes else "red"
-        console.print(f"[{style}]{v.verdict()}[/]")
+        out.table(f"{v.episode}-{tag}-observations", shown, columns=MULTIPLE,
+                  csv_df=v.table.assign(fitted_on=v.fitted_on),
+                  title=f"{v.episode} ({where}): observed vs model P10/P50/P90 "
+                        "(multiples of the pre-episode level)")
+        out.table(f"{v.episode}-{tag}-peaks", v.peaks,
+                  title=f"{v.episode}: headline peaks (months from the start) and recovery")
+        out.table(f"{v.episode}-{tag}-checks", v.checks, title=f"{v.episode}: bands")
+        out.print(Text(v.verdict(), style="green" if v.passes else "red"))
         if k in written:
-            console.print(f"wrote {written[k]}")
+            out.print(f"wrote {written[k]}")
+    out.finish()
 
 
 @app.command()
@@ -188,6 +188,7 @@ def sensitivity(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Global sensitivity of peak price, shortfall and recovery to the fitted parameters."""
     from oreflow.errors import InputError
@@ -197,20 +198,16 @@ def sensitivity(
     if method not in ("sobol", "morris"):
         raise InputError(f"--method must be sobol or morris, not {method!r}")
     fmt = _fmt(as_json, as_csv)
-    with _progress_bar(fmt) as bar:
-        task = bar.add_task(f"{scenario}: {method}", total=1.0)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done / max(total, 1))
-
+    with progress(f"{scenario}: {method}", waiting="building the baseline") as bar:
         s = run(scenario, material, method=method, n=n, seed=seed,  # type: ignore[arg-type]
-                progress=progress)
+                progress=bar)
     if fmt is Format.json:
         print_json({"scenario": s.scenario, "material": s.material, "method": s.method,
                     "runs": s.runs, "outputs": OUTPUTS, "indices": _jsonable(s.indices)})
         return
-    emit(s.indices, fmt, title=f"{s.scenario}, {s.material} outside the controller: "
-         f"{s.method} indices over {s.runs} runs")
-    if fmt is Format.table:
-        for k, v in OUTPUTS.items():
-            console.print(f"[dim]{k}: {v}[/]")
+    out = renderer(fmt, wide=wide)
+    out.table("indices", s.indices, title=f"{s.scenario}, {s.material} outside the "
+              f"controller: {s.method} indices over {s.runs} runs")
+    for k, v in OUTPUTS.items():
+        out.print(Text(f"{k}: {v}", style="dim"))
+    out.finish()

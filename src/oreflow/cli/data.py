@@ -14,6 +14,9 @@ from oreflow.cli._app import (
     CsvOpt,
     Format,
     JsonOpt,
+    SourcesOpt,
+    TableOpt,
+    WideOpt,
     _fmt,
     _parse_filters,
     _store,
@@ -21,18 +24,21 @@ from oreflow.cli._app import (
     data_app,
     emit,
     emit_answer,
+    renderer,
 )
+from oreflow.cli.render import Col, column
 from oreflow.errors import unknown
 
 
 @data_app.command("list")
-def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False,
+              wide: WideOpt = False) -> None:
     """List the tables with their row counts and vintages."""
     from oreflow.data.catalog import Catalog  # the pandas-free catalogue: starts fast
 
     store = Catalog.default()
-    emit(store.summary(), _fmt(as_json, as_csv),
-         title=f"oreflow dataset {store.version}",
+    fmt = _fmt(as_json, as_csv)
+    emit(store.summary(), fmt, wide=wide, title=f"oreflow dataset {store.version}",
          caption="oreflow data show TABLE · oreflow data sources TABLE KEY")
 
 
@@ -49,6 +55,7 @@ def data_show(
     limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 0,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Show the rows of a table, optionally filtered."""
     store = _store()
@@ -72,7 +79,15 @@ def data_show(
     if not columns and len(df.columns) > 8:
         caption = (f"{len(df.columns)} columns; pick some with --columns "
                    f"{','.join(map(str, df.columns[:4]))},… (all: --csv or --json)")
-    emit(df, _fmt(as_json, as_csv), title=f"{table} ({len(df)} rows)", caption=caption)
+    from dataclasses import replace
+
+    import pandas as pd
+
+    keys = {k: replace(column(k, numeric=k in df.columns and bool(
+        pd.api.types.is_numeric_dtype(df[k]))), priority=0)
+        for k in store.info(table).primary_key}
+    emit(df, _fmt(as_json, as_csv), title=f"{table} ({len(df)} rows)", caption=caption,
+         wide=wide, columns=keys)
 
 
 @data_app.command("sources")
@@ -84,6 +99,7 @@ def data_sources(
         "--where", help="Extra filter column=value (repeatable).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Trace figures to their publication, edition and URL (all sources without a table)."""
     store = _store()
@@ -92,15 +108,16 @@ def data_sources(
         df = store.table("sources")
         if fmt is Format.table:
             df = df[["source_id", "publisher", "title", "edition", "licence"]]
-        emit(df, fmt, title=f"{len(df)} sources")
+        emit(df, fmt, title=f"{len(df)} sources", wide=wide,
+             columns={"source_id": Col("source", kind="id", priority=0)})
         return
     if table == "sources" and key:
         df = store.filter("sources", store.table("sources"), {"source_id": key})
-        emit(df, fmt, title=f"source {key}")
+        emit(df, fmt, title=f"source {key}", wide=wide)
         return
     parts = [p for p in (key or "").split("/") if p != ""]
     df = store.sources_for(table, parts, _parse_filters(where or []))
-    emit(df, fmt, title=f"sources of {table} {key or ''}".strip())
+    emit(df, fmt, title=f"sources of {table} {key or ''}".strip(), wide=wide)
 
 
 @data_app.command("query")
@@ -110,10 +127,14 @@ def data_query(
     timeout: Annotated[float, typer.Option(help="Time limit [s].")] = 10.0,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
 ) -> None:
-    """Run a read-only SQL query (DuckDB; no file access) over the tables."""
+    """Run a read-only SQL query (DuckDB; no file access) over the tables.
+
+    CSV output is formula-safe: a text cell starting with = + - @ is prefixed with '.
+    """
     df = _store().query(sql, timeout_s=timeout)
-    emit(df, _fmt(as_json, as_csv), title=f"{len(df)} rows")
+    emit(df, _fmt(as_json, as_csv), title=f"{len(df)} rows", wide=wide)
 
 
 @data_app.command("import")
@@ -150,6 +171,7 @@ def data_diff(
     = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Show what changed between two editions of a table (revisions, additions, removals).
 
@@ -169,7 +191,13 @@ def data_diff(
                        "metric, year …) are incomplete, so the absence is no addition or "
                        "removal; 'added'/'removed' only where both editions cover the group")
         df = df.assign(status=df["status"].replace(labels))
-    emit(df, fmt, title=f"{table}: {from_} → {to} ({len(df)} rows)", caption=caption)
+    cols = {c: Col(c.replace("_", " ").replace(" from", f" {from_}").replace(" to", f" {to}"),
+                   priority=1 if c.endswith("_to") else 2)
+            for c in df.columns if c.endswith(("_from", "_to"))}
+    cols.update(change=Col("change", priority=3), change_pct=Col("change", "%", priority=4),
+                status=Col("status", kind="text", priority=0))
+    emit(df, fmt, title=f"{table}: {from_} → {to} ({len(df)} rows)", caption=caption,
+         wide=wide, columns=cols)
 
 
 @data_app.command("check")
@@ -178,6 +206,9 @@ def data_check(
         "--year", help="Data year (repeatable; default 2024 and 2025).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
+    table: TableOpt = None,
 ) -> None:
     """Check the data: mass balance, shares beside the published ones, every estimate.
 
@@ -185,49 +216,62 @@ def data_check(
     residual is what neither a recorded use nor a sourced loss rate explains. China's share of
     each stage is oreflow's own sum of country rows, printed beside the published shares
     (cross-checks, never inputs). Every estimate is listed with its range and method.
+    Tables: balance, concentration, estimates.
     """
     from oreflow.chain.checks import check_data
 
     answer = check_data(year or (2024, 2025), store=_store())
     fmt = _fmt(as_json, as_csv)
-    if fmt is Format.table:  # compact views for the terminal; JSON and CSV keep every column
-        answer.tables = _check_views(answer.tables)
-    emit_answer(answer, fmt, [
+    # compact views for the terminal; JSON and CSV keep every column
+    views = _check_views(answer.tables) if fmt is Format.table else None
+    emit_answer(answer, renderer(fmt, wide=wide, sources=show_sources, table=table), [
         ("balance", "mass balance per material and link (t REO-eq per year); residual = "
                     "what neither use nor the sourced loss range explains"),
         ("concentration", "China's share of each stage: oreflow (bottom-up) vs published"),
         ("estimates", "oreflow estimates read by the chain, with range and method"),
-    ], years=answer.meta["years"], tolerance=answer.meta["tolerance"])
+    ], views=views, columns=CHECK_COLUMNS, years=answer.meta["years"],
+       tolerance=answer.meta["tolerance"])
+
+
+#: Columns of the data-check views.
+CHECK_COLUMNS = {
+    "link": Col("link", kind="id", priority=0),
+    "supply": Col("supply", "t", priority=1),
+    "use": Col("use", "t", priority=1),
+    "loss": Col("loss range", "t", kind="id", priority=3),
+    "residual": Col("residual", kind="share", priority=1),
+    "oreflow": Col("oreflow", kind="share", priority=0),
+    "published": Col("published", kind="share", priority=0),
+    "range": Col("range", "t", kind="id", priority=2),
+    "status": Col("status", kind="id", priority=1),
+}
 
 
 def _check_views(tables: dict[str, Any]) -> dict[str, Any]:
-    """Terminal views of the data-check tables: few columns, numbers formatted."""
+    """Terminal views of the data-check tables: the columns people read (JSON and CSV keep
+    every column)."""
     import pandas as pd
 
     bal = tables["balance"]
-    t = lambda v: f"{v:,.0f}"  # noqa: E731
     short = {"mine -> separation": "mine>sep", "separation -> metal + use": "sep>metal+use",
              "metal -> magnet + use": "metal>magnet", "magnet -> use": "magnet>use"}
     balance = pd.DataFrame({
-        "year": bal["year"], "mat.": bal["material"], "link": bal["link"].map(
+        "year": bal["year"], "material": bal["material"], "link": bal["link"].map(
             lambda v: short.get(v, v)),
-        "supply t": bal["supply"].map(t), "use t": bal["use"].map(t),
-        "loss t": [f"{a:,.0f}-{b:,.0f}" if b else "-" for a, b in
-                   zip(bal["loss_low"], bal["loss_high"], strict=True)],
-        "residual": bal["residual_share"].map(lambda v: f"{v:+.1%}"),
-        "status": bal["status"],
+        "supply": bal["supply"], "use": bal["use"],
+        "loss": [f"{a:,.0f}-{b:,.0f}" if b else "-" for a, b in
+                 zip(bal["loss_low"], bal["loss_high"], strict=True)],
+        "residual": bal["residual_share"], "status": bal["status"],
     })
     conc = tables["concentration"]
     concentration = pd.DataFrame({
-        "year": conc["year"], "stage": conc["stage"],
-        "oreflow": conc["oreflow"].map(lambda v: f"{v:.1%}"),
-        "published": conc["published"].map(lambda v: "-" if pd.isna(v) else f"{v:.0%}"),
-        "source": conc["source_id"],
+        "year": conc["year"], "stage": conc["stage"], "oreflow": conc["oreflow"],
+        "published": conc["published"], "source_id": conc["source_id"],
     })
     est = tables["estimates"]
     estimates = pd.DataFrame({
         "year": est["year"], "table": est["table"], "key": est["key"],
-        "value": est["tonnes"].map(t),
+        "tonnes": est["tonnes"],
         "range": [_range(v, a, b) for v, a, b in
                   zip(est["tonnes"], est["low"], est["high"], strict=True)],
     })

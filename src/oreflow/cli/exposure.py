@@ -14,14 +14,22 @@ from oreflow.cli._app import (
     CsvOpt,
     Format,
     JsonOpt,
+    SourcesOpt,
+    TableOpt,
+    WideOpt,
     _fmt,
     _jsonable,
     app,
-    console,
-    emit,
     print_json,
+    renderer,
 )
+from oreflow.cli.render import Col, progress
 from oreflow.errors import InputError, unknown
+
+_NO_STOCKOUT = "no stock-out within the horizon (months until stock-out)"
+#: The impact view's quantile columns: ∞ means no stock-out within the horizon.
+IMPACT_COLUMNS = {q: Col(q.upper(), priority=1, term="P10/P50/P90", inf=_NO_STOCKOUT)
+                  for q in ("p10", "p50", "p90")}
 
 #: Headline impact metrics (column stem in the impact summary → label with unit).
 IMPACT_METRICS = {
@@ -70,8 +78,15 @@ def exposure(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
+    table: TableOpt = None,
 ) -> None:
-    """What a product line depends on, and what a disruption does to it."""
+    """What a product line depends on, and what a disruption does to it.
+
+    Tables: impact (with --scenario; in CSV one row per product with every P10/P50/P90),
+    inputs, alternatives. --json carries every table of the exposure and the impact.
+    """
     from oreflow.exposure import Bom, impact, list_examples, read_bom
     from oreflow.exposure import exposure as run_exposure
 
@@ -86,7 +101,11 @@ def exposure(
         b = read_bom(bom)
     fmt = _fmt(as_json, as_csv)
     exp = run_exposure(b)
-    imp = impact(b, scenario, draws=draws, seed=seed) if scenario else None
+    imp = None
+    if scenario:
+        with progress(f"{scenario}: {draws} draws",
+                      waiting="building the baseline and running the engine"):
+            imp = impact(b, scenario, draws=draws, seed=seed)
     if fmt is Format.json:
         payload: dict[str, Any] = {
             "bom": b.name, "scenario": scenario, "draws": draws if scenario else None,
@@ -99,19 +118,18 @@ def exposure(
             payload["notes"] = exp.notes + [n for n in imp.notes if n not in exp.notes]
         print_json(payload)
         return
-    if fmt is Format.csv:
-        emit(imp.tables["summary"] if imp is not None else exp.tables["inputs"], fmt)
-        return
+    out = renderer(fmt, wide=wide, sources=show_sources, table=table)
     if imp is not None:
-        emit(_impact_rows(imp.tables["summary"]), fmt,
-             title=f"{b.name} under {scenario}: {draws} draws, seed {seed} (P10/P50/P90)",
-             caption="inf = no stock-out within the horizon")
-    emit(_pick(exp.tables["inputs"], INPUT_COLUMNS), fmt,
-         title=f"{b.name}: exposure of each input to the controller")
+        out.table("impact", _impact_rows(imp.tables["summary"]), columns=IMPACT_COLUMNS,
+                  title=f"{b.name} under {scenario}: {draws} draws, seed {seed}",
+                  csv_df=imp.tables["summary"], record=False)
+    out.table("inputs", _pick(exp.tables["inputs"], INPUT_COLUMNS),
+              title=f"{b.name}: exposure of each input to the controller",
+              csv_df=exp.tables["inputs"])
     alt = exp.tables.get("alternatives")
     if alt is not None and not alt.empty:
-        emit(_pick(alt, ALTERNATIVE_COLUMNS), fmt, title="where else to buy")
-    notes = exp.notes + ([n for n in imp.notes if n not in exp.notes] if imp else [])
-    for note in notes:
-        console.print(f"[yellow]note:[/] {note}")
-    console.print(f"[dim]sources: {', '.join(exp.sources)}[/]")
+        out.table("alternatives", _pick(alt, ALTERNATIVE_COLUMNS), title="where else to buy",
+                  csv_df=alt)
+    out.notes(exp.notes + ([n for n in imp.notes if n not in exp.notes] if imp else []))
+    out.sources(exp.sources)
+    out.finish()
