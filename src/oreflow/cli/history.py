@@ -14,14 +14,25 @@ from oreflow.cli._app import (
     CsvOpt,
     Format,
     JsonOpt,
+    SourcesOpt,
+    WideOpt,
     _fmt,
     app,
-    emit,
-    footer,
     json_payload,
     print_json,
+    renderer,
 )
 from oreflow.cli._app import _jsonable as jsonable
+from oreflow.cli.render import Col
+
+#: The year table's columns: keys first; the producers' columns (``CHN share`` …) are
+#: shares, dropped from the right when the terminal is narrow.
+COLUMNS = {
+    "year": Col("year", kind="year", priority=0),
+    "edition": Col("edition", kind="id", priority=0),
+    "world_t": Col("world total", unit="t", priority=3),
+}
+SHARE = Col("", kind="share", priority=5)
 
 
 @app.command()
@@ -39,10 +50,12 @@ def history(
     top: Annotated[int, typer.Option(min=1, help="Producers shown without --country.")] = 5,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
 ) -> None:
     """Each country's share (and tonnes) of a stage across the years and editions in the data.
 
-    Years as rows, shares as fractions; --csv prints the tidy rows, --json everything.
+    Years as rows, shares in % (fractions in --csv, the tidy rows, and --json, everything).
     """
     from oreflow.chain.history import history as run
 
@@ -57,12 +70,12 @@ def history(
         payload["rows"] = jsonable(answer.tables["history"])
         print_json(payload)
         return
-    if fmt is Format.csv:
-        emit(answer.tables["history"], fmt)
-        return
     which = {"latest": "newest edition per year", "all": "every edition"}.get(
         edition, f"edition {edition}")
-    emit(answer.tables["table"], fmt,
-         title=f"{material} {stage} output: share of each producer by year ({which}; "
-               f"world total in {unit})")
-    footer(answer, fmt)
+    out = renderer(fmt, wide=wide, sources=show_sources)
+    out.table("history", answer.tables["table"], columns=COLUMNS, default=SHARE,
+              csv_df=answer.tables["history"],
+              title=f"{material} {stage} output: share of each producer by year ({which})")
+    out.notes(answer.notes)
+    out.sources(answer.sources_by_part)
+    out.finish()
