@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from oreflow.cli._app import CsvOpt, Format, JsonOpt, _fmt, app, console, emit, print_json
+from oreflow.cli._app import CsvOpt, Format, JsonOpt, WideOpt, _fmt, app, console, emit, print_json
+from oreflow.cli.render import Col
 from oreflow.errors import InputError
 
 __all__ = ["CONVENTIONS", "compare", "table_rows"]
@@ -54,8 +55,8 @@ def _num(metric: str, v: float, *, signed: bool = False) -> str:
 
 def table_rows(df: Any, *, with_segment: bool) -> Any:
     """The compact table: one row per material (segment) and metric, one column per
-    scenario with ``P50 (P10–P90)`` and, under it, ``Δ`` the difference of P50 to the first
-    scenario."""
+    scenario with its P50 (and ``Δ``, the difference of P50 to the first scenario's) over
+    ``(P10–P90)``."""
     import pandas as pd
 
     scenarios = list(dict.fromkeys(df["scenario"]))
@@ -75,11 +76,11 @@ def table_rows(df: Any, *, with_segment: bool) -> Any:
             if r is None:
                 row[sc] = "–"
                 continue
-            cell = (f"{_num(str(metric), r['p50'])} ({_num(str(metric), r['p10'])}–"
-                    f"{_num(str(metric), r['p90'])})")
+            cell = _num(str(metric), r["p50"])
             if k:
-                cell += f"\nΔ {_num(str(metric), r['diff_p50'], signed=True)}"
-            row[sc] = cell
+                cell += f"  Δ {_num(str(metric), r['diff_p50'], signed=True)}"
+            row[sc] = (f"{cell}\n({_num(str(metric), r['p10'])}–"
+                       f"{_num(str(metric), r['p90'])})")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -102,6 +103,7 @@ def compare(
         help="Override every scenario's horizon, in months (at most 600).", min=1)] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Compare scenarios: P50 (P10–P90) of peak price, shortfall, recovery and cost, and
     each scenario's P50 minus the first's (Δ), per material.
@@ -143,10 +145,20 @@ def compare(
         console.print("no material moves in these scenarios for that segment "
                       "(--materials, --segment all)")
         return
-    emit(table_rows(df, with_segment=segments is None), fmt,
-         title=f"{' vs '.join(prov)}: {draws} draws, seed {seed}",
-         caption="P50 (P10–P90) over draws; Δ = P50 minus the first scenario's; ∞ months = "
-                 "not recovered within the horizon")
+    from oreflow.cli._app import renderer
+
+    rows = table_rows(df, with_segment=segments is None)
+    keys = {"material": Col("material", kind="id", priority=0),
+            "segment": Col("segment", kind="id", priority=0),
+            "metric": Col("metric", kind="id", priority=0)}
+    out = renderer(fmt, wide=wide)
+    out.table("compare", rows, record=False,
+              columns={**keys, **{c: Col(c, kind="id", priority=1)
+                                  for c in rows.columns if c not in keys}},
+              title=f"{' vs '.join(prov)}: {draws} draws, seed {seed}",
+              caption="P50 over (P10–P90) across draws; Δ = P50 minus the first scenario's; "
+                      "∞ months = not recovered within the horizon")
+    out.finish()
 
 
 def _recovery_text(df: Any) -> Any:

@@ -511,6 +511,11 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
+def _line_len(text: str) -> int:
+    """Terminal cells of the longest line of ``text`` (a cell may hold several lines)."""
+    return max((cell_len(line) for line in text.split("\n")), default=0)
+
+
 @dataclass
 class _Shown:
     name: str
@@ -694,13 +699,13 @@ class Renderer:
                          for v in values]
             else:
                 cells = [format_cell(col, v) for v in values]
-            if col.kind == "id" and any(" " in x and cell_len(x) > 24 for x in cells):
+            if col.kind == "id" and any(" " in x and _line_len(x) > 24 for x in cells):
                 col = replace(col, kind="text")  # prose, not an identifier: may wrap
             elif col.kind == "text" and any(cells) and all(
-                    _NUMERIC_TEXT.match(x) and cell_len(x) <= 32 for x in cells if x):
+                    _NUMERIC_TEXT.match(x) and _line_len(x) <= 32 for x in cells if x):
                 col = replace(col, kind="id")  # bands such as '2.1 (1.6–3.1)': keep whole
             header_words = max((cell_len(w) for w in col.label.split()), default=1)
-            longest = max((cell_len(x) for x in cells), default=0)
+            longest = max((_line_len(x) for x in cells), default=0)
             longest_word = 0
             if col.kind in NO_WRAP:
                 width = max(longest, header_words)

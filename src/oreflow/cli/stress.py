@@ -18,11 +18,12 @@ from oreflow.cli._app import (
     CsvOpt,
     Format,
     JsonOpt,
+    SourcesOpt,
+    WideOpt,
     _fmt,
     _guard,
     _jsonable,
     app,
-    console,
     emit,
     print_json,
 )
@@ -227,6 +228,8 @@ def stress(
     = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    show_sources: SourcesOpt = False,
 ) -> None:
     """Run a disruption scenario: price, shortfall and recovery bands (P10/P50/P90).
 
@@ -235,8 +238,6 @@ def stress(
     has not recovered by the end (null only where a value is not available). Dates are ISO
     month starts.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from oreflow.simulate.result import check_output
 
     fmt = _fmt(as_json, as_csv)
@@ -254,17 +255,10 @@ def stress(
     from oreflow.simulate import simulate
 
     sc = _load_scenario(scenario)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                  console=console if fmt is Format.table else None,
-                  disable=fmt is not Format.table or not console.is_terminal,
-                  transient=True) as bar:
-        task = bar.add_task(f"{sc.name}: {draws} draws", total=1.0)
+    from oreflow.cli.render import progress
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done / max(total, 1))
-
-        result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=progress)
+    with progress(f"{sc.name}: {draws} draws", waiting="building the baseline") as bar:
+        result = simulate(sc, draws=draws, seed=seed, horizon=horizon, progress=bar)
     from oreflow.simulate.result import export_recovery
 
     summary = result.summary()
@@ -294,24 +288,27 @@ def stress(
         else:
             emit(export_recovery(summary), fmt)
         return
-    emit(_display(shown), fmt,
-         title=f"{sc.name}: {draws} draws, seed {seed} — P50 (P10–P90) over draws",
-         caption=f"peak price × = peak price ÷ {result.provenance.get('baseline_year')} price "
-                 "in that segment; shortfall = unmet share of baseline demand; cost = buyers' "
-                 "loss (negative: gain); ∞ months = not recovered within the horizon")
-    for note in _notes(shown, result):
-        console.print(f"[yellow]{note}[/]")
+    from oreflow.cli._app import renderer
+
+    out_ = renderer(fmt, wide=wide, sources=show_sources)
+    out_.table("summary", _display(shown),
+               title=f"{sc.name}: {draws} draws, seed {seed} — P50 (P10–P90) over draws",
+               caption=f"peak price × = peak price ÷ {result.provenance.get('baseline_year')} "
+                       "price in that segment; shortfall = unmet share of baseline demand; "
+                       "cost = buyers' loss (negative: gain); ∞ months = not recovered within "
+                       "the horizon")
+    out_.notes(_notes(shown, result))
     if paths:
-        console.print("[dim]monthly paths: --json --paths, --csv --table paths, or --out[/]")
-    if sources:
-        console.print(f"[dim]scenario sources: {', '.join(sources)} "
-                      "(trace: oreflow data sources sources|policies|licensing ID); parameters: "
-                      "docs/engine.md §5[/]")
+        out_.print("monthly paths: --json --paths, --csv --table paths, or --out", style="dim")
+    out_.sources(sources, hint="trace: oreflow data sources sources|policies|licensing ID; "
+                               "parameters: docs/engine.md §5")
     prov = result.provenance
-    console.print(f"[dim]scenario hash {prov.get('scenario_hash')} · dataset "
-                  f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}[/]")
+    out_.print(f"scenario hash {prov.get('scenario_hash')} · dataset "
+               f"{prov.get('dataset_version')} · oreflow {prov.get('package_version')}",
+               style="dim")
     for p in written:
-        console.print(f"wrote {p}")
+        out_.print(f"wrote {p}")
+    out_.finish()
 
 
 def _share(x: float) -> str:
