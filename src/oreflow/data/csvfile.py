@@ -35,6 +35,7 @@ __all__ = [
     "is_non_finite_word",
     "parse_csv_text",
     "parse_number",
+    "printable",
     "read_csv_strings",
     "read_csv_text",
     "read_limited",
@@ -221,9 +222,16 @@ def _check_header(cells: list[str], label: str, line: int,
             problems.append(Problem(label, line, None,
                                     f"header cell {i} contains a NUL character"))
         elif name in seen:
-            problems.append(Problem(label, line, name, "column appears twice in the header"))
+            problems.append(Problem(label, line, printable(name),
+                                    "column appears twice in the header"))
         seen.add(name)
     return cells
+
+
+def printable(text: str, width: int = 40) -> str:
+    """``text`` fit for a one-line message: control characters escaped, long text cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= width else out[: width - 1] + "…"
 
 
 def read_csv_text(path: Path, *, label: str | None = None, strip: bool = True,

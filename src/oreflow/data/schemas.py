@@ -25,7 +25,13 @@ from oreflow.data.catalog import (
     YEAR_RANGE,
     TableInfo,
 )
-from oreflow.data.csvfile import DECIMAL_PATTERN, is_decimal, is_non_finite_word, parse_number
+from oreflow.data.csvfile import (
+    DECIMAL_PATTERN,
+    is_decimal,
+    is_non_finite_word,
+    parse_number,
+    printable,
+)
 from oreflow.errors import Problem, did_you_mean
 
 if TYPE_CHECKING:
@@ -356,5 +362,4 @@ def _missing(cell: object) -> bool:
 
 def show(value: object, width: int = 40) -> str:
     """``value`` fit for a one-line message: control characters escaped, long text cut."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return printable(str(value), width)
