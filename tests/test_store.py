@@ -579,3 +579,13 @@ def test_query_accepts_terminators_comments_and_keeps_order(toy_store: Store) ->
     df = toy_store.query("with recursive r(n) as (select 1 union all select n + 1 from r "
                          "where n < 3) select * from r union all select 10")
     assert sorted(df["n"].tolist()) == [1, 2, 3, 10]
+
+
+def test_a_held_lock_makes_a_second_writer_wait_then_fail_clearly(toy_store: Store) -> None:
+    from oreflow.data.userdir import StoreBusyError, locked
+
+    with (locked(toy_store.user), pytest.raises(StoreBusyError, match="another oreflow"),
+          locked(toy_store.user, timeout_s=0.2)):
+        pass
+    with locked(toy_store.user, timeout_s=0.2):  # released: the next writer gets it at once
+        pass

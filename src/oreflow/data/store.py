@@ -1,10 +1,13 @@
 """The data store: embedded sourced tables, user layers, validation, SQL, vintage diffs.
 
 The embedded dataset (``oreflow/data/tables/*.csv`` described by ``datapackage.json``) is read-only
-package data. Users add or correct rows with :meth:`Store.import_file`, which validates the whole
-file and then writes it atomically into a per-user data directory (``platformdirs``; override
-with the ``OREFLOW_DATA_DIR`` environment variable). Reading a table layers the user rows over
-the embedded rows: a user row replaces the embedded row with the same primary key.
+package data. Users add or correct rows with :meth:`Store.import_file`, which reads the file
+strictly (:mod:`oreflow.data.csvfile`), validates all of it and then writes it atomically,
+under an exclusive lock (:mod:`oreflow.data.userdir`), into a per-user data directory
+(``platformdirs``; override with the ``OREFLOW_DATA_DIR`` environment variable). Reading a
+table layers the user rows over the embedded rows: a user row replaces the embedded row with
+the same primary key. :meth:`Store.query` runs read-only SQL in a sandbox with time, memory
+and row limits.
 
 The store is deliberately IO-only: no modelling happens here. Tables come back as pandas
 DataFrames typed from the data package (``integer`` → ``Int64``, ``number`` → ``float64``,
