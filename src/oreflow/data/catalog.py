@@ -19,13 +19,17 @@ from typing import Any
 
 from platformdirs import user_data_dir
 
+from oreflow.data.userdir import check_user_dir, read_counts
 from oreflow.errors import InputError, unknown
 
 __all__ = [
     "DEFAULT_YEAR",
     "ISO3_COLUMNS",
+    "NONNEGATIVE_BY_TABLE",
     "NONNEGATIVE_COLUMNS",
     "SHARE_COLUMNS",
+    "YEAR_COLUMNS",
+    "YEAR_RANGE",
     "Catalog",
     "TableInfo",
     "csv_records",
@@ -47,11 +51,23 @@ SHARE_COLUMNS = frozenset(
     {"share", "share_low", "share_high", "wt_frac", "wt_frac_low", "wt_frac_high",
      "de_minimis_share"}
 )
-#: Tonnage and capacity columns that must not be negative.
+#: Tonnage, capacity, cost and delay columns that must not be negative (capital cost
+#: [million USD], licence lag [working days]).
 NONNEGATIVE_COLUMNS = frozenset(
     {"tonnes", "tonnes_low", "tonnes_high", "capacity", "capacity_low", "capacity_high",
-     "quantity", "usd_per_kg"}
+     "quantity", "usd_per_kg", "capex_musd", "licence_lag_working_days"}
 )
+#: Columns that must not be negative in one table only (their names are generic elsewhere):
+#: lead times are durations [years or months] and rates, never negative.
+NONNEGATIVE_BY_TABLE: dict[str, frozenset[str]] = {
+    "lead_times": frozenset({"value", "value_low", "value_high"}),
+}
+#: Columns holding a calendar year (integer columns, or text columns such as ``2024/25``
+#: whose cells, where written as a plain number, must be a year).
+YEAR_COLUMNS = frozenset({"year", "wgi_year", "start_year"})
+#: Years accepted in :data:`YEAR_COLUMNS` (inclusive): the data reach back to the first
+#: rare-earth mining and forward to long-range projections.
+YEAR_RANGE = (1800, 2200)
 #: Columns naming the edition a figure comes from, in the order they are looked for.
 VINTAGE_COLUMNS = ("vintage", "edition")
 #: Columns holding the figure a vintage diff compares, in the order they are looked for.
@@ -71,7 +87,9 @@ def default_user_dir() -> Path:
     """Return the per-user data directory (``$OREFLOW_DATA_DIR`` or the platform default)."""
     env = os.environ.get("OREFLOW_DATA_DIR")
     if env:
-        return Path(env)
+        path = Path(env)
+        check_user_dir(path, setting="OREFLOW_DATA_DIR")
+        return path
     return Path(user_data_dir("oreflow", appauthor=False))
 
 
@@ -188,27 +206,41 @@ class Catalog:
         """Per table: rows (embedded layered with user rows), user rows, key, vintages.
 
         Reads the CSV files with the standard library only, so ``oreflow data list`` starts
-        fast (no pandas import).
+        fast (no pandas import); a user table's counts come from the record the last import
+        left (:func:`~oreflow.data.userdir.read_counts`) while the files are unchanged, so a
+        large user layer is not re-read.
         """
         rank = self.vintage_rank()
         out: list[dict[str, Any]] = []
         for name, info in self.infos.items():
-            records = csv_records(self.embedded / info.path)
-            user_path = self.user_file(name)
-            user = csv_records(user_path) if user_path.exists() else []
-            key = list(info.primary_key)
-            if key:
-                keys = {tuple(r.get(k, "").strip() for k in key) for r in records + user}
-                rows = len(keys)
-            else:
-                rows = len(records) + len(user)
-            vcol = info.vintage_column
-            found = sorted({r.get(vcol, "") for r in records + user} - {""} if vcol else set(),
-                           key=lambda v: (rank.get(v, -1.0), v))
-            out.append({"table": name, "rows": rows, "user_rows": len(user),
-                        "key": "/".join(key), "vintages": ", ".join(found),
-                        "description": info.description})
+            counts = self.table_counts(info)
+            found = sorted(counts["vintages"], key=lambda v: (rank.get(v, -1.0), v))
+            out.append({"table": name, "rows": counts["rows"],
+                        "user_rows": counts["user_rows"], "key": "/".join(info.primary_key),
+                        "vintages": ", ".join(found), "description": info.description})
         return out
+
+    def embedded_stamp(self, info: TableInfo) -> str:
+        """Identity of the embedded file of ``info`` (dataset version, size, mtime)."""
+        st = (self.embedded / info.path).stat()
+        return f"{self.version}:{st.st_size}:{st.st_mtime_ns}"
+
+    def table_counts(self, info: TableInfo) -> dict[str, Any]:
+        """``rows`` (layered), ``user_rows`` and ``vintages`` (a list) of one table."""
+        user_path = self.user_file(info.name)
+        if not user_path.exists():
+            user = None
+        else:
+            cached = read_counts(user_path, self.embedded_stamp(info))
+            if cached is not None:
+                return cached
+            user = _key_scan(user_path, info)
+        emb = _key_scan(self.embedded / info.path, info)
+        if user is None:
+            return {"rows": emb.rows, "user_rows": 0, "vintages": sorted(emb.vintages)}
+        rows = len(emb.keys | user.keys) if info.primary_key else emb.rows + user.rows
+        return {"rows": rows, "user_rows": user.rows,
+                "vintages": sorted(emb.vintages | user.vintages)}
 
     def vintage_rank(self) -> dict[str, float]:
         """Map vintage label → rank (higher = newer), from the ``vintages`` table.
@@ -223,6 +255,38 @@ class Catalog:
         recs = csv_records(self.embedded / info.path) + (
             csv_records(user_path) if user_path.exists() else [])
         return {r["vintage"]: float(r["rank"]) for r in recs if r.get("rank")}
+
+
+@dataclass
+class _Scan:
+    rows: int
+    keys: set[tuple[str, ...]]
+    vintages: set[str]
+
+
+def _key_scan(path: Path, info: TableInfo) -> _Scan:
+    """Row count, primary keys and vintages of one CSV file (standard library only)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = [h.strip() for h in next(reader, [])]
+            where = {h: i for i, h in enumerate(header)}
+            kpos = [where.get(k) for k in info.primary_key]
+            vcol = info.vintage_column
+            vpos = where.get(vcol) if vcol else None
+            rows, keys, vintages = 0, set(), set()
+            for rec in reader:
+                if not rec:
+                    continue
+                rows += 1
+                if info.primary_key:
+                    keys.add(tuple(rec[i].strip() if i is not None and i < len(rec) else ""
+                                   for i in kpos))
+                if vpos is not None and vpos < len(rec) and rec[vpos]:
+                    vintages.add(rec[vpos])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: unreadable table ({exc})") from None
+    return _Scan(rows, keys, vintages)
 
 
 def csv_records(path: Path) -> list[dict[str, str]]:

@@ -11,16 +11,26 @@ rows (shares per stage summing to at most 1). Each returns a list of
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from oreflow.data.catalog import (
     FALSE_WORDS,
     ISO3_COLUMNS,
     TRUE_WORDS,
+    YEAR_RANGE,
     TableInfo,
+)
+from oreflow.data.csvfile import (
+    DECIMAL_PATTERN,
+    is_decimal,
+    is_non_finite_word,
+    parse_number,
+    printable,
 )
 from oreflow.errors import Problem, did_you_mean
 
@@ -97,7 +107,7 @@ def _problems_from_failures(fc: pd.DataFrame, info: TableInfo, label: str,
         elif check == "column_in_dataframe":
             rule, column, line = "required column is missing", str(case), 1
         else:
-            rule = f"{check}; got '{case}'"
+            rule = f"{check}; got '{show(case)}'"
         tag = (line, column, rule)
         if tag not in seen:
             seen.add(tag)
@@ -109,7 +119,7 @@ def _rows(df: pd.DataFrame, mask: pd.Series, column: str, rule: str, label: str,
           first_line: int) -> list[Problem]:
     positions = [i for i, bad in enumerate(mask.to_numpy()) if bad]
     return [
-        Problem(label, first_line + i, column, rule.format(value=df[column].iloc[i]))
+        Problem(label, first_line + i, column, rule.format(value=show(df[column].iloc[i])))
         for i in positions
     ]
 
@@ -130,7 +140,7 @@ def check_source_ids(df: pd.DataFrame, sources: set[str], *, label: str,
             for sid in (s.strip() for s in str(cell).split(";")):
                 if sid and sid not in sources:
                     problems.append(Problem(label, first_line + i, "other_source_ids",
-                                            f"unknown source '{sid}'"))
+                                            f"unknown source '{show(sid)}'"))
     return problems
 
 
@@ -144,7 +154,7 @@ def check_iso3(df: pd.DataFrame, countries: set[str], *, label: str,
         for i in (j for j, b in enumerate(bad.to_numpy()) if b):
             value = str(col.iloc[i])
             problems.append(Problem(label, first_line + i, column,
-                                    f"unknown country code '{value}'"
+                                    f"unknown country code '{show(value)}'"
                                     + did_you_mean(value.upper(), countries)))
     return problems
 
@@ -167,7 +177,7 @@ def check_known(df: pd.DataFrame, column: str, known: Iterable[str], kind: str, 
                                  or ok(str(v)))
     return [
         Problem(label, first_line + i, column,
-                f"unknown {kind} '{col.iloc[i]}'" + did_you_mean(str(col.iloc[i]), names))
+                f"unknown {kind} '{show(col.iloc[i])}'" + did_you_mean(str(col.iloc[i]), names))
         for i in (j for j, b in enumerate(bad.to_numpy()) if b)
     ]
 
@@ -181,6 +191,34 @@ def check_nonnegative(df: pd.DataFrame, columns: Iterable[str], *, label: str,
             col = pd.to_numeric(df[column], errors="coerce")
             problems += _rows(df, col < 0, column, "must not be negative; got {value}",
                               label, first_line)
+    return problems
+
+
+def check_years(df: pd.DataFrame, columns: Iterable[str], *, label: str,
+                first_line: int = 2) -> list[Problem]:
+    """Year columns must hold years in :data:`~oreflow.data.catalog.YEAR_RANGE`.
+
+    Integer columns are checked cell by cell; in text columns (``2024/25``, ``c.2022``) a
+    cell written as a plain number (or as ``inf``/``nan``) must be a whole year in range.
+    """
+    low, high = YEAR_RANGE
+    problems: list[Problem] = []
+    for column in columns:
+        if column not in df.columns:
+            continue
+        for i, cell in enumerate(df[column].tolist()):
+            if _missing(cell):
+                continue
+            if isinstance(cell, str):
+                if not (is_decimal(cell) or is_non_finite_word(cell)):
+                    continue  # a span or an approximate year written as text
+                value = parse_number(cell)
+            else:
+                value = float(cell)
+            if value is None or value % 1 != 0 or not low <= value <= high:
+                problems.append(Problem(label, first_line + i, column,
+                                        f"must be a year from {low} to {high}; "
+                                        f"got {show(cell)}"))
     return problems
 
 
@@ -236,7 +274,7 @@ def check_columns(info: TableInfo, raw: pd.DataFrame, label: str) -> list[Proble
     for c in cols:
         if c not in info.columns:
             problems.append(
-                Problem(label, 1, c, f"unknown column for table '{info.name}'"
+                Problem(label, 1, show(c), f"unknown column for table '{info.name}'"
                         + did_you_mean(c, info.columns))
             )
     return problems
@@ -245,7 +283,10 @@ def check_columns(info: TableInfo, raw: pd.DataFrame, label: str) -> list[Proble
 def coerce(info: TableInfo, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[Problem]]:
     """Convert a frame of strings to the declared types; report cells that do not convert.
 
-    Missing optional columns are added empty. Line numbers assume a header on line 1.
+    Numbers must be finite and written in plain decimal notation (``inf``, ``nan``, ``1e400``
+    and hex are refused); integers must be whole and within ±2**53 (exact in a float).
+    Missing optional columns are added empty. Line numbers are row positions plus 2 (a
+    header on line 1); an importer maps them to file lines.
     """
     problems: list[Problem] = []
     out: dict[str, pd.Series] = {}
@@ -254,22 +295,71 @@ def coerce(info: TableInfo, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame
         name, kind = f["name"], f.get("type", "string")
         col = raw[name] if name in raw.columns else pd.Series([None] * n, index=raw.index)
         if kind in {"integer", "number"}:
-            num = pd.to_numeric(col, errors="coerce")
-            bad = col.notna() & num.isna()
-            if kind == "integer":
-                frac = num.notna() & (num % 1 != 0)
-                bad |= frac
-            for i in bad[bad].index:
-                word = "an integer" if kind == "integer" else "a number"
-                problems.append(Problem(label, int(i) + 2, name, f"'{col[i]}' is not {word}"))
-            out[name] = num.round().astype("Int64") if kind == "integer" else num.astype(float)
+            num, rules = _numbers(col, integer=kind == "integer")
+            problems += [Problem(label, pos + 2, name, rule) for pos, rule in rules]
+            out[name] = num.round().astype("Int64") if kind == "integer" else num
         elif kind == "boolean":
-            low = col.str.lower()
-            bad = col.notna() & ~low.isin(TRUE_WORDS | FALSE_WORDS)
-            for i in bad[bad].index:
-                problems.append(Problem(label, int(i) + 2, name,
-                                        f"'{col[i]}' is not a boolean (true/false)"))
-            out[name] = low.map(lambda v: None if v is None else v in TRUE_WORDS).astype("boolean")
+            low = col.map(lambda v: None if _missing(v) else str(v).lower())
+            bad = low.notna() & ~low.isin(TRUE_WORDS | FALSE_WORDS)
+            for pos in (j for j, b in enumerate(bad.to_numpy()) if b):
+                problems.append(Problem(label, pos + 2, name,
+                                        f"'{show(col.iloc[pos])}' is not a boolean (true/false)"))
+            out[name] = low.map(
+                lambda v: None if v is None or v not in TRUE_WORDS | FALSE_WORDS
+                else v in TRUE_WORDS).astype("boolean")
         else:
             out[name] = col.astype(object)
     return pd.DataFrame(out, index=raw.index).reset_index(drop=True), problems
+
+
+#: Largest magnitude of an integer cell: every integer up to 2**53 is exact in a float.
+MAX_INTEGER = 2**53
+
+
+def _numbers(col: pd.Series, *, integer: bool) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """Values of a numeric column of strings and the (position, rule) of each bad cell.
+
+    Vectorised for the common case (plain decimal, finite, whole where required); every
+    other present cell goes through :func:`_number` for its value or rule.
+    """
+    text = col.astype(object)
+    present = text.notna().to_numpy()
+    num = pd.to_numeric(text, errors="coerce").astype(float).to_numpy(copy=True)
+    plain = text.where(present, "").astype(str).str.fullmatch(DECIMAL_PATTERN).to_numpy(
+        dtype=bool)
+    ok = present & plain & np.isfinite(num)
+    if integer:
+        with np.errstate(invalid="ignore"):
+            ok &= (np.mod(num, 1) == 0) & (np.abs(num) <= MAX_INTEGER)
+    rules: list[tuple[int, str]] = []
+    for pos in np.flatnonzero(present & ~ok):
+        value, rule = _number(str(text.iloc[pos]), integer=integer)
+        num[pos] = math.nan if value is None else value
+        if rule is not None:
+            rules.append((int(pos), rule))
+    num[~present] = math.nan
+    return pd.Series(num, index=col.index, dtype=float), rules
+
+
+def _number(text: str, *, integer: bool) -> tuple[float | None, str | None]:
+    """The value of a numeric cell and the rule it breaks (``None`` when it is fine)."""
+    word = "an integer" if integer else "a number"
+    value = parse_number(text)
+    if value is None:
+        if is_non_finite_word(text) or is_decimal(text):
+            return None, f"'{show(text)}' is not a finite number"
+        return None, f"'{show(text)}' is not {word}"
+    if integer and value % 1 != 0:
+        return None, f"'{show(text)}' is not {word}"
+    if integer and abs(value) > MAX_INTEGER:
+        return None, f"'{show(text)}' is out of range for an integer (at most 2**53)"
+    return value, None
+
+
+def _missing(cell: object) -> bool:
+    return cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell is pd.NA
+
+
+def show(value: object, width: int = 40) -> str:
+    """``value`` fit for a one-line message: control characters escaped, long text cut."""
+    return printable(str(value), width)

@@ -1,10 +1,13 @@
 """The data store: embedded sourced tables, user layers, validation, SQL, vintage diffs.
 
 The embedded dataset (``oreflow/data/tables/*.csv`` described by ``datapackage.json``) is read-only
-package data. Users add or correct rows with :meth:`Store.import_file`, which validates the whole
-file and then writes it atomically into a per-user data directory (``platformdirs``; override
-with the ``OREFLOW_DATA_DIR`` environment variable). Reading a table layers the user rows over
-the embedded rows: a user row replaces the embedded row with the same primary key.
+package data. Users add or correct rows with :meth:`Store.import_file`, which reads the file
+strictly (:mod:`oreflow.data.csvfile`), validates all of it and then writes it atomically,
+under an exclusive lock (:mod:`oreflow.data.userdir`), into a per-user data directory
+(``platformdirs``; override with the ``OREFLOW_DATA_DIR`` environment variable). Reading a
+table layers the user rows over the embedded rows: a user row replaces the embedded row with
+the same primary key. :meth:`Store.query` runs read-only SQL in a sandbox with time, memory
+and row limits.
 
 The store is deliberately IO-only: no modelling happens here. Tables come back as pandas
 DataFrames typed from the data package (``integer`` → ``Int64``, ``number`` → ``float64``,
@@ -13,12 +16,10 @@ DataFrames typed from the data package (``integer`` → ``Int64``, ``number`` �
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import io
-import os
-import tempfile
+import json
+import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,12 +31,15 @@ import pandas as pd
 from oreflow.data.catalog import (
     FALSE_WORDS,
     ISO3_COLUMNS,
+    NONNEGATIVE_BY_TABLE,
     NONNEGATIVE_COLUMNS,
     SHARE_COLUMNS,
     TRUE_WORDS,
+    YEAR_COLUMNS,
     Catalog,
     TableInfo,
 )
+from oreflow.data.csvfile import UNLIMITED, CsvText, read_csv_strings, read_csv_text
 from oreflow.data.schemas import (
     check_columns,
     check_iso3,
@@ -44,10 +48,43 @@ from oreflow.data.schemas import (
     check_shares,
     check_source_ids,
     check_stage_share_sums,
+    check_years,
     coerce,
     validate_frame,
 )
+from oreflow.data.userdir import (
+    atomic_write_text,
+    clean_stale_temps,
+    drop_counts,
+    locked,
+    write_counts,
+    write_error,
+)
 from oreflow.errors import InputError, Problem, ValidationError, unknown
+
+__all__ = [
+    "MAX_QUERY_ROWS",
+    "MAX_QUERY_TIMEOUT_S",
+    "QUERY_MEMORY_LIMIT",
+    "QUERY_THREADS",
+    "ImportReport",
+    "Store",
+    "read_csv_strings",
+    "resolve_store",
+]
+
+#: Longest time limit a query may ask for [s].
+MAX_QUERY_TIMEOUT_S = 3600.0
+#: Most rows a query may ask to return.
+MAX_QUERY_ROWS = 10_000_000
+#: Memory a query may use inside DuckDB (its ``memory_limit`` setting); nothing spills to disk.
+QUERY_MEMORY_LIMIT = "1GB"
+#: Worker threads of the query connection (DuckDB ``threads``).
+QUERY_THREADS = 2
+#: Query-tree node types a read-only query may contain (anything else, such as a
+#: ``DELETE … RETURNING`` inside a ``WITH``, modifies data and is refused).
+_READ_ONLY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE",
+                              "CTE_NODE"})
 
 
 def resolve_store(store: Store | None) -> Store:
@@ -161,20 +198,19 @@ class Store(Catalog):
         return df.drop(columns="_rank").sort_index()
 
     def _read_embedded(self, info: TableInfo) -> pd.DataFrame:
-        raw = read_csv_strings(self.embedded / info.path, strip=False)
-        df, problems = coerce(info, raw, info.path)
+        text = read_csv_text(self.embedded / info.path, label=info.path, strip=False,
+                             max_bytes=UNLIMITED)
+        df, problems = coerce(info, text.frame, info.path)
         if problems:  # the shipped data are validated by the test suite; this is a safeguard
-            raise ValidationError(problems)
+            raise ValidationError(_at_lines(problems, text))
         return df
 
     def _read_user(self, info: TableInfo, path: Path) -> pd.DataFrame:
-        try:
-            raw = read_csv_strings(path)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: unreadable user table ({exc})") from exc
-        df, problems = coerce(info, raw, str(path))
+        """The user rows of ``info`` as stored at ``path`` (written by :meth:`import_file`)."""
+        text = read_csv_text(path, max_bytes=UNLIMITED)
+        df, problems = coerce(info, text.frame, str(path))
         if problems:
-            raise ValidationError(problems)
+            raise ValidationError(_at_lines(problems, text))
         return df
 
     # -- validation -----------------------------------------------------------------------
@@ -202,9 +238,11 @@ class Store(Catalog):
         )
         # range rules the data package already declares are checked by pandera; these
         # guard the tonnage and share columns it leaves open (no rule is reported twice)
+        nonnegative = NONNEGATIVE_COLUMNS | NONNEGATIVE_BY_TABLE.get(name, frozenset())
         problems += check_nonnegative(
-            df, info.undeclared(NONNEGATIVE_COLUMNS, "minimum"), label=label,
-            first_line=first_line)
+            df, info.undeclared(nonnegative, "minimum"), label=label, first_line=first_line)
+        problems += check_years(df, sorted(YEAR_COLUMNS & set(df.columns)), label=label,
+                                first_line=first_line)
         problems += check_shares(
             df, info.undeclared(SHARE_COLUMNS, "minimum", "maximum"), label=label,
             first_line=first_line)
@@ -235,20 +273,20 @@ class Store(Catalog):
         """Validate ``path`` as rows of ``table`` and merge them into the user layer.
 
         The file is rejected whole on any problem (:class:`~oreflow.errors.ValidationError`,
-        one :class:`~oreflow.errors.Problem` per broken rule); otherwise the user table is
-        rewritten atomically (temporary file, ``fsync``, rename), so an interrupted import
-        leaves the previous state intact. Rows whose primary key already exists replace the
-        old row. ``dry_run`` validates and reports without writing.
+        one :class:`~oreflow.errors.Problem` per broken rule, with its file line): unreadable
+        files, files over :data:`~oreflow.data.csvfile.MAX_FILE_BYTES`, rows with too many or
+        too few cells, non-finite numbers and every schema rule. Otherwise the user table is
+        rewritten atomically (temporary file, ``fsync``, rename) while holding the user
+        directory's lock (:func:`~oreflow.data.userdir.locked`), so concurrent imports never
+        lose each other's rows and an interrupted import leaves the previous state intact;
+        temporary files of earlier killed imports are removed then. Rows whose primary key
+        already exists replace the old row. ``dry_run`` validates and reports without
+        writing.
         """
         info = self.info(table)
         label = str(path)
-        try:
-            raw = read_csv_strings(path)
-        except FileNotFoundError:
-            raise InputError(f"{label}: no such file") from None
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            problem = Problem(label, None, None, f"not a readable CSV ({exc})")
-            raise ValidationError([problem]) from None
+        text = read_csv_text(Path(path), label=label)
+        raw = text.frame
         problems = check_columns(info, raw, label)
         if problems:
             raise ValidationError(problems)
@@ -258,41 +296,67 @@ class Store(Catalog):
         if not problems:
             problems = self.validate(table, df, label=label)
         if problems:
-            raise ValidationError(problems)
+            raise ValidationError(_at_lines(problems, text))
 
-        current_user = (
-            self._read_user(info, self.user_file(table))
-            if self.user_file(table).exists()
-            else df.iloc[0:0]
-        )
+        target = self.user_file(table)
+        if dry_run:
+            return self._report(info, df, self.table(table), label, target, dry_run=True)
+        with locked(self.user) as directory:
+            clean_stale_temps(directory)
+            self._cache.pop(table, None)
+            embedded = self._read_embedded(info)
+            current = self._read_user(info, target) if target.exists() else df.iloc[0:0]
+            existing = pd.concat([embedded, current], ignore_index=True)
+            report = self._report(info, df, existing, label, target, dry_run=False)
+            merged = pd.concat([current, df], ignore_index=True)
+            key = list(info.primary_key)
+            if key:
+                merged = merged.drop_duplicates(key, keep="last")
+            atomic_write_text(merged[info.columns].to_csv(index=False, lineterminator="\n"),
+                              target)
+            self._cache.pop(table, None)
+            layered = pd.concat([embedded, merged], ignore_index=True)
+            vcol = info.vintage_column
+            write_counts(target, self.embedded_stamp(info), {
+                "rows": len(layered.drop_duplicates(key)) if key else len(layered),
+                "user_rows": len(merged),
+                "vintages": sorted(set(layered[vcol].dropna().astype(str)) - {""})
+                if vcol else [],
+            })
+        return report
+
+    @staticmethod
+    def _report(info: TableInfo, df: pd.DataFrame, existing: pd.DataFrame, label: str,
+                target: Path, *, dry_run: bool) -> ImportReport:
+        """The import report of rows ``df`` merged over the rows ``existing``."""
         key = list(info.primary_key)
-        existing = self.table(table)
         replaced = 0
         if key:
             old_keys = set(map(tuple, existing[key].astype(str).to_numpy().tolist()))
             new_keys = list(map(tuple, df[key].astype(str).to_numpy().tolist()))
             replaced = sum(k in old_keys for k in new_keys)
-        report = ImportReport(
-            table=table, file=label, rows=len(df), added=len(df) - replaced,
-            replaced=replaced, dry_run=dry_run, target=self.user_file(table),
+        return ImportReport(
+            table=info.name, file=label, rows=len(df), added=len(df) - replaced,
+            replaced=replaced, dry_run=dry_run, target=target,
         )
-        if dry_run:
-            return report
-        merged = pd.concat([current_user, df], ignore_index=True)
-        if key:
-            merged = merged.drop_duplicates(key, keep="last")
-        _atomic_write_csv(merged[info.columns], self.user_file(table))
-        self._cache.pop(table, None)
-        return report
 
     def reset_user(self, table: str) -> bool:
         """Remove the user layer of ``table``; return whether there was one."""
         path = self.user_file(self.info(table).name)
-        if path.exists():
-            path.unlink()
-            self._cache.pop(table, None)
-            return True
-        return False
+        if not path.exists():
+            return False
+        with locked(self.user) as directory:
+            clean_stale_temps(directory)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise write_error(directory, exc) from None
+            finally:
+                self._cache.pop(table, None)
+            drop_counts(path)
+        return True
 
     # -- provenance -----------------------------------------------------------------------
     def sources_for(self, table: str, key: Sequence[str] = (),
@@ -474,12 +538,31 @@ class Store(Catalog):
         return con
 
     def query(self, sql: str, *, timeout_s: float = 10.0, max_rows: int = 100_000) -> pd.DataFrame:
-        """Run a read-only SQL query (DuckDB dialect) over the tables.
+        """Run a read-only SQL query (DuckDB dialect) over the tables, in a sandbox.
 
-        Only ``SELECT`` statements (and ``WITH … SELECT``) run; the connection has file
-        access disabled and its configuration locked, so a query cannot read or write files,
-        and it is interrupted after ``timeout_s`` seconds.
+        Parameters
+        ----------
+        sql : str
+            One ``SELECT`` statement (``WITH … SELECT``, ``UNION`` … included). Anything
+            else, several statements, or a ``WITH`` holding a ``DELETE``/``INSERT``/
+            ``UPDATE … RETURNING`` is refused.
+        timeout_s : float, default 10
+            Time limit for running the query and fetching its result [s]; finite, above 0
+            and at most :data:`MAX_QUERY_TIMEOUT_S`.
+        max_rows : int, default 100000
+            Most rows returned (1 to :data:`MAX_QUERY_ROWS`); a larger result is refused,
+            and at most ``max_rows + 1`` rows are ever fetched.
+
+        Notes
+        -----
+        The query runs on a private in-memory DuckDB holding copies of the tables it names,
+        with file access, extension loading and spilling to disk disabled, memory limited to
+        :data:`QUERY_MEMORY_LIMIT`, :data:`QUERY_THREADS` threads, and the configuration
+        locked, so it can neither read nor write files nor change settings. Every problem is
+        an :class:`~oreflow.errors.InputError` starting with ``SQL:``.
         """
+        timeout_s = _check_timeout(timeout_s)
+        max_rows = _check_max_rows(max_rows)
         import duckdb  # imported on use: keeps `oreflow data list` under 1 s cold
 
         try:
@@ -493,8 +576,12 @@ class Store(Catalog):
                 f"SQL: only SELECT queries are allowed (got {statements[0].type.name})"
             )
         lowered = sql.lower()
-        con = duckdb.connect(":memory:")
+        con = duckdb.connect(":memory:", config={
+            "threads": QUERY_THREADS, "memory_limit": QUERY_MEMORY_LIMIT, "temp_directory": "",
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+        })
         try:
+            _refuse_writes(con, sql)
             for name in self.tables():
                 if name in lowered:
                     frame = self.table(name)
@@ -503,20 +590,28 @@ class Store(Catalog):
                     con.unregister("_src")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
+            # the LIMIT is pushed into the plan: DuckDB stops after max_rows + 1 rows
+            limited = f"SELECT * FROM (\n{_strip_terminator(sql)}\n) AS _q LIMIT {max_rows + 1}"
             timer = threading.Timer(timeout_s, con.interrupt)
             timer.start()
-            try:
-                result = con.execute(sql).fetch_df()
+            try:  # the timer covers running the query and fetching its rows
+                result = con.execute(limited).fetch_df()
             except duckdb.InterruptException:
                 raise InputError(f"SQL: query stopped after the {timeout_s:g} s limit") from None
+            except duckdb.OutOfMemoryException:
+                raise InputError(f"SQL: query needs more than the {QUERY_MEMORY_LIMIT} memory "
+                                 "limit") from None
             except duckdb.Error as exc:
                 raise InputError(f"SQL: {_first_line(exc)}") from None
+            except (ValueError, OverflowError, TypeError) as exc:
+                raise InputError(f"SQL: cannot convert the result ({_first_line(exc)})") from None
             finally:
                 timer.cancel()
         finally:
             con.close()
         if len(result) > max_rows:
-            raise InputError(f"SQL: result has {len(result)} rows, more than {max_rows}")
+            raise InputError(f"SQL: result has more than {max_rows} rows; add a LIMIT or "
+                             "aggregate")
         return result
 
     def fingerprint(self) -> str:
@@ -570,30 +665,84 @@ def _split_ids(cell: object) -> list[str]:
     return [x.strip() for x in str(cell).split(";") if x.strip()]
 
 
-def read_csv_strings(path: Path, *, strip: bool = True) -> pd.DataFrame:
-    """Read a CSV with every cell as a string and empty cells as missing.
-
-    ``strip`` trims blanks around cells (user files); the embedded files are written clean.
-    """
-    text = Path(path).read_text(encoding="utf-8-sig")
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
-    df.columns = [str(c).strip() for c in df.columns]
-    if strip:
-        df = df.apply(lambda s: s.str.strip()).replace({"": None})
-    return df
+def _at_lines(problems: list[Problem], text: CsvText) -> list[Problem]:
+    """Map row positions (line = position + 2) in ``problems`` to the file's lines, in order."""
+    mapped = [p if p.line is None or p.line < 2
+              else Problem(p.file, text.line_of(p.line - 2), p.column, p.rule)
+              for p in problems]
+    return sorted(mapped, key=lambda p: p.line or 0)
 
 
-def _atomic_write_csv(df: pd.DataFrame, target: Path) -> None:
-    """Write ``df`` to ``target`` via a temporary file in the same directory and a rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def _check_timeout(timeout_s: float) -> float:
+    """A query time limit [s], or an :class:`InputError` (0, negative, nan, inf, too long)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            df.to_csv(fh, index=False, lineterminator="\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-        raise
+        value = float(timeout_s)
+    except (TypeError, ValueError):
+        raise InputError(f"SQL: time limit must be a number of seconds, got {timeout_s!r}"
+                         ) from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_QUERY_TIMEOUT_S:
+        raise InputError(f"SQL: time limit must be above 0 and at most "
+                         f"{MAX_QUERY_TIMEOUT_S:g} s, got {timeout_s}")
+    return value
+
+
+def _check_max_rows(max_rows: int) -> int:
+    """A row cap, or an :class:`InputError` (not a whole number from 1 to MAX_QUERY_ROWS)."""
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not (
+            1 <= max_rows <= MAX_QUERY_ROWS):
+        raise InputError(f"SQL: row limit must be a whole number from 1 to {MAX_QUERY_ROWS}, "
+                         f"got {max_rows!r}")
+    return max_rows
+
+
+def _refuse_writes(con: Any, sql: str) -> None:
+    """Refuse a SELECT whose parse tree holds a data-modifying node (``WITH … DELETE``).
+
+    DuckDB reports ``WITH x AS (DELETE … RETURNING *) SELECT …`` as a SELECT statement; its
+    JSON parse tree (``json_serialize_sql``) shows the ``DELETE_QUERY_NODE`` inside. Only the
+    node types in ``_READ_ONLY_NODES`` pass; if the tree cannot be built the query is
+    refused.
+    """
+    import duckdb
+
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    except (duckdb.Error, TypeError, ValueError) as exc:
+        raise InputError(f"SQL: cannot check the query ({_first_line(exc)})") from None
+    if tree.get("error"):
+        raise InputError(f"SQL: {tree.get('error_message') or 'only SELECT queries are allowed'}")
+    bad = sorted(t for t in _node_types(tree) if t not in _READ_ONLY_NODES)
+    if bad:
+        kinds = ", ".join(t.removesuffix("_QUERY_NODE").removesuffix("_NODE") for t in bad)
+        raise InputError(f"SQL: only read-only queries are allowed (the query holds {kinds})")
+
+
+def _node_types(tree: object) -> set[str]:
+    """Every ``type`` ending in ``_NODE`` in a JSON parse tree."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            kind = item.get("type")
+            if isinstance(kind, str) and kind.endswith("_NODE"):
+                found.add(kind)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _strip_terminator(sql: str) -> str:
+    """``sql`` without trailing semicolons and comments (so it can become a subquery)."""
+    import duckdb
+
+    tokens = duckdb.tokenize(sql)
+    while tokens:
+        pos, kind = tokens[-1]
+        if kind == duckdb.token_type.comment or sql[pos:].lstrip().startswith(";"):
+            sql = sql[:pos]
+            tokens = tokens[:-1]
+        else:
+            break
+    return sql
