@@ -105,7 +105,7 @@ def test_unknown_key_rejected_with_line(tmp_path):
 
 
 def test_yaml_syntax_error_has_line():
-    with pytest.raises(ScenarioError, match=r"<string>:\d+: YAML error"):
+    with pytest.raises(ScenarioError, match=r"<string>:\d+: not valid YAML"):
         Scenario.parse_yaml("name: x\nstart: [2025\n")
 
 
