@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from oreflow.base import Model
 
@@ -48,6 +48,8 @@ class Dist(Model):
     Every uncertain input of oreflow is one of the subclasses below (through
     :data:`Distribution`), sampled with one signature, ``sample(n, *, rng)``.
     """
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     low: float | None = None
     """Lower clip bound of sampled values (same unit as the parameter); none if absent."""
