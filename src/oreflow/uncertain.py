@@ -249,7 +249,10 @@ def coerce_number(v: Any) -> Any:
     if isinstance(v, bool):
         return v
     if isinstance(v, int | float):
-        return {"dist": "fixed", "value": float(v)}
+        try:
+            return {"dist": "fixed", "value": float(v)}
+        except OverflowError:  # an integer beyond float range: rejected as not finite
+            return {"dist": "fixed", "value": math.inf if v > 0 else -math.inf}
     if isinstance(v, dict) and "dist" not in v and "value" in v:
         return {"dist": "fixed", **v}
     if isinstance(v, str):  # YAML 1.1 reads '1e-3' as a string

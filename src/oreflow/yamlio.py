@@ -126,6 +126,15 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803
+        """Stop at too deep a flow collection (``[[[[…``) while scanning: PyYAML's scanner
+        keeps a possible key per open flow level and rescans them all at every token, so
+        a thousand open brackets cost seconds before the composer sees any of them."""
+        if self.flow_level >= MAX_DEPTH:
+            raise _LimitError(_line(self.get_mark()),
+                              f"lists and mappings nested more than {MAX_DEPTH} deep")
+        super().fetch_flow_collection_start(TokenClass)
+
     def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         node = super().compose_mapping_node(anchor)
         seen: dict[str, int | None] = {}
@@ -205,7 +214,12 @@ def parse_yaml(text: str, *, source: str = "<string>") -> tuple[Any, yaml.Node |
     if len(text) > MAX_BYTES:
         raise YamlInputError(source, None, f"larger than {MAX_BYTES:,} characters; "
                              "split the file or use a CSV")
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a control character in the text
+        raise YamlInputError(source, text[: exc.position].count("\n") + 1,
+                             f"not valid YAML: character #x{exc.character:04x} is not "
+                             "allowed") from None
     try:
         try:
             node = loader.get_single_node()
@@ -215,6 +229,10 @@ def parse_yaml(text: str, *, source: str = "<string>") -> tuple[Any, yaml.Node |
             mark = exc.problem_mark or exc.context_mark
             what = exc.problem or exc.context or "invalid YAML"
             raise YamlInputError(source, _line(mark), f"not valid YAML: {what}") from None
+        except yaml.reader.ReaderError as exc:  # a control character further on
+            raise YamlInputError(source, text[: exc.position].count("\n") + 1,
+                                 f"not valid YAML: character #x{exc.character:04x} is not "
+                                 "allowed") from None
         except yaml.YAMLError as exc:
             raise YamlInputError(source, None, f"not valid YAML: {exc}") from None
         if node is None:
