@@ -139,11 +139,11 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
         parent = _get_parent(doc, path)
         action = draw(st.sampled_from(["replace", "replace", "replace", "delete", "add"]))
         if action == "replace":
-            parent[path[-1]] = draw(BAD_VALUES)
+            parent[path[-1]] = copy.deepcopy(draw(BAD_VALUES))
         elif action == "delete":
             del parent[path[-1]]
         elif isinstance(parent, dict):
-            parent[draw(KEYS)] = draw(BAD_VALUES)
+            parent[draw(KEYS)] = copy.deepcopy(draw(BAD_VALUES))
     return doc
 
 
