@@ -382,3 +382,15 @@ def test_file_problems_are_input_errors_naming_the_file(tmp_path):
         Scenario.load(big)
     with pytest.raises(ScenarioError, match="no such file"):
         Scenario.load(tmp_path / "nope.yaml")
+
+
+def test_range_checks_refuse_nan_even_when_built_without_validation():
+    from oreflow.uncertain import check_within
+
+    nan_share = Fixed.model_construct(dist="fixed", value=float("nan"), low=None, high=None)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\] \(a share\)"):
+        check_within(nan_share, 0.0, 1.0, reason="a share")
+    with pytest.raises(ValidationError, match="overflow"):
+        Uniform(dist="uniform", low=0.0, high=1e300)
+    with pytest.raises(ValidationError, match="finite"):
+        Normal(dist="normal", mean=0.0, sd=float("inf"))
