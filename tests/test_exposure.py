@@ -616,3 +616,146 @@ def test_impact_simulates_on_the_store_it_is_given(tmp_path: Path, store: Any) -
     # and its dearer Dy base price raises the cost of the magnets' Dy content
     cost = "cost_increase_usd_per_unit_p50"
     assert b.tables["summary"][cost].iloc[0] > a.tables["summary"][cost].iloc[0]
+
+
+# --------------------------------------------------------------------------------------------
+# bad input (issue 11): safe YAML, finite bounded figures, hints, aggregates, size
+
+
+def _yaml_problems(tmp_path: Path, text: str) -> list[tuple[int | None, str | None, str]]:
+    return problems(write_yaml(tmp_path, text))
+
+
+def test_alias_bomb_bom_is_rejected_at_once(tmp_path: Path) -> None:
+    import time
+
+    text = "name: bomb\nproducts:\n  - &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 9):
+        text += f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n"
+    assert len(text) < 1024
+    t0 = time.perf_counter()
+    ((_line, col, rule),) = _yaml_problems(tmp_path, text)
+    assert time.perf_counter() - t0 < 1.0
+    assert col is None and "expands (through its aliases)" in rule
+
+
+def test_deep_and_repeated_yaml_are_problems_with_lines(tmp_path: Path) -> None:
+    ((line, _, rule),) = _yaml_problems(tmp_path, "name: x\nproducts: " + "[" * 3000
+                                        + "]" * 3000 + "\n")
+    assert line == 2 and "nested more than" in rule
+    import yaml
+
+    text = yaml.safe_dump(bom_dict(), sort_keys=False).replace(
+        "    inventory_months: 2\n", "    inventory_months: 2\n    inventory_months: 9\n")
+    ((line, _, rule),) = _yaml_problems(tmp_path, text)
+    assert rule == "key 'inventory_months' appears more than once (first on line 12)"
+    assert line == 13
+
+
+@pytest.mark.parametrize(
+    "override, field, words",
+    [
+        ({"mass_kg_per_unit": {"low": 1, "high": 1e308}}, "mass_kg_per_unit",
+         "within +-1e+12"),
+        ({"mass_kg_per_unit": {"low": 1, "high": 1e9}}, "mass_kg_per_unit", "1,000 t"),
+        ({"mass_kg_per_unit": float("nan")}, "mass_kg_per_unit", "finite"),
+        ({"inventory_months": float("inf")}, "inventory_months", "finite"),
+        ({"inventory_months": 5000}, "inventory_months", "100 years"),
+        ({"qualification_months": {"low": 1, "high": 1e5}}, "qualification_months",
+         "100 years"),
+        ({"price_usd_per_kg": 1e9}, "price_usd_per_kg", "few thousand USD/kg"),
+        ({"price_sensitivity": float("nan")}, "price_sensitivity", "finite"),
+        ({"price_sensitivity": 5}, "price_sensitivity", "less than or equal to 1"),
+        ({"suppliers": [{"country": "CHN", "share": float("nan")}]}, "suppliers[0].share",
+         "finite"),
+        ({"alternatives": [{"country": "AUS", "capacity_kg_per_month": 1e300}]},
+         "alternatives[0].capacity_kg_per_month", "within +-1e+12"),
+    ],
+)
+def test_figures_must_be_finite_and_sane(tmp_path: Path, override: dict[str, Any],
+                                         field: str, words: str) -> None:
+    import yaml
+
+    got = _yaml_problems(tmp_path, yaml.safe_dump(bom_dict(**override), sort_keys=False))
+    want = f"products[0].inputs[0].{field}"
+    assert [g for g in got if str(g[1]).startswith(want) and words in g[2]], got
+
+
+def test_product_figures_are_bounded(tmp_path: Path) -> None:
+    import yaml
+
+    d = bom_dict()
+    d["products"][0]["units_per_year"] = {"value": 1e11}
+    d["products"][0]["unit_value_usd"] = float("inf")
+    got = _yaml_problems(tmp_path, yaml.safe_dump(d, sort_keys=False))
+    assert any(c == "products[0].units_per_year" and "1e10 units" in r for _, c, r in got)
+    assert any(str(c).startswith("products[0].unit_value_usd") and "finite" in r
+               for _, c, r in got), got
+
+
+def test_unknown_bom_fields_suggest_the_nearest(tmp_path: Path) -> None:
+    import yaml
+
+    d = bom_dict(mass_kg_per_units=2.0)
+    d["products"][0]["units_per_yr"] = 5
+    d["descripton"] = "x"
+    got = _yaml_problems(tmp_path, yaml.safe_dump(d, sort_keys=False))
+    rules = {c: r for _, c, r in got}
+    assert rules["products[0].inputs[0].mass_kg_per_units"] == (
+        "unknown field (did you mean 'mass_kg_per_unit'?)")
+    assert rules["products[0].units_per_yr"] == "unknown field (did you mean 'units_per_year'?)"
+    assert rules["descripton"] == "unknown field (did you mean 'description'?)"
+
+
+@pytest.mark.parametrize("code", ["WLD", "ROW", "OTH", "XEU", "EUU", "TOP3"])
+def test_aggregate_codes_are_not_countries(tmp_path: Path, code: str) -> None:
+    import yaml
+
+    d = bom_dict(suppliers=[{"country": code, "share": 1.0}])
+    d["products"][0]["plant_country"] = code
+    got = _yaml_problems(tmp_path, yaml.safe_dump(d, sort_keys=False))
+    for field in ("products[0].plant_country", "products[0].inputs[0].suppliers[0].country"):
+        hits = [r for _, c, r in got if c == field]
+        assert hits and hits[0].startswith(f"'{code}' (") and "is an aggregate, not a " \
+            "country" in hits[0], got
+
+
+def test_bom_file_problems_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "dir.yaml").mkdir()
+    ((line, _, rule),) = problems(tmp_path / "dir.yaml")
+    assert line is None and rule == "is a directory, not a BOM file"
+    bad = tmp_path / "bom.yaml"
+    bad.write_bytes(b"name: x\nproducts: []\ndescription: caf\xe9\n")
+    with pytest.raises(ValidationError) as err:
+        read_bom(bad)
+    (p,) = err.value.problems
+    assert (p.file, p.line) == (str(bad), 3) and p.rule.startswith("not UTF-8 text")
+    assert err.value.exit_code == 2
+
+
+def _big_csv(tmp_path: Path, n: int) -> Path:
+    rows = [{"product": f"p{i}", "units_per_year": 1000, "plant_country": "USA",
+             "input": "m1", "kind": "magnet", "type": "NdFeB", "mass_kg_per_unit": 1.5,
+             "inventory_months": 2, "supplier_country": "CHN", "share": 1}
+            for i in range(n)]
+    return _write_csv(tmp_path, CSV_HEADER, rows)
+
+
+def test_a_5000_product_csv_bom_reads_in_seconds(tmp_path: Path, store: Any) -> None:
+    import time
+
+    path = _big_csv(tmp_path, 5000)
+    t0 = time.perf_counter()
+    bom = read_bom(path, store=store)
+    assert len(bom.products) == 5000
+    assert time.perf_counter() - t0 < 8.0
+
+
+def test_a_50000_product_csv_bom_is_refused_quickly(tmp_path: Path, store: Any) -> None:
+    import time
+
+    path = _big_csv(tmp_path, 50_000)
+    t0 = time.perf_counter()
+    ((line, col, rule),) = problems(path)
+    assert time.perf_counter() - t0 < 8.0
+    assert (line, col) == (10_002, "product") and rule.startswith("more than 10,000 products")

@@ -105,7 +105,7 @@ def test_unknown_key_rejected_with_line(tmp_path):
 
 
 def test_yaml_syntax_error_has_line():
-    with pytest.raises(ScenarioError, match=r"<string>:\d+: YAML error"):
+    with pytest.raises(ScenarioError, match=r"<string>:\d+: not valid YAML"):
         Scenario.parse_yaml("name: x\nstart: [2025\n")
 
 
@@ -200,3 +200,197 @@ def test_bloc_targets_expand_through_the_store(store) -> None:
     assert {"DEU", "FRA", "ITA"} <= set(regions.targets)
     # the 27 members plus XEU, the node standing for members without a figure of their own
     assert len(regions.targets) == 28 and "XEU" in regions.targets
+
+
+# --------------------------------------------------------------------------------------
+# bad input (issue 11): the safe loader, finite bounded numbers, hints, sources
+
+
+def _one_error(text: str) -> str:
+    with pytest.raises(ScenarioError) as err:
+        Scenario.parse_yaml(text, source="s.yaml")
+    return str(err.value)
+
+
+def _bomb(key: str = "x") -> str:
+    """A 1 KB 'billion laughs': nine levels of ten aliases each expand to 10^9 strings."""
+    text = f"name: bomb\nstart: 2025-01\n{key}:\n  - &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 9):
+        text += f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n"
+    return text
+
+
+def test_alias_bomb_is_rejected_at_once():
+    import time
+
+    t0 = time.perf_counter()
+    msg = _one_error(_bomb("shocks"))
+    assert time.perf_counter() - t0 < 1.0
+    assert msg.startswith("s.yaml:") and "aliases" in msg and "write the values out" in msg
+
+
+def test_deep_nesting_is_an_input_error_not_a_recursion_error():
+    msg = _one_error("name: x\nstart: 2025-01\nshocks: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert re.search(r"s\.yaml:3: lists and mappings nested more than \d+ deep", msg)
+    msg = _one_error("name: x\nstart: 2025-01\nparameters:\n" + "".join(
+        "  " * (i + 1) + f"k{i}:\n" for i in range(200)) + "  " * 201 + "v: 1\n")
+    assert "nested more than" in msg
+
+
+def test_repeated_key_is_rejected_with_both_lines():
+    msg = _one_error(GOOD + "horizon_months: 24\n")
+    assert msg == "s.yaml:15: key 'horizon_months' appears more than once (first on line 3)"
+    nested = GOOD.replace("    approval_rate: 0.5\n",
+                          "    approval_rate: 0.5\n    approval_rate: 0.9\n")
+    assert "s.yaml:11: key 'approval_rate' appears more than once" in _one_error(nested)
+
+
+def test_too_large_text_is_rejected():
+    assert "larger than 1,000,000 characters" in _one_error(GOOD + "#" * 1_000_001)
+
+
+@pytest.mark.parametrize(
+    "old, new, field, words",
+    [
+        ("approval_rate: 0.5", "approval_rate: .nan", "shocks[0].approval_rate", "finite"),
+        ("approval_rate: 0.5", "approval_rate: .inf", "shocks[0].approval_rate", "finite"),
+        ("approval_rate: 0.5", "approval_rate: 1e308", "shocks[0].approval_rate", "1e+12"),
+        ("approval_rate: 0.5", "approval_rate: {dist: normal, mean: 0.5, sd: .nan}",
+         "shocks[0].approval_rate", "finite"),
+        ("approval_rate: 0.5", "approval_rate: .nan\n    duration_months: .inf",
+         "shocks[0].duration_months", "finite"),
+        ("approval_rate: 0.5", "approval_rate: 0.5\n    duration_months: 1e308",
+         "shocks[0].duration_months", "100 years"),
+        ("{dist: uniform, low: 1, high: 3}", "{dist: uniform, low: 1, high: 1e9}",
+         "shocks[0].licence_lag_months", "100 years"),
+        ("approval_rate: 0.5", "quota_t: .inf\n    end: 2026-01", "shocks[0].quota_t",
+         "finite"),
+        ("approval_rate: 0.5", "quota_t: 1e11\n    end: 2026-01", "shocks[0].quota_t",
+         "world rare-earth output"),
+        ("growth_per_year: 0.1", "growth_per_year: -1", "shocks[1].growth_per_year",
+         "above -1"),
+        ("growth_per_year: 0.1", "growth_per_year: {dist: uniform, low: -2, high: 0}",
+         "shocks[1].growth_per_year", "above -1"),
+        ("growth_per_year: 0.1", "growth_per_year: .nan", "shocks[1].growth_per_year",
+         "finite"),
+        ("growth_per_year: 0.1", "level: -1.5", "shocks[1].level", "more than 100%"),
+        ("horizon_months: 12", "horizon_months: .inf", "horizon_months", "finite"),
+    ],
+)
+def test_numbers_must_be_finite_and_sane(old, new, field, words):
+    msg = _one_error(GOOD.replace(old, new))
+    line = next(x for x in msg.splitlines() if f"field {field}" in x)
+    assert re.match(r"\s+s\.yaml:\d+: field ", line) and words in line, msg
+
+
+@pytest.mark.parametrize(
+    "shock, field, words",
+    [
+        ("kind: production_outage\n    country: MMR\n    stage: mine\n    start: 2025-02\n"
+         "    share: 1.5", "shocks[2].share", "a share"),
+        ("kind: production_outage\n    country: MMR\n    stage: mine\n    start: 2025-02\n"
+         "    share: 0.5\n    recovery_months: 1e308", "shocks[2].recovery_months",
+         "100 years"),
+        ("kind: stockpile_release\n    materials: [Dy]\n    start: 2025-02\n"
+         "    duration_months: 3\n    tonnes: 1e308", "shocks[2].tonnes", "world"),
+        ("kind: price_floor\n    materials: [Dy]\n    start: 2025-02\n    usd_per_kg: .inf",
+         "shocks[2].usd_per_kg", "finite"),
+        ("kind: tariff\n    materials: [Dy]\n    start: 2025-02\n    rate: .nan",
+         "shocks[2].rate", "finite"),
+        ("kind: tariff\n    materials: [Dy]\n    start: 2025-02\n    rate: 1e300",
+         "shocks[2].rate", "prohibitive many times over"),
+    ],
+)
+def test_shock_numbers_are_bounded(shock, field, words):
+    msg = _one_error(GOOD + f"  - {shock}\n")
+    assert f"field {field}:" in msg and words in msg, msg
+
+
+@pytest.mark.parametrize(
+    "param, words",
+    [
+        ("leakage: {dist: uniform, low: 0, high: 2}", "a share"),
+        ("leakage: .nan", "finite"),
+        ("user_cover_months: 1e9", "100 years"),
+        ("supply_elasticity: -0.5", "cannot be negative"),
+        ("recovery_tolerance: .nan", "finite"),
+    ],
+)
+def test_parameters_are_bounded(param, words):
+    name = param.split(":")[0]
+    msg = _one_error(GOOD + f"parameters:\n  {param}\n")
+    assert f"field parameters.{name}" in msg and words in msg, msg
+
+
+def test_an_impossible_date_names_its_field():
+    msg = _one_error(GOOD.replace("start: 2025-01\n", "start: 2025-02-30\n", 1))
+    assert re.search(r"s\.yaml:2: field start: not a date .*'2025-02-30'", msg), msg
+    msg = _one_error(GOOD.replace("effective: 2025-03", "effective: 2025-13"))
+    assert "field shocks[0].effective: not a date" in msg
+    msg = _one_error(GOOD.replace("effective: 2025-03", "effective: 99999"))
+    assert "field shocks[0].effective: not a date" in msg
+
+
+@pytest.mark.parametrize(
+    "old, new, field, hint",
+    [
+        ("horizon_months: 12", "horizon: 12", "horizon", "horizon_months"),
+        ("approval_rate: 0.5", "approval_rate: 0.5\n    duration: 6",
+         "shocks[0].duration", "duration_months"),
+        ("growth_per_year: 0.1", "growth_per_yr: 0.1", "shocks[1].growth_per_yr",
+         "growth_per_year"),
+        ("{dist: uniform, low: 1, high: 3}", "{dist: uniform, low: 1, hgh: 3}",
+         "shocks[0].licence_lag_months.hgh", "high"),
+    ],
+)
+def test_unknown_field_suggests_the_nearest(old, new, field, hint):
+    msg = _one_error(GOOD.replace(old, new))
+    assert f"field {field}: unknown field '{field.split('.')[-1].split(']')[-1]}' " \
+           f"(did you mean '{hint}'?)" in msg, msg
+    msg = _one_error(GOOD + "parameters:\n  lekage: 0.2\n")
+    assert "s.yaml:16: field parameters.lekage: unknown field 'lekage' (did you mean " \
+           "'leakage'?)" in msg, msg
+
+
+def test_source_ids_must_name_known_sources(store):
+    good = GOOD + "source_ids: [usgs_mcs2026_ree]\n"
+    assert Scenario.parse_yaml(good, store=store).source_ids == ["usgs_mcs2026_ree"]
+    msg = _one_error(GOOD + "source_ids: [usgs_mcs2026_ree, usgs_mcs2026_reee]\n")
+    assert ("s.yaml:15: field source_ids[1]: unknown source 'usgs_mcs2026_reee' (did you "
+            "mean 'usgs_mcs2026_ree'?)") in msg, msg
+    shock = GOOD.replace("    approval_rate: 0.5\n",
+                         "    approval_rate: 0.5\n    source_ids: [cn_2025_no18, no_such]\n")
+    msg = _one_error(shock)
+    assert "s.yaml:11: field shocks[0].source_ids[1]: unknown source 'no_such'" in msg, msg
+    assert "cn_2025_no18" not in msg  # a policies key is a valid source id
+
+
+def test_file_problems_are_input_errors_naming_the_file(tmp_path):
+    from oreflow.errors import InputError
+
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(ScenarioError, match=r"dir\.yaml: is a directory, not a scenario"):
+        Scenario.load(tmp_path / "dir.yaml")
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(GOOD.encode() + "description: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ScenarioError, match=r"latin1\.yaml:15: not UTF-8 text") as err:
+        Scenario.from_yaml(bad)
+    assert isinstance(err.value, InputError) and err.value.exit_code == 2
+    big = tmp_path / "big.yaml"
+    big.write_text(GOOD + "#" * 1_100_000)
+    with pytest.raises(ScenarioError, match=r"big\.yaml: scenario file is 1,\d+,\d+ bytes"):
+        Scenario.load(big)
+    with pytest.raises(ScenarioError, match="no such file"):
+        Scenario.load(tmp_path / "nope.yaml")
+
+
+def test_range_checks_refuse_nan_even_when_built_without_validation():
+    from oreflow.uncertain import check_within
+
+    nan_share = Fixed.model_construct(dist="fixed", value=float("nan"), low=None, high=None)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\] \(a share\)"):
+        check_within(nan_share, 0.0, 1.0, reason="a share")
+    with pytest.raises(ValidationError, match="overflow"):
+        Uniform(dist="uniform", low=0.0, high=1e300)
+    with pytest.raises(ValidationError, match="finite"):
+        Normal(dist="normal", mean=0.0, sd=float("inf"))

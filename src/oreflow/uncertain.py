@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from oreflow.base import Model
 
 __all__ = [
+    "MAX_ABS",
     "Beta",
     "Dist",
     "Distribution",
@@ -36,12 +37,19 @@ __all__ = [
 ]
 
 
+#: Largest magnitude of any number in a distribution; beyond it products and sums of draws
+#: can overflow to infinity (and then to NaN) in the simulation.
+MAX_ABS: float = 1e12
+
+
 class Dist(Model):
     """Base of the distribution family: sampling, support and mean, with optional clipping.
 
     Every uncertain input of oreflow is one of the subclasses below (through
     :data:`Distribution`), sampled with one signature, ``sample(n, *, rng)``.
     """
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     low: float | None = None
     """Lower clip bound of sampled values (same unit as the parameter); none if absent."""
@@ -53,6 +61,9 @@ class Dist(Model):
         for name, value in self:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value}")
+            if isinstance(value, float) and abs(value) > MAX_ABS:
+                raise ValueError(f"{name} must lie within +-{MAX_ABS:g} (larger numbers "
+                                 f"overflow the model's arithmetic), got {value:g}")
         return self
 
     def _raw(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
@@ -219,23 +230,29 @@ class Beta(Dist):
         return (self.low, self.high)
 
 
-def check_within(dist: Dist | None, lo: float, hi: float) -> None:
+def check_within(dist: Dist | None, lo: float, hi: float, *, reason: str = "") -> None:
     """Reject a distribution that can draw values outside ``[lo, hi]`` (clip it with
-    ``low``/``high`` to keep an unbounded shape)."""
+    ``low``/``high`` to keep an unbounded shape); ``reason`` says why, in the message."""
     if dist is None:
         return
     a, b = dist.support()
-    if a < lo or b > hi:
+    if not (lo <= a and b <= hi):  # written so that a NaN bound fails too
         bounds = f"[{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
-        raise ValueError(f"must lie in {bounds}; this distribution can draw "
+        why = f" ({reason})" if reason else ""
+        raise ValueError(f"must lie in {bounds}{why}; this distribution can draw "
                          f"[{a:g}, {b:g}] (add low/high to clip it)")
 
 
 def coerce_number(v: Any) -> Any:
+    """Turn a plain number (or a number written as text) into ``{dist: fixed, value: v}``;
+    anything else is passed on for the schema to judge."""
     if isinstance(v, bool):
         return v
     if isinstance(v, int | float):
-        return {"dist": "fixed", "value": float(v)}
+        try:
+            return {"dist": "fixed", "value": float(v)}
+        except OverflowError:  # an integer beyond float range: rejected as not finite
+            return {"dist": "fixed", "value": math.inf if v > 0 else -math.inf}
     if isinstance(v, dict) and "dist" not in v and "value" in v:
         return {"dist": "fixed", **v}
     if isinstance(v, str):  # YAML 1.1 reads '1e-3' as a string

@@ -27,15 +27,31 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from oreflow.base import Model
 from oreflow.chain import RARE_EARTHS
+from oreflow.chain.names import NON_NODE_CODES, RESIDUAL_CODES
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, Problem, ValidationError, did_you_mean, unknown
-from oreflow.exposure.bom_io import FieldPath, dedupe_problems, pydantic_problems, read_raw
-from oreflow.uncertain import Fixed, Uniform, fixed, uniform
+from oreflow.exposure.bom_io import (
+    MAX_CSV_BYTES,
+    FieldPath,
+    dedupe_problems,
+    pydantic_problems,
+    read_raw,
+)
+from oreflow.uncertain import MAX_ABS, Fixed, Uniform, fixed, uniform
+from oreflow.yamlio import MAX_BYTES, YamlInputError, read_text
 
 __all__ = [
     "CITABLE_TABLES",
@@ -81,7 +97,43 @@ _EXAMPLES_PACKAGE = "oreflow.examples"
 # the schema (oreflow.base.Model: frozen, extra="forbid")
 
 
-class Citation(Model):
+class _Input(Model):
+    """Base of the BOM models: float fields must be finite (``.nan``/``.inf`` rejected)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+#: Longest time a month-valued BOM figure may take [months] (100 years).
+MAX_MONTHS: float = 1200.0
+_MONTHS = (MAX_MONTHS, "at most 1200 months (100 years)")
+#: Upper bounds of the BOM figures, each with its reason: beyond them a figure is a typo, and
+#: products of figures could overflow to infinity (then NaN) in the results.
+_UPPER: dict[str, tuple[float, str]] = {
+    "units_per_year": (1e10, "at most 1e10 units a year, more than the world makes of "
+                             "any product"),
+    "unit_value_usd": (1e11, "at most 1e11 USD a unit"),
+    "mass_kg_per_unit": (1e6, "at most 1e6 kg (1,000 t) of one input in one unit"),
+    "price_usd_per_kg": (1e6, "at most 1e6 USD/kg; rare-earth prices are at most a few "
+                              "thousand USD/kg"),
+    "capacity_kg_per_month": (1e9, "at most 1e9 kg a month, above world rare-earth output"),
+    "inventory_months": _MONTHS,
+    "qualification_months": _MONTHS,
+    "delivery_months": _MONTHS,
+}
+
+
+def _check_upper(q: Quantity | None, field: str) -> Quantity | None:
+    """Reject a figure above the bound of ``field`` in :data:`_UPPER` (reason in the message)."""
+    if q is None:
+        return q
+    hi, reason = _UPPER[field]
+    top = max(x for x in (q.value, q.low, q.high) if x is not None)
+    if top > hi:
+        raise ValueError(f"must be {reason} (got {top:g})")
+    return q
+
+
+class Citation(_Input):
     """Where a number comes from: a ``sources`` key, optionally the table row it was read from.
 
     At least one of ``source_id`` (a key of the embedded ``sources`` table) or ``url`` (an
@@ -109,7 +161,7 @@ class Citation(Model):
         return self
 
 
-class Quantity(Model):
+class Quantity(_Input):
     """A number with its provenance: a point ``value``, a ``low``–``high`` range, or both.
 
     Written as a bare number (``1.5``) or as a mapping
@@ -148,6 +200,9 @@ class Quantity(Model):
         nums = [x for x in (self.value, self.low, self.high) if x is not None]
         if any(not math.isfinite(x) for x in nums):
             raise ValueError("numbers must be finite")
+        if any(abs(x) > MAX_ABS for x in nums):
+            raise ValueError(f"numbers must lie within +-{MAX_ABS:g} (larger ones overflow "
+                             "the results)")
         if self.value is None and (self.low is None or self.high is None):
             raise ValueError("give a value, or both low and high")
         if (self.low is None) != (self.high is None):
@@ -210,7 +265,7 @@ def _check_sign(q: Quantity | None, *, strict: bool) -> Quantity | None:
     return q
 
 
-class Supplier(Model):
+class Supplier(_Input):
     """A current supplier of one input."""
 
     country: str
@@ -223,7 +278,7 @@ class Supplier(Model):
     """Free text."""
 
 
-class Alternative(Model):
+class Alternative(_Input):
     """A supplier you could qualify: its capacity offered to you and its qualification time."""
 
     country: str
@@ -235,7 +290,7 @@ class Alternative(Model):
     adds no supply in :func:`impact`)."""
     qualification_months: Quantity | None = None
     """Qualification time of this supplier [months]; default the input's."""
-    price_premium: float = Field(default=0.0, ge=0)
+    price_premium: float = Field(default=0.0, ge=0, le=100)
     """Price premium over your current price [-] (0.2 = 20 % dearer)."""
     project_id: str | None = None
     """Key in the ``projects`` table, if it is a listed project."""
@@ -244,11 +299,11 @@ class Alternative(Model):
 
     @field_validator("capacity_kg_per_month", "qualification_months")
     @classmethod
-    def _nonneg(cls, v: Quantity | None) -> Quantity | None:
-        return _check_sign(v, strict=False)
+    def _nonneg(cls, v: Quantity | None, info: ValidationInfo) -> Quantity | None:
+        return _check_upper(_check_sign(v, strict=False), str(info.field_name))
 
 
-class Input(Model):
+class Input(_Input):
     """One rare-earth input of a product: a magnet or a rare-earth material."""
 
     id: str = Field(min_length=1)
@@ -278,7 +333,7 @@ class Input(Model):
     (:data:`DEFAULT_QUALIFICATION`)."""
     delivery_months: Quantity = Field(default_factory=lambda: Quantity(value=0.0))
     """Time from a supplier's approval to its first delivery [months]."""
-    price_sensitivity: float = Field(default=1.0, ge=0)
+    price_sensitivity: float = Field(default=1.0, ge=0, le=1)
     """Share of a market price change that reaches the price you pay [-] (1 = spot-indexed,
     0 = fixed-price contract over the horizon)."""
     price_usd_per_kg: Quantity | None = None
@@ -290,13 +345,13 @@ class Input(Model):
 
     @field_validator("mass_kg_per_unit", "price_usd_per_kg")
     @classmethod
-    def _positive(cls, v: Quantity | None) -> Quantity | None:
-        return _check_sign(v, strict=True)
+    def _positive(cls, v: Quantity | None, info: ValidationInfo) -> Quantity | None:
+        return _check_upper(_check_sign(v, strict=True), str(info.field_name))
 
     @field_validator("inventory_months", "qualification_months", "delivery_months")
     @classmethod
-    def _nonneg(cls, v: Quantity | None) -> Quantity | None:
-        return _check_sign(v, strict=False)
+    def _nonneg(cls, v: Quantity | None, info: ValidationInfo) -> Quantity | None:
+        return _check_upper(_check_sign(v, strict=False), str(info.field_name))
 
     @field_validator("content")
     @classmethod
@@ -312,7 +367,7 @@ class Input(Model):
         return v
 
 
-class ContentClaim(Model):
+class ContentClaim(_Input):
     """A published figure of a product's rare-earth content, shown for context only.
 
     Sources often disagree (the F-35: 417 kg "rare earth materials" in a DoD figure quoted by
@@ -328,7 +383,7 @@ class ContentClaim(Model):
     """How the source arrived at it."""
 
 
-class Product(Model):
+class Product(_Input):
     """A product line."""
 
     id: str = Field(min_length=1)
@@ -351,11 +406,11 @@ class Product(Model):
 
     @field_validator("units_per_year", "unit_value_usd")
     @classmethod
-    def _positive(cls, v: Quantity | None) -> Quantity | None:
-        return _check_sign(v, strict=True)
+    def _positive(cls, v: Quantity | None, info: ValidationInfo) -> Quantity | None:
+        return _check_upper(_check_sign(v, strict=True), str(info.field_name))
 
 
-class Bom(Model):
+class Bom(_Input):
     """A bill of materials: the product lines whose rare-earth exposure is assessed.
 
     Examples
@@ -468,7 +523,8 @@ def check_bom(bom: Bom | Mapping[str, Any], *,
     st = resolve_store(store)
     out: list[tuple[FieldPath, str]] = []
     countries = st.table("countries")
-    codes = set(countries["iso3"].astype(str)) - {"WLD"}
+    aggregates = _aggregates(countries)
+    codes = set(countries["iso3"].astype(str)) - set(aggregates)
     blocs = set(st.table("blocs")["bloc"].astype(str)) if "blocs" in st.tables() else set()
     materials = set(st.table("materials")["material"].astype(str))
     rare = RARE_EARTHS
@@ -476,11 +532,17 @@ def check_bom(bom: Bom | Mapping[str, Any], *,
     project_ids: set[str] | None = None
 
     def country(path: FieldPath, code: Any) -> None:
-        if isinstance(code, str) and code not in codes:
+        if isinstance(code, str) and code in aggregates:
+            out.append((path, f"'{code}' ({aggregates[code]}) is an aggregate, not a "
+                        "country: name the country (ISO3 code) where the plant is"))
+        elif isinstance(code, str) and code not in codes:
             out.append((path, f"unknown country code '{code}'" + did_you_mean(code, codes)))
 
     ctrl = data.get("controller", "CHN")
-    if isinstance(ctrl, str) and ctrl not in codes and ctrl not in blocs:
+    if isinstance(ctrl, str) and ctrl in aggregates:
+        out.append((("controller",), f"'{ctrl}' ({aggregates[ctrl]}) is an aggregate, not a "
+                    "country or bloc: name the restricting country (e.g. CHN)"))
+    elif isinstance(ctrl, str) and ctrl not in codes and ctrl not in blocs:
         out.append((("controller",), f"unknown country or bloc '{ctrl}'"
                     + did_you_mean(ctrl, codes | blocs)))
     seen_p: set[str] = set()
@@ -561,6 +623,17 @@ def check_bom(bom: Bom | Mapping[str, Any], *,
                                     + did_you_mean(pj, project_ids)))
     out += _check_citations(data, st)
     return out
+
+
+def _aggregates(countries: pd.DataFrame) -> dict[str, str]:
+    """Aggregate codes (world, rest of world, other countries, combined partners …) with
+    their names: rows of kind ``aggregate`` and the codes of :mod:`oreflow.chain.names`."""
+    names = dict(zip(countries["iso3"].astype(str), countries["name"].astype(str),
+                     strict=True))
+    kind = countries["kind"].astype(str) if "kind" in countries else pd.Series(dtype=str)
+    codes = set(countries.loc[kind == "aggregate", "iso3"].astype(str))
+    codes |= RESIDUAL_CODES | NON_NODE_CODES
+    return {c: names.get(c, "an aggregate code") for c in sorted(codes)}
 
 
 def _items(x: Any) -> Iterable[tuple[int, Mapping[str, Any]]]:
@@ -663,7 +736,7 @@ def read_bom(path: str | Path, *, store: Store | None = None) -> Bom:
         If the file does not exist or its format is not recognised.
     """
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError(f"{p}: no such file")
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
@@ -673,9 +746,10 @@ def read_bom(path: str | Path, *, store: Store | None = None) -> Bom:
     else:
         raise InputError(f"{p}: a BOM is a .yaml, .yml or .csv file")
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError([Problem(str(p), None, None, "not UTF-8 text")]) from None
+        text = read_text(p, what="BOM file", max_bytes=MAX_CSV_BYTES if fmt == "csv"
+                         else MAX_BYTES)
+    except YamlInputError as exc:
+        raise ValidationError([Problem(str(path), exc.line, None, exc.rule)]) from None
     return parse_bom(text, fmt=fmt, label=str(path), store=store)
 
 
@@ -687,7 +761,7 @@ def parse_bom(text: str, *, fmt: Literal["yaml", "csv"] = "yaml", label: str = "
     try:
         bom = Bom.model_validate(data)
     except PydanticValidationError as exc:
-        problems += pydantic_problems(exc, loc)
+        problems += pydantic_problems(exc, loc, Bom)
     problems += [loc.problem(path, rule) for path, rule in check_bom(data, store=store)]
     if problems or bom is None:
         raise ValidationError(dedupe_problems(problems))

@@ -20,12 +20,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from oreflow.errors import Problem, ValidationError, did_you_mean
+from oreflow.yamlio import YamlInputError, known_fields, parse_yaml
 
 __all__ = [
     "CSV_REQUIRED",
+    "MAX_CSV_BYTES",
+    "MAX_CSV_ROWS",
+    "MAX_PRODUCTS",
     "FieldPath",
     "Locator",
     "csv_columns",
@@ -119,13 +124,9 @@ def _yaml_lines(node: yaml.Node) -> dict[FieldPath, int]:
 
 def _parse_yaml(text: str, label: str) -> tuple[Any, Locator]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationError([Problem(label, line, None, f"not valid YAML: {what}")]) from None
+        data, node = parse_yaml(text, source=label)
+    except YamlInputError as exc:
+        raise ValidationError([Problem(label, exc.line, None, exc.rule)]) from None
     if node is None or not isinstance(data, dict):
         raise ValidationError([Problem(label, 1, None, "a BOM is a YAML mapping with "
                                                        "'name' and 'products'")])
@@ -148,6 +149,14 @@ _CSV_INPUT_Q = ("mass_kg_per_unit", "inventory_months", "qualification_months",
 _CSV_CITE = ("source_id", "source_table", "source_key")
 _CSV_SUPPLIER = {"supplier": "name", "supplier_country": "country", "share": "share"}
 _NUMERIC = {"share", "price_sensitivity", "year", "deminimis_threshold"}
+#: Most products a BOM may list; each is traced and simulated on its own, and a BOM of this
+#: size already takes tens of seconds to check.
+MAX_PRODUCTS: int = 10_000
+#: Most data rows a CSV BOM may have (one per product x input x supplier).
+MAX_CSV_ROWS: int = 100_000
+#: Largest CSV BOM accepted [bytes or characters]; YAML BOMs are capped at
+#: :data:`oreflow.yamlio.MAX_BYTES`.
+MAX_CSV_BYTES: int = 10_000_000
 
 
 def csv_columns() -> list[str]:
@@ -167,6 +176,9 @@ def _csv_allowed(col: str) -> bool:
 
 
 def _parse_csv(text: str, label: str) -> tuple[dict[str, Any], Locator, list[Problem]]:
+    if len(text) > MAX_CSV_BYTES:
+        raise ValidationError([Problem(label, None, None, f"larger than {MAX_CSV_BYTES:,} "
+                                       "characters; split the BOM")])
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip() for h in next(reader)]
@@ -185,6 +197,9 @@ def _parse_csv(text: str, label: str) -> tuple[dict[str, Any], Locator, list[Pro
     columns: dict[FieldPath, str] = {}
     data: dict[str, Any] = {}
     products: dict[str, dict[str, Any]] = {}
+    # positions by id: list(products).index(pid) per row made reading quadratic in the rows
+    product_index: dict[str, int] = {}
+    input_index: dict[tuple[str, str], int] = {}
     first_line: dict[tuple[Any, ...], int] = {}
     n_rows = 0
     for row in reader:
@@ -192,6 +207,9 @@ def _parse_csv(text: str, label: str) -> tuple[dict[str, Any], Locator, list[Pro
         if not any(c.strip() for c in row):
             continue
         n_rows += 1
+        if n_rows > MAX_CSV_ROWS:
+            raise ValidationError([Problem(label, line, None, f"more than {MAX_CSV_ROWS:,} "
+                                           "rows; split the BOM")])
         if len(row) > len(header):
             problems.append(Problem(label, line, None,
                                     f"{len(row)} cells but {len(header)} columns"))
@@ -251,12 +269,16 @@ def _parse_csv(text: str, label: str) -> tuple[dict[str, Any], Locator, list[Pro
             problems.append(Problem(label, line, "product", "a value is required"))
             continue
         if pid not in products:
+            if len(products) >= MAX_PRODUCTS:
+                raise ValidationError([Problem(label, line, "product", f"more than "
+                                               f"{MAX_PRODUCTS:,} products; split the BOM")])
+            product_index[pid] = len(products)
             products[pid] = {"id": pid, "inputs": {}}
-            idx = len(products) - 1
+            idx = product_index[pid]
             lines[("products", idx)] = line
             lines[("products", idx, "id")] = line
             columns[("products", idx, "id")] = "product"
-        p_idx = list(products).index(pid)
+        p_idx = product_index[pid]
         prod = products[pid]
         ppath: FieldPath = ("products", p_idx)
         for col, key in _CSV_PRODUCT.items():
@@ -269,12 +291,13 @@ def _parse_csv(text: str, label: str) -> tuple[dict[str, Any], Locator, list[Pro
             continue
         inputs: dict[str, dict[str, Any]] = prod["inputs"]
         if iid not in inputs:
+            input_index[(pid, iid)] = len(inputs)
             inputs[iid] = {"id": iid, "suppliers": []}
-            ii = len(inputs) - 1
+            ii = input_index[(pid, iid)]
             lines[(*ppath, "inputs", ii)] = line
             lines[(*ppath, "inputs", ii, "id")] = line
             columns[(*ppath, "inputs", ii, "id")] = "input"
-        i_idx = list(inputs).index(iid)
+        i_idx = input_index[(pid, iid)]
         inp = inputs[iid]
         ipath: FieldPath = (*ppath, "inputs", i_idx)
         scope = (pid, iid)
@@ -324,14 +347,18 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-def pydantic_problems(exc: PydanticValidationError, loc: Locator) -> list[Problem]:
+def pydantic_problems(exc: PydanticValidationError, loc: Locator,
+                      model: type[BaseModel] | None = None) -> list[Problem]:
+    """Located problems of a pydantic error; with ``model`` (the root schema) an unknown
+    field gets the nearest allowed name as a did-you-mean hint."""
     out = []
     errors = exc.errors()
-    locs = [tuple(e["loc"]) for e in errors]
+    # every proper prefix of an error location (a set: checking each error against every
+    # other was quadratic in the number of errors)
+    parents = {tuple(e["loc"])[:n] for e in errors for n in range(len(e["loc"]))}
     for err in errors:
         here = tuple(err["loc"])
-        if err["type"] == "too_short" and any(len(o) > len(here) and o[:len(here)] == here
-                                              for o in locs):
+        if err["type"] == "too_short" and here in parents:
             continue  # a list "too short" only because its items failed
         path = [p for p in err["loc"] if isinstance(p, str | int)]
         # drop pydantic's internal markers ("function-after[...]" etc.)
@@ -341,6 +368,9 @@ def pydantic_problems(exc: PydanticValidationError, loc: Locator) -> list[Proble
             rule = "required field is missing"
         elif kind == "extra_forbidden":
             rule = "unknown field"
+            if model is not None and err["loc"]:
+                name = str(err["loc"][-1])
+                rule += did_you_mean(name, known_fields(model, err["loc"]))
         else:
             rule = str(err["msg"]).removeprefix("Value error, ")
         out.append(loc.problem(path, rule))
@@ -364,12 +394,14 @@ def read_raw(text: str, fmt: Literal["yaml", "csv"],
 def dedupe_problems(problems: list[Problem]) -> list[Problem]:
     """Drop repeats and "missing" reports of cells already reported as unreadable."""
     seen: set[tuple[int | None, str | None]] = set()
+    kept: set[Problem] = set()
     out: list[Problem] = []
     for p in problems:
         if p.rule == "required field is missing" and (p.line, p.column) in seen:
             continue
-        if p in out:
+        if p in kept:
             continue
         seen.add((p.line, p.column))
+        kept.add(p)
         out.append(p)
     return out

@@ -34,6 +34,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -42,7 +43,8 @@ from pydantic import (
 
 from oreflow.base import Model
 from oreflow.chain.names import RARE_EARTHS
-from oreflow.errors import InputError, unknown
+from oreflow.data.store import Store, resolve_store
+from oreflow.errors import InputError, did_you_mean, unknown
 from oreflow.uncertain import (
     Beta,
     Dist,
@@ -57,6 +59,7 @@ from oreflow.uncertain import (
     triangular,
     uniform,
 )
+from oreflow.yamlio import YamlInputError, known_fields, parse_yaml, read_text
 
 __all__ = [
     "ELEMENTS",
@@ -123,32 +126,101 @@ class ScenarioError(InputError, ValueError):
     """
 
 
+class _Input(Model):
+    """Base of the scenario models: a float field must be finite (``.nan``/``.inf`` are
+    rejected by pydantic, with the field's name)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+# --------------------------------------------------------------------------------------
+# Bounds on numbers (each with its reason, shown in the error)
+# --------------------------------------------------------------------------------------
+
+#: Longest span a month-valued field may take [months]: 100 years, beyond the longest
+#: horizon (600 months).
+MAX_MONTHS: float = 1200.0
+_MONTHS_REASON = "at most 1200 months (100 years), beyond the longest horizon of 600 months"
+#: Largest tonnage a quota or stockpile may name [t]: a thousand times world rare-earth
+#: output (about 0.4 Mt REO a year).
+MAX_TONNES: float = 1e9
+_TONNES_REASON = "at most 1e9 t, a thousand times world rare-earth output"
+#: Largest relative change of demand (level or yearly growth) [fraction]: +10,000%.
+MAX_RELATIVE_CHANGE: float = 100.0
+#: Highest price a floor may set [USD/kg]; base prices are at most a few thousand USD/kg.
+MAX_PRICE_USD_PER_KG: float = 1e6
+#: Highest ad-valorem tariff [fraction]: 1e6 (100,000,000%), prohibitive many times over
+#: (the engine's tests use e^8, about 3,000, as a prohibitive tariff).
+MAX_TARIFF: float = 1e6
+#: Earliest and latest year of a date in a scenario (the data cover 1990 on).
+YEARS: tuple[int, int] = (1900, 2200)
+
+
+def _months_gt0(v: float) -> float:
+    if not 0 < v <= MAX_MONTHS:
+        raise ValueError(f"must be above 0 and {_MONTHS_REASON}, got {v:g}")
+    return v
+
+
+def _months_ge0(v: float) -> float:
+    if not 0 <= v <= MAX_MONTHS:
+        raise ValueError(f"must be 0 or more and {_MONTHS_REASON}, got {v:g}")
+    return v
+
+
+def _tonnes(v: float) -> float:
+    if v > MAX_TONNES:
+        raise ValueError(f"must be {_TONNES_REASON}, got {v:g}")
+    return v
+
+
+def _price(v: float) -> float:
+    if v > MAX_PRICE_USD_PER_KG:
+        raise ValueError(f"must be at most {MAX_PRICE_USD_PER_KG:g} USD/kg (base prices are "
+                         f"at most a few thousand USD/kg), got {v:g}")
+    return v
+
+
+def _tariff(v: float) -> float:
+    if v > MAX_TARIFF:
+        raise ValueError(f"must be at most {MAX_TARIFF:g} (100,000,000%, prohibitive many "
+                         f"times over; 0.25 = 25%), got {v:g}")
+    return v
+
+
+#: A duration in months: finite, above 0, at most :data:`MAX_MONTHS`.
+MonthsSpan = Annotated[float, AfterValidator(_months_gt0)]
+
+
 # --------------------------------------------------------------------------------------
 # Dates and materials
 # --------------------------------------------------------------------------------------
 
 
 def _parse_date(v: Any) -> Any:
+    bad = f"not a date (YYYY, YYYY-MM or YYYY-MM-DD): {v!r}"
     if isinstance(v, _dt.datetime):
-        return v.date()
+        v = v.date()
     if isinstance(v, _dt.date):
-        return v
-    if isinstance(v, int) and 1900 < v < 2200:
-        return _dt.date(v, 1, 1)
-    if isinstance(v, str):
-        s = v.strip()
-        parts = s.split("-")
+        d = v
+    elif isinstance(v, bool) or not isinstance(v, int | str):
+        raise ValueError(bad)
+    elif isinstance(v, int):
+        if not YEARS[0] <= v <= YEARS[1]:
+            raise ValueError(f"{bad}; a year must lie in {YEARS[0]}-{YEARS[1]}")
+        d = _dt.date(v, 1, 1)
+    else:
+        parts = v.strip().split("-")
+        if not 1 <= len(parts) <= 3 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(bad)
+        nums = [int(p) for p in parts] + [1] * (3 - len(parts))
         try:
-            if len(parts) == 1:
-                return _dt.date(int(parts[0]), 1, 1)
-            if len(parts) == 2:
-                return _dt.date(int(parts[0]), int(parts[1]), 1)
-            if len(parts) == 3:
-                return _dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+            d = _dt.date(nums[0], nums[1], nums[2])
         except ValueError as exc:
-            raise ValueError(f"not a date (YYYY, YYYY-MM or YYYY-MM-DD): {v!r}") from exc
-        raise ValueError(f"not a date (YYYY, YYYY-MM or YYYY-MM-DD): {v!r}")
-    return v
+            raise ValueError(f"{bad} ({exc})") from None
+    if not YEARS[0] <= d.year <= YEARS[1]:
+        raise ValueError(f"{bad}; the year must lie in {YEARS[0]}-{YEARS[1]}")
+    return d
 
 
 Month = Annotated[_dt.date, BeforeValidator(_parse_date)]
@@ -205,12 +277,12 @@ def _check_materials(v: list[str]) -> list[str]:
 Materials = Annotated[list[str], Field(min_length=1), AfterValidator(_check_materials)]
 
 
-class _Timed(Model):
+class _Timed(_Input):
     start: Month
     """First day the shock acts (``YYYY-MM`` or ``YYYY-MM-DD``)."""
     end: Month | None = None
     """Day the shock stops acting (exclusive); none = to the end of the horizon."""
-    duration_months: float | None = Field(default=None, gt=0)
+    duration_months: MonthsSpan | None = None
     """Alternative to ``end``: months after ``start`` [months]."""
 
     @model_validator(mode="after")
@@ -241,7 +313,7 @@ def _default_stages() -> list[Stage]:
 
 
 def _in_unit_interval(v: Dist) -> Dist:
-    check_within(v, 0.0, 1.0)
+    check_within(v, 0.0, 1.0, reason="a share")
     return v
 
 
@@ -249,7 +321,7 @@ def _in_unit_interval(v: Dist) -> Dist:
 Share = Annotated[Distribution, AfterValidator(_in_unit_interval)]
 
 
-class ApprovalStep(Model):
+class ApprovalStep(_Input):
     """One step of a licence approval path: from ``start`` on, this share of decided
     applications is approved."""
 
@@ -261,7 +333,7 @@ class ApprovalStep(Model):
     """Licensing data behind the rate (keys into ``sources``/``licensing``)."""
 
 
-class GeneralLicence(Model):
+class GeneralLicence(_Input):
     """From ``start`` on, a share of the controlled flow ships under a general licence
     (no individual application)."""
 
@@ -273,7 +345,7 @@ class GeneralLicence(Model):
     """Source keys."""
 
 
-class ExportRestriction(Model):
+class ExportRestriction(_Input):
     """An export control by ``controller`` on ``materials`` towards ``targets``.
 
     Licensing is a process (``docs/engine.md``, *Licensing*): from ``effective`` on, buyers'
@@ -306,7 +378,7 @@ class ExportRestriction(Model):
     """Date the control is lifted or suspended (exclusive); none = in force to the horizon.
     An end before ``effective`` (suspended before taking effect) leaves only the
     announcement."""
-    duration_months: float | None = Field(default=None, gt=0)
+    duration_months: MonthsSpan | None = None
     """Alternative to ``end`` [months after ``effective``]."""
     licence_lag_months: Distribution = Field(default_factory=lambda: fixed(0.0))
     """Months after ``effective`` with no licensed exports [months]."""
@@ -339,10 +411,16 @@ class ExportRestriction(Model):
     source_ids: list[str] = Field(default_factory=list)
     """Keys into the ``sources``/``policies`` tables for the facts encoded here."""
 
-    @field_validator("licence_lag_months", "quota_t_per_yr", "quota_t")
+    @field_validator("licence_lag_months")
     @classmethod
-    def _nonnegative(cls, v: Dist | None) -> Dist | None:
-        check_within(v, 0.0, math.inf)
+    def _lag(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, MAX_MONTHS, reason=_MONTHS_REASON)
+        return v
+
+    @field_validator("quota_t_per_yr", "quota_t")
+    @classmethod
+    def _quota(cls, v: Dist | None) -> Dist | None:
+        check_within(v, 0.0, MAX_TONNES, reason=_TONNES_REASON)
         return v
 
     @field_validator("targets")
@@ -429,9 +507,9 @@ class ProductionOutage(_Timed):
     origin shares (e.g. Myanmar mine output feeding Chinese separation)."""
     materials: Materials = Field(default_factory=lambda: ["REE"])
     """Materials affected."""
-    share: Distribution
+    share: Share
     """Share of the country's output at that stage that is lost [0-1]."""
-    recovery_months: float = Field(default=0.0, ge=0)
+    recovery_months: Annotated[float, AfterValidator(_months_ge0)] = 0.0
     """Months over which output returns linearly after ``end`` [months]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
@@ -458,6 +536,26 @@ class DemandChange(_Timed):
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
 
+    @field_validator("level")
+    @classmethod
+    def _level(cls, v: Dist) -> Dist:
+        check_within(v, -1.0, MAX_RELATIVE_CHANGE,
+                     reason="demand cannot fall by more than 100%, and a rise above "
+                     f"{MAX_RELATIVE_CHANGE:g}x is not a demand change the model can price")
+        return v
+
+    @field_validator("growth_per_year")
+    @classmethod
+    def _growth(cls, v: Dist) -> Dist:
+        lo, _ = v.support()
+        if not lo > -1.0:
+            raise ValueError(f"every draw must be above -1 (a fall of 100% a year leaves no "
+                             f"demand); this distribution can draw {lo:g}")
+        check_within(v, -1.0, MAX_RELATIVE_CHANGE,
+                     reason=f"growth above {MAX_RELATIVE_CHANGE:g}x a year is not a demand "
+                     "change the model can price")
+        return v
+
 
 class StockpileRelease(_Timed):
     """A government stockpile sold into a region's market at a constant rate."""
@@ -469,7 +567,7 @@ class StockpileRelease(_Timed):
     """``controller``, ``targets``, ``rest`` or an ISO3 code (its segment)."""
     materials: Materials
     """Released materials."""
-    tonnes: float = Field(gt=0)
+    tonnes: Annotated[float, Field(gt=0), AfterValidator(_tonnes)]
     """Total release per material over the release period [t]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
@@ -495,7 +593,7 @@ class PriceFloor(_Timed):
     """``targets``, ``rest`` or an ISO3 code (its segment)."""
     materials: Materials
     """Materials covered."""
-    usd_per_kg: float = Field(gt=0)
+    usd_per_kg: Annotated[float, Field(gt=0), AfterValidator(_price)]
     """Floor price [USD/kg]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
@@ -511,7 +609,7 @@ class Tariff(_Timed):
     """Importing region: ``targets``, ``rest`` or an ISO3 code (its segment)."""
     materials: Materials
     """Materials covered."""
-    rate: float = Field(ge=0)
+    rate: Annotated[float, Field(ge=0), AfterValidator(_tariff)]
     """Ad-valorem rate (0.25 = 25%) [fraction]."""
     source_ids: list[str] = Field(default_factory=list)
     """Source keys."""
@@ -553,7 +651,7 @@ _REPLACED: dict[str, str] = {
 }
 
 
-class Parameters(Model):
+class Parameters(_Input):
     """Behavioural parameters, each a distribution sampled once per Monte Carlo draw.
 
     Grouped by the mechanism they drive (``docs/engine.md``, section 4); their sources and
@@ -617,6 +715,37 @@ class Parameters(Model):
             if dist.support()[0] <= 1.0:
                 raise ValueError(f"backstop_multiple of '{material}' must exceed 1 (every "
                                  "draw above the base price)")
+        return v
+
+    @field_validator(
+        "user_cover_months", "trader_cover_months", "stock_adjustment_months",
+        "price_adjustment_months", "expectation_memory_months", "price_reversion_months",
+        "licence_processing_ramp_months", "substitution_memory_months",
+        "recycling_lag_months", "project_delay_months", "project_ramp_months",
+    )
+    @classmethod
+    def _months(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, MAX_MONTHS, reason=_MONTHS_REASON)
+        return v
+
+    @field_validator(
+        "trade_diversion", "leakage", "project_delay_probability", "substitution_cap",
+        "cross_border_share", "state_purchase_rate", "ramp_rate_per_year",
+        "substitution_rate_per_year", "recycling_rate_per_year",
+    )
+    @classmethod
+    def _shares(cls, v: Dist | None) -> Dist | None:
+        check_within(v, 0.0, 1.0, reason="a share")
+        return v
+
+    @field_validator(
+        "licence_processing_initial", "licence_processing_final", "state_purchase_threshold",
+        "hoarding_strength", "trade_response", "price_cover_sensitivity",
+        "supply_elasticity", "controller_supply_response", "quota_premium_response",
+    )
+    @classmethod
+    def _nonnegative(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, math.inf, reason="a rate or a response that cannot be negative")
         return v
 
     # -- inventories by tier -----------------------------------------------------------
@@ -736,7 +865,7 @@ class Parameters(Model):
     cross_border_share: Distribution | None = None
     """Share of a segment's output at a controlled stage that crosses borders inside the
     segment (reached by a de-minimis rule) [0-1]; none = from the baseline."""
-    recovery_tolerance: float = Field(default=0.1, gt=0)
+    recovery_tolerance: float = Field(default=0.1, gt=0, le=1)
     """A region has recovered when its price is within this relative band of base and its
     shortfall below this share of demand [fraction]."""
 
@@ -746,7 +875,7 @@ class Parameters(Model):
 # --------------------------------------------------------------------------------------
 
 
-class Scenario(Model):
+class Scenario(_Input):
     """A disruption scenario: timing, shocks and parameter distributions."""
 
     name: str
@@ -798,50 +927,66 @@ class Scenario(Model):
     # -- constructors ------------------------------------------------------------------
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Scenario:
+    def from_yaml(cls, path: str | Path, *, store: Store | None = None) -> Scenario:
         """Read a scenario file; errors name the file, line and field.
 
         Parameters
         ----------
         path : str or pathlib.Path
-            YAML file.
+            YAML file (UTF-8, at most :data:`oreflow.yamlio.MAX_BYTES` bytes).
+        store : oreflow.data.store.Store, optional
+            Store whose ``sources``, ``policies`` and ``licensing`` keys the ``source_ids``
+            are checked against (default the embedded data plus user imports).
 
         Raises
         ------
         ScenarioError
-            If the YAML cannot be parsed or the content is invalid.
+            If the file cannot be read (missing, a directory, too large, not UTF-8), the YAML
+            cannot be parsed safely, or the content is invalid.
         """
-        p = Path(path)
-        return cls.parse_yaml(p.read_text(encoding="utf-8"), source=str(p))
+        try:
+            text = read_text(path, what="scenario file")
+        except YamlInputError as exc:
+            raise ScenarioError(str(exc)) from None
+        return cls.parse_yaml(text, source=str(path), store=store)
 
     @classmethod
-    def parse_yaml(cls, text: str, *, source: str = "<string>") -> Scenario:
-        """Parse a scenario from YAML text (``source`` names it in error messages)."""
+    def parse_yaml(cls, text: str, *, source: str = "<string>",
+                   store: Store | None = None) -> Scenario:
+        """Parse a scenario from YAML text (``source`` names it in error messages).
+
+        The text is read with :func:`oreflow.yamlio.parse_yaml` (size, alias, node and depth
+        limits; repeated keys rejected); every ``source_ids`` entry must be a key of the
+        store's ``sources``, ``policies`` or ``licensing`` table.
+        """
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{source}:{mark.line + 1}" if mark is not None else source
-            raise ScenarioError(f"{where}: YAML error: {exc}") from exc
+            data, node = parse_yaml(text, source=source)
+        except YamlInputError as exc:
+            raise ScenarioError(str(exc)) from None
         if not isinstance(data, dict):
             raise ScenarioError(f"{source}:1: a scenario must be a mapping")
         try:
-            return cls.model_validate(data)
+            scenario = cls.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(_format_errors(exc, node, source)) from None
+        problems = _check_source_ids(data, node, source, store)
+        if problems:
+            lines = [f"{source}: invalid scenario ({len(problems)} error(s))", *problems]
+            raise ScenarioError("\n".join(lines))
+        return scenario
 
     @classmethod
-    def builtin(cls, name: str) -> Scenario:
+    def builtin(cls, name: str, *, store: Store | None = None) -> Scenario:
         """Load a built-in scenario by name (see :func:`list_builtin`)."""
         names = list_builtin()
         if name not in names:
             raise ScenarioError(unknown("built-in scenario", name, names).lines()[0])
         res = resources.files("oreflow.simulate").joinpath("builtin", f"{name}.yaml")
-        return cls.parse_yaml(res.read_text(encoding="utf-8"), source=f"builtin/{name}.yaml")
+        return cls.parse_yaml(res.read_text(encoding="utf-8"), source=f"builtin/{name}.yaml",
+                              store=store)
 
     @classmethod
-    def load(cls, scenario: Scenario | str | Path) -> Scenario:
+    def load(cls, scenario: Scenario | str | Path, *, store: Store | None = None) -> Scenario:
         """The one scenario loader: a :class:`Scenario`, a built-in name or a YAML path.
 
         A string ending in ``.yaml``/``.yml``, or naming an existing file, is read as a file
@@ -857,10 +1002,8 @@ class Scenario(Model):
             return scenario
         path = Path(scenario)
         if path.suffix in {".yaml", ".yml"} or path.exists():
-            if not path.is_file():
-                raise ScenarioError(f"{path}: no such file")
-            return cls.from_yaml(path)
-        return cls.builtin(str(scenario))
+            return cls.from_yaml(path, store=store)
+        return cls.builtin(str(scenario), store=store)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -961,7 +1104,55 @@ _UNION_TAGS = frozenset(
 def _format_errors(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
     lines = [f"{source}: invalid scenario ({exc.error_count()} error(s))"]
     for err in exc.errors():
-        line, field = _locate(node, err["loc"])
+        loc = err["loc"]
+        line, field = _locate(node, loc)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            name = str(loc[-1])
+            msg = f"unknown field '{name}'" + did_you_mean(name, known_fields(Scenario, loc))
         where = f"{source}:{line}" if line is not None else source
-        lines.append(f"  {where}: field {field}: {err['msg']}")
+        lines.append(f"  {where}: field {field}: {msg}")
     return "\n".join(lines)
+
+
+def _source_keys(store: Store | None) -> set[str]:
+    """Keys a ``source_ids`` entry may name: sources, policies and licensing rows."""
+    st = resolve_store(store)
+    names = set(st.tables())
+    keys = set(st.table("sources")["source_id"].astype(str))
+    for table, column in (("policies", "policy_id"), ("licensing", "stat_id")):
+        if table in names:
+            keys |= set(st.table(table)[column].dropna().astype(str))
+    return keys
+
+
+def _check_source_ids(data: Any, node: yaml.Node | None, source: str,
+                      store: Store | None) -> list[str]:
+    """One message per ``source_ids`` entry (anywhere in the file) that names no known key."""
+    found: list[tuple[tuple[str | int, ...], Any]] = []
+
+    def walk(x: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "source_ids" and isinstance(v, list):
+                    found.extend(((*path, k, i), sid) for i, sid in enumerate(v))
+                else:
+                    walk(v, (*path, str(k)))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, (*path, i))
+
+    walk(data, ())
+    if not found:
+        return []
+    keys = _source_keys(store)
+    out = []
+    for path, sid in found:
+        if isinstance(sid, str) and sid in keys:
+            continue
+        line, field = _locate(node, path)
+        where = f"{source}:{line}" if line is not None else source
+        hint = did_you_mean(str(sid), keys)
+        out.append(f"  {where}: field {field}: unknown source '{sid}'{hint} (source_ids are "
+                   "keys of the sources, policies or licensing tables)")
+    return out
