@@ -122,6 +122,8 @@ def closest(value: str, choices: Iterable[str],
     True
     >>> closest("Japn", ["JPN", "PAN"], {"JPN": ["Japan"], "PAN": ["Panama"]})
     'JPN'
+    >>> closest("duration", ["duration_months", "end"])
+    'duration_months'
     """
     v = value.strip().lower()
     best: tuple[float, str] | None = None
@@ -131,6 +133,8 @@ def closest(value: str, choices: Iterable[str],
             if s == v:
                 return choice
             score = _closeness(v, s)
+            if len(v) >= 4 and s.startswith(v) and s[len(v)] in "_ -":
+                score = max(score, 0.9)  # the leading words of a name: duration_months
             least = max(cutoff, _LONG_CUTOFF) if min(len(v), len(s)) >= 6 else cutoff
             if score >= least and (best is None or score > best[0]):
                 best = (score, choice)
