@@ -191,3 +191,20 @@ def test_stress_says_what_the_magnet_stage_added(tmp_path: Path) -> None:
     assert any("also controls NdFeB (it contains Dy)" in n for n in out["notes"])
     res = runner.invoke(app, ["stress", str(f), "--draws", "10"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "also controls NdFeB" in res.stdout
+
+
+def test_stress_understands_names_people_type(tmp_path: Path) -> None:
+    # Dysprosium, EU and Japan in a scenario file run like Dy, EU27 and JPN
+    body = ("start: 2025-01\nhorizon_months: 6\nshocks:\n"
+            "  - {{kind: export_restriction, materials: [{m}], stages: [separation, metal],"
+            " targets: [{t}], effective: 2025-02}}\n")
+    named, coded = tmp_path / "named.yaml", tmp_path / "coded.yaml"
+    named.write_text("name: named\n" + body.format(m="Dysprosium", t="EU, Japan"))
+    coded.write_text("name: coded\n" + body.format(m="Dy", t="EU27, JPN"))
+    a = run_json("stress", str(named), "--draws", "10")["summary"]
+    b = run_json("stress", str(coded), "--draws", "10")["summary"]
+    assert a == b and any(r["material"] == "Dy" for r in a)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\n" + body.format(m="Dysprosim", t="EU"))
+    res = runner.invoke(app, ["stress", str(bad), "--draws", "10"])
+    assert res.exit_code == 2 and "did you mean 'Dy'" in res.output

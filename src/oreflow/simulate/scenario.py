@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from oreflow.base import Model
+from oreflow.chain.lookup import material_code
 from oreflow.chain.names import RARE_EARTHS
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, did_you_mean, unknown
@@ -252,6 +253,7 @@ def expand_materials(names: Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     known = set(MATERIALS)
     for n in names:
+        n = material_name(n)
         members = GROUPS.get(n)
         if members is None:
             if n not in known:
@@ -268,9 +270,20 @@ def expand_materials(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out, key=order.__getitem__))
 
 
+def material_name(name: str) -> str:
+    """The scenario code a material name stands for (``Dysprosium`` → ``Dy``, ``magnets``
+    stays a group); ``ValueError`` (a field error) if none."""
+    try:
+        return material_code(name, (*MATERIALS, *GROUPS))
+    except InputError as exc:
+        raise ValueError(f"{exc}; use element symbols or names, Ga, Ge, Sb, NdFeB, SmCo or a "
+                         f"group ({', '.join(sorted(GROUPS))})") from None
+
+
 def _check_materials(v: list[str]) -> list[str]:
+    """The materials as codes (names resolved), each known."""
     expand_materials(v)
-    return v
+    return [material_name(n) for n in v]
 
 
 #: Material names (elements, groups or products), checked against the known names.
@@ -908,9 +921,7 @@ class Scenario(_Input):
     @field_validator("materials")
     @classmethod
     def _materials(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None:
-            _check_materials(v)
-        return v
+        return None if v is None else _check_materials(v)
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
