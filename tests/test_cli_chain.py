@@ -121,6 +121,24 @@ class TestChainVerbs:
         res = runner.invoke(app, ["blocs", "--bloc", "MPS"])
         assert res.exit_code == 2 and "did you mean 'MSP'" in res.stderr
 
+    def test_user_bloc_files_are_checked(self, tmp_path: Path) -> None:
+        # members by name; lines counted past a blank line; an aggregate, a bloc of the
+        # data's name and an unreadable file are input errors, never internal ones
+        f = tmp_path / "b.csv"
+        f.write_text("bloc,iso3\nPAC,Japan\n\nPAC,australia\n")
+        assert sorted(run_json("blocs", "--bloc-file", str(f), "--bloc", "PAC")["members"]) \
+            == ["AUS", "JPN"]
+        f.write_text("bloc,iso3\nPAC,AUS\n\nPAC,WLD\nMSP,JPN\n")
+        res = runner.invoke(app, ["blocs", "--bloc-file", str(f)])
+        assert res.exit_code == 2
+        assert f"{f}:4: column 'iso3'" in res.stderr and "aggregate" in res.stderr
+        assert f"{f}:5: column 'bloc'" in res.stderr and "a bloc in the data" in res.stderr
+        for bad in (tmp_path, tmp_path / "latin1.csv"):
+            if bad != tmp_path:
+                bad.write_bytes("bloc,iso3\nPAC,C\xf4te\n".encode("latin-1"))
+            res = runner.invoke(app, ["blocs", "--bloc-file", str(bad)])
+            assert res.exit_code == 2 and "internal error" not in res.stderr, res.stderr
+
     def test_blocs_crma(self) -> None:
         out = run_json("blocs", "--bloc", "EU27", "--crma", "--year", "2024")
         benches = {(r["benchmark"], r["stage"]): r for r in out["crma"]}

@@ -27,8 +27,7 @@ from oreflow.chain.lookup import bloc_table, country_code, data_material, materi
 from oreflow.chain.names import DEFAULT_YEAR, RARE_EARTHS, RESIDUAL_CODES, STAGES
 from oreflow.chain.network import SupplyChain
 from oreflow.chain.tables import cited_sources
-from oreflow.data.schemas import check_iso3
-from oreflow.data.store import Store, read_csv_strings, resolve_store
+from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, Problem, ValidationError, unknown
 
 #: Elements shown in the overview: the magnet rare earths.
@@ -400,27 +399,58 @@ def _cell(frame: pd.DataFrame, row: str, col: str) -> float:
 def load_blocs(path: Path, *, store: Store | None = None) -> dict[str, list[str]]:
     """Read user blocs from a CSV with columns ``bloc`` and ``iso3`` (one member a row).
 
-    Every problem (missing column, empty bloc, unknown country code) is reported with its
-    line, and the whole file is rejected.
+    A member is an ISO3 code or a country name (``Japan``); a residual node such as ``XEU``
+    counts, an aggregate (``WLD``, ``EUU`` …) does not, and a user bloc may not take the
+    name of a bloc in the data (``MSP`` would silently stand for other members). Every
+    problem is reported with its file line, and the whole file is rejected; an unreadable
+    file (a directory, not UTF-8, broken rows) is an input error too.
     """
+    from oreflow.chain.names import NON_NODE_CODES
+    from oreflow.data.csvfile import read_csv_text
 
-    try:
-        raw = read_csv_strings(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+    label = str(path)
+    text = read_csv_text(path, label=label)
+    raw = text.frame
     missing = [c for c in ("bloc", "iso3") if c not in raw.columns]
     if missing:
-        raise ValidationError([Problem(str(path), 1, c, "required column is missing")
+        raise ValidationError([Problem(label, 1, c, "required column is missing")
                                for c in missing])
-    codes = set(resolve_store(store).table("countries")["iso3"])
-    problems = check_iso3(raw[["iso3"]], codes, label=str(path))
-    problems += [Problem(str(path), i + 2, col, "a value is required")
-                 for col in ("bloc", "iso3") for i, v in enumerate(raw[col]) if pd.isna(v)]
+    st = resolve_store(store)
+    countries = st.table("countries")
+    codes = [str(c) for c in countries["iso3"]]
+    aggregates = set(countries.loc[countries["kind"] == "aggregate", "iso3"].astype(str))
+    aggregates = (aggregates | NON_NODE_CODES) - RESIDUAL_CODES
+    builtin = bloc_table(st)
+    problems: list[Problem] = []
+    out: dict[str, list[str]] = {}
+    for i, (b, c) in enumerate(zip(raw["bloc"], raw["iso3"], strict=True)):
+        line = text.line_of(i)
+        if pd.isna(b) or pd.isna(c):
+            problems += [Problem(label, line, col, "a value is required")
+                         for col, v in (("bloc", b), ("iso3", c)) if pd.isna(v)]
+            continue
+        bloc, member = str(b), str(c)
+        clash = next((k for k in builtin if k.lower() == bloc.lower()), None)
+        if clash is not None:
+            problems.append(Problem(label, line, "bloc", f"'{bloc}' is a bloc in the data "
+                                    f"({builtin[clash]}); give yours another name"))
+            continue
+        if member.upper() in aggregates:
+            problems.append(Problem(label, line, "iso3", f"'{member}' is an aggregate, not a "
+                                    "country"))
+            continue
+        try:
+            code = country_code(member, extra=codes)
+        except InputError as exc:
+            problems.append(Problem(label, line, "iso3", str(exc)))
+            continue
+        if code not in codes and code not in RESIDUAL_CODES:
+            problems.append(Problem(label, line, "iso3", f"'{member}' is not in the countries "
+                                    "table"))
+            continue
+        out.setdefault(bloc, []).append(code)
     if problems:
         raise ValidationError(problems)
-    out: dict[str, list[str]] = {}
-    for b, c in zip(raw["bloc"], raw["iso3"], strict=True):
-        out.setdefault(str(b), []).append(str(c))
     return out
 
 
