@@ -759,3 +759,20 @@ def test_a_50000_product_csv_bom_is_refused_quickly(tmp_path: Path, store: Any) 
     ((line, col, rule),) = problems(path)
     assert time.perf_counter() - t0 < 8.0
     assert (line, col) == (10_002, "product") and rule.startswith("more than 10,000 products")
+
+
+def test_bom_countries_and_controller_by_name() -> None:
+    # Japan, "United States" and a bloc name read like their codes; a misspelling is a
+    # problem with its line and a suggestion
+    from oreflow.exposure.bom import parse_bom
+
+    text = (Path(__file__).parents[1] / "src/oreflow/examples/bom/ev-motor.yaml").read_text()
+    named = (text.replace("plant_country: USA", "plant_country: United States")
+             .replace("country: JPN", "country: Japan"))
+    assert named != text
+    a, b = parse_bom(text), parse_bom(named)
+    assert a.model_dump() == b.model_dump()
+    bad = text.replace("country: JPN", "country: Japn", 1)
+    with pytest.raises(ValidationError) as exc:
+        parse_bom(bad)
+    assert any("did you mean 'JPN'" in line for line in exc.value.lines())

@@ -16,6 +16,7 @@ examples (:func:`list_examples`, :meth:`Bom.example`) ship in ``oreflow/examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -753,10 +754,43 @@ def read_bom(path: str | Path, *, store: Store | None = None) -> Bom:
     return parse_bom(text, fmt=fmt, label=str(path), store=store)
 
 
+def _resolve_country_names(data: Any, store: Store | None) -> None:
+    """Replace country and bloc names in a raw BOM (``Japan``, ``EU``) by their codes, in
+    place: the controller, plant countries, suppliers' and alternatives' countries. What
+    does not resolve is left as written for :func:`check_bom` to report."""
+    if not isinstance(data, dict):
+        return
+    from oreflow.chain.lookup import bloc_table, country_code, region_code
+
+    st = resolve_store(store)
+    codes = list(st.table("countries")["iso3"].astype(str))
+    known = set(codes)
+
+    def fix(m: Mapping[str, Any], key: str) -> None:
+        v = m.get(key)
+        if isinstance(m, dict) and isinstance(v, str) and v not in known:
+            with contextlib.suppress(InputError):
+                m[key] = country_code(v, extra=codes)
+
+    ctrl = data.get("controller")
+    if isinstance(ctrl, str) and ctrl not in known:
+        with contextlib.suppress(InputError):
+            data["controller"] = region_code(ctrl, bloc_table(st), countries=codes)
+    for _, prod in _items(data.get("products")):
+        fix(prod, "plant_country")
+        for _, inp in _items(prod.get("inputs")):
+            for _, sup in _items(inp.get("suppliers")):
+                fix(sup, "country")
+            for _, alt in _items(inp.get("alternatives")):
+                fix(alt, "country")
+
+
 def parse_bom(text: str, *, fmt: Literal["yaml", "csv"] = "yaml", label: str = "<bom>",
               store: Store | None = None) -> Bom:
-    """Parse and validate BOM text (see :func:`read_bom`); ``label`` names it in problems."""
+    """Parse and validate BOM text (see :func:`read_bom`); ``label`` names it in problems.
+    Countries and the controller may be given by name (``Japan``, ``EU``)."""
     data, loc, problems = read_raw(text, fmt, label)
+    _resolve_country_names(data, store)
     bom: Bom | None = None
     try:
         bom = Bom.model_validate(data)
