@@ -72,6 +72,7 @@ def concentration(
     from oreflow.chain.analysis import concentration as run
 
     answer = run(material, year, stage=stage)
+    material = str(answer.meta.get("material", material))  # the code: Dysprosium -> Dy
     fmt = _fmt(as_json, as_csv)
     order = [("concentration", f"{material} {year}: concentration by stage")]
     views = {}
@@ -90,7 +91,8 @@ def concentration(
 @app.command()
 def trace(
     material: MaterialOpt = "REO",
-    country: Annotated[str, typer.Option("--country", "-c", help="ISO3 code, e.g. JPN.")]
+    country: Annotated[str, typer.Option(
+        "--country", "-c", help="ISO3/ISO2 code or English name, e.g. JPN or Japan.")]
     = "JPN",
     stage: Annotated[str | None, typer.Option(
         help="Stage (default: the last stage the country uses or makes).")] = None,
@@ -115,6 +117,7 @@ def trace(
     answer = run(material, country.upper(), stage=stage, year=year,
                  controllers=controller or ["CHN"], node=node)
     m = answer.meta
+    material = str(m.get("material", material))  # the code: Dysprosium -> Dy
     fmt = _fmt(as_json, as_csv)
     what = "use of" if m["node"] == "use" else "output at"
     unit = str(m["unit"]).replace("_", " ")
@@ -198,6 +201,7 @@ def risk(
     from oreflow.chain.analysis import supply_risk
 
     answer = supply_risk(material, year, bloc=bloc, eol_rir=eol_rir, si_sr=si_sr)
+    material = str(answer.meta.get("material", material))  # the code: Dysprosium -> Dy
     out = renderer(_fmt(as_json, as_csv), wide=wide, sources=show_sources)
     emit_answer(answer, out, [
         ("risk", f"{material} {year}: supply risk by stage"
