@@ -394,3 +394,13 @@ def test_range_checks_refuse_nan_even_when_built_without_validation():
         Uniform(dist="uniform", low=0.0, high=1e300)
     with pytest.raises(ValidationError, match="finite"):
         Normal(dist="normal", mean=0.0, sd=float("inf"))
+
+
+def test_scenario_and_answer_have_notebook_views() -> None:
+    from oreflow.chain.analysis import concentration
+
+    sc = Scenario.builtin("china-2025-04")
+    h = sc._repr_html_()
+    assert sc.name in h and sc.hash() in h and "no18-2025" in h and "<table>" in h
+    a = concentration("Dy")._repr_html_()
+    assert "<table" in a and "concentration" in a and "sources" in a

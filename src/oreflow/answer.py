@@ -7,6 +7,7 @@ numbers with the same provenance.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,3 +30,18 @@ class Answer:
         """Sources grouped by the part of the chain they feed (if known)."""
         by = self.meta.get("sources_by_part")
         return dict(by) if by else {"all": self.sources}
+
+    def _repr_html_(self) -> str:
+        """Notebook view: each table (shares as fractions, as in the data), then the notes
+        and the sources behind the numbers."""
+        parts = []
+        for name, df in self.tables.items():
+            parts.append(f"<p><b>{html.escape(name)}</b></p>")
+            parts.append(df.to_html(index=False, escape=True, max_rows=60))
+        parts += [f"<p><i>note:</i> {html.escape(n)}</p>" for n in self.notes]
+        for part, ids in self.sources_by_part.items():
+            if ids:
+                parts.append(f"<p><small>sources ({html.escape(part)}): "
+                             f"{html.escape(', '.join(ids))}</small></p>")
+        return "\n".join(parts)
+

@@ -23,6 +23,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import hashlib
+import html
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -1022,6 +1023,25 @@ class Scenario(_Input):
         """Content hash (16 hex digits of SHA-256 over the canonical JSON form)."""
         blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _repr_html_(self) -> str:
+        """Notebook view: name, title, timing and one row per shock (kind, id, what and
+        when); the full definition is :meth:`to_yaml`."""
+        rows = []
+        for sh in self.shocks:
+            d = sh.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            kind = str(d.pop("kind", type(sh).__name__))
+            ident = str(d.pop("id", ""))
+            d.pop("source_ids", None)
+            what = "; ".join(f"{k}: {v}" for k, v in d.items())
+            rows.append(f"<tr><td>{html.escape(kind)}</td><td>{html.escape(ident)}</td>"
+                        f"<td>{html.escape(what)}</td></tr>")
+        head = (f"<p><b>{html.escape(self.name)}</b> {html.escape(self.title)}<br>"
+                f"start {html.escape(str(self.start))}, {self.horizon_months} months, "
+                f"controller {html.escape(str(self.controller))}, hash {self.hash()}</p>")
+        table = ("<table><tr><th>shock</th><th>id</th><th>definition</th></tr>"
+                 + "".join(rows) + "</table>") if rows else "<p>No shocks.</p>"
+        return head + table
 
     def to_yaml(self) -> str:
         """The scenario as YAML text (round-trips through :meth:`parse_yaml`)."""
