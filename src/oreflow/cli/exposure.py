@@ -103,9 +103,8 @@ def exposure(
     exp = run_exposure(b)
     imp = None
     if scenario:
-        with progress(f"{scenario}: {draws} draws",
-                      waiting="building the baseline and running the engine"):
-            imp = impact(b, scenario, draws=draws, seed=seed)
+        with progress(f"{scenario}: {draws} draws", waiting="building the baseline") as bar:
+            imp = impact(b, scenario, draws=draws, seed=seed, progress=bar)
     if fmt is Format.json:
         payload: dict[str, Any] = {
             "bom": b.name, "scenario": scenario, "draws": draws if scenario else None,

@@ -12,7 +12,7 @@ shares come from the tracing of :mod:`oreflow.exposure.trace`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,8 +304,11 @@ def impact(
     seed: int | None = None,
     store: Store | None = None,
     horizon: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Answer:
     """Impact of a disruption scenario on each product line, P10/P50/P90 over draws.
+
+    ``progress(done, total)`` is passed to the engine run (draws done of the total).
 
     Parameters
     ----------
@@ -370,7 +373,7 @@ def impact(
     """
     st = resolve_store(store)
     paths_by_country, run_meta, seed_used = _resolve_paths(bom, scenario, draws, seed, horizon,
-                                                           store=st)
+                                                           store=st, progress=progress)
 
     def stream(name: str) -> np.random.Generator:  # one stream per BOM quantity
         return named_stream(seed_used, "exposure", name)
@@ -593,6 +596,7 @@ def _resolve_paths(
     horizon: int | None,
     *,
     store: Store,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, MarketPaths], dict[str, Any], int]:
     """Market paths per plant country, run metadata and the seed used for BOM sampling.
 
@@ -612,7 +616,7 @@ def _resolve_paths(
         if draws < 1:
             raise InputError("draws must be at least 1")
         result = simulate(Scenario.load(scenario), draws=draws, seed=seed, horizon=horizon,
-                          store=store)
+                          store=store, progress=progress)
     prov = dict(result.provenance)
     seed_used = int(seed) if seed is not None else int(prov.get("seed", 0))
     paths = {c: market_paths(result, c) for c in countries}
