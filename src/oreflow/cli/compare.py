@@ -148,13 +148,11 @@ def compare(
     from oreflow.cli._app import renderer
 
     rows = table_rows(df, with_segment=segments is None)
-    keys = {"material": Col("material", kind="id", priority=0),
-            "segment": Col("segment", kind="id", priority=0),
-            "metric": Col("metric", kind="id", priority=0)}
+    keys = ("material", "segment", "metric")  # registered columns; a column per scenario
     out = renderer(fmt, wide=wide)
     out.table("compare", rows, record=False,
-              columns={**keys, **{c: Col(c, kind="id", priority=1)
-                                  for c in rows.columns if c not in keys}},
+              columns={c: Col(c, kind="id", priority=1) for c in rows.columns
+                       if c not in keys},
               title=f"{' vs '.join(prov)}: {draws} draws, seed {seed}",
               caption="P50 over (P10–P90) across draws; Δ = P50 minus the first scenario's; "
                       "∞ months = not recovered within the horizon")
