@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Model"]
+__all__ = ["FiniteModel", "Model"]
 
 
 class Model(BaseModel):
     """Frozen pydantic model that rejects unknown fields; the base of every input schema."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class FiniteModel(Model):
+    """A :class:`Model` whose float fields must be finite: ``.nan`` and ``.inf`` in a file
+    are rejected with the field's name (scenarios, their parameters)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
