@@ -11,6 +11,16 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+__all__ = [
+    "InputError",
+    "OreflowError",
+    "Problem",
+    "ValidationError",
+    "closest",
+    "did_you_mean",
+    "unknown",
+]
+
 
 class OreflowError(Exception):
     """Base class of errors meant for the user; ``exit_code`` is the process exit status."""

@@ -11,6 +11,8 @@ import zlib
 
 import numpy as np
 
+__all__ = ["named_stream"]
+
 
 def named_stream(entropy: int, *names: str) -> np.random.Generator:
     """Generator for the quantity ``names`` of a run seeded with ``entropy``.

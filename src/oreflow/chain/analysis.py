@@ -30,6 +30,21 @@ from oreflow.chain.tables import cited_sources
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, Problem, ValidationError, unknown
 
+__all__ = [
+    "CHAIN_MATERIALS",
+    "bloc_balance",
+    "bloc_summary",
+    "build_chain",
+    "chain_sources",
+    "concentration",
+    "load_blocs",
+    "mineral_shares",
+    "mineral_stage_shares",
+    "overview",
+    "supply_risk",
+    "trace",
+]
+
 #: Elements shown in the overview: the magnet rare earths.
 OVERVIEW_ELEMENTS = ("Nd", "Pr", "Dy", "Tb")
 #: Blocs summarised when no bloc is named.

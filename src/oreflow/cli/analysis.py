@@ -25,6 +25,8 @@ from oreflow.cli._app import (
 from oreflow.cli.render import Col
 from oreflow.data.catalog import DEFAULT_YEAR
 
+__all__ = ["blocs", "concentration", "overview", "risk", "trace"]
+
 #: Numeric columns of pivot tables (stages or countries as columns) are shares.
 SHARE = Col("", kind="share", priority=5)
 

@@ -28,6 +28,8 @@ from oreflow.cli._app import (
 )
 from oreflow.cli.render import Col, progress
 
+__all__ = ["calibrate", "sensitivity", "validate"]
+
 #: Validation tables: observations and model quantiles are multiples of the pre-episode level.
 MULTIPLE = {q: Col(q.upper(), "×", priority=2 if q != "p50" else 1, term="P10/P50/P90")
             for q in ("p10", "p50", "p90")}

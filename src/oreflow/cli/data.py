@@ -29,6 +29,16 @@ from oreflow.cli._app import (
 from oreflow.cli.render import Col, column
 from oreflow.errors import unknown
 
+__all__ = [
+    "data_check",
+    "data_diff",
+    "data_import",
+    "data_list",
+    "data_query",
+    "data_show",
+    "data_sources",
+]
+
 
 @data_app.command("list")
 def data_list(as_json: JsonOpt = False, as_csv: CsvOpt = False,

@@ -26,6 +26,8 @@ from oreflow.cli._app import (
 from oreflow.cli.render import Col, progress
 from oreflow.errors import InputError, unknown
 
+__all__ = ["exposure"]
+
 _NO_STOCKOUT = "no stock-out within the horizon (months until stock-out)"
 #: The impact view's quantile columns: ∞ means no stock-out within the horizon.
 IMPACT_COLUMNS = {q: Col(q.upper(), priority=1, term="P10/P50/P90", inf=_NO_STOCKOUT)

@@ -25,6 +25,8 @@ from oreflow.cli._app import (
 from oreflow.cli._app import _jsonable as jsonable
 from oreflow.cli.render import Col
 
+__all__ = ["history"]
+
 #: The year table's columns: keys first; the producers' columns (``CHN share`` …) are
 #: shares, dropped from the right when the terminal is narrow.
 COLUMNS = {

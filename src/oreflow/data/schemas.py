@@ -34,6 +34,20 @@ from oreflow.data.csvfile import (
 )
 from oreflow.errors import Problem, did_you_mean
 
+__all__ = [
+    "check_columns",
+    "check_iso3",
+    "check_known",
+    "check_nonnegative",
+    "check_shares",
+    "check_source_ids",
+    "check_stage_share_sums",
+    "check_years",
+    "coerce",
+    "show",
+    "validate_frame",
+]
+
 if TYPE_CHECKING:
     import pandera.pandas as pa
 
