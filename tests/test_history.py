@@ -440,3 +440,11 @@ def test_cli_history_bad_input(user_dir, args: list[str], text: str) -> None:
     res = runner.invoke(app, ["history", *args])
     assert res.exit_code == 2
     assert text in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_history_countries_by_name() -> None:
+    from oreflow.chain.history import history
+
+    by_name = history("REO", "mine", countries=["China", "united states"]).tables["history"]
+    by_code = history("REO", "mine", countries=["CHN", "USA"]).tables["history"]
+    assert by_name.equals(by_code) and set(by_name["iso3"]) == {"CHN", "USA"}

@@ -330,12 +330,14 @@ def _shares_of(group: pd.DataFrame, excluded: frozenset[str]) -> pd.DataFrame:
     return named
 
 
-def _check_countries(countries: Sequence[str] | None, st: Store) -> None:
-    if countries:
-        known = set(st.table("countries")["iso3"].astype(str))
-        for c in countries:
-            if c not in known:
-                raise unknown("country", c, known)
+def _check_countries(countries: Sequence[str] | None, st: Store) -> list[str] | None:
+    """The countries as ISO3 codes (given by code or name: ``Japan`` → ``JPN``)."""
+    from oreflow.chain.lookup import country_code
+
+    if not countries:
+        return None
+    known = [str(c) for c in st.table("countries")["iso3"]]
+    return [country_code(c, extra=known) for c in countries]
 
 
 def share_history(material: str = "REO", stage: str = "mine", *, store: Store | None = None,
@@ -396,7 +398,7 @@ def share_history(material: str = "REO", stage: str = "mine", *, store: Store | 
                   for s in _stage_order(has["stage"].dropna())]
         raise InputError(f"no {basis} of {material} at the {stage} stage in the data"
                          + (f"; {material} has: {', '.join(stages)}" if stages else ""))
-    _check_countries(countries, st)
+    countries = _check_countries(countries, st)
     ranks = st.vintage_rank()
     excluded = aggregate_codes(st.table("countries") if "countries" in st.tables() else None)
     if edition not in ("latest", "all"):
@@ -526,7 +528,7 @@ def history(material: str = "REO", stage: str = "mine", *, store: Store | None =
     which editions were not used; sources are every ``source_id`` behind the rows shown.
     """
     st = resolve_store(store)
-    _check_countries(countries, st)
+    countries = _check_countries(countries, st)
     hist = share_history(material, stage, store=st, edition=edition, basis=basis)
     full = (share_history(material, stage, store=st, edition="all", basis=basis)
             if edition == "latest" else hist)

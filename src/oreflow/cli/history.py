@@ -44,7 +44,7 @@ def history(
                                  "mineral (Ga, W, …).")] = "REO",
     stage: Annotated[str, typer.Option(help="mine, separation, metal or magnet.")] = "mine",
     country: Annotated[list[str] | None, typer.Option(
-        "--country", "-c", help="ISO3 code to show (repeatable); default: the top "
+        "--country", "-c", help="Country to show, ISO3 code or name (repeatable); default: the top "
                                 "producers.")] = None,
     edition: Annotated[str, typer.Option(
         help="latest (newest edition with a world total, per year), all (every edition: "
@@ -61,7 +61,7 @@ def history(
     """
     from oreflow.chain.history import history as run
 
-    countries = [c.strip().upper() for c in country or [] if c.strip()] or None
+    countries = [c.strip() for c in country or [] if c.strip()] or None
     answer = run(material, stage, countries=countries, edition=edition, top=top)
     fmt = _fmt(as_json, as_csv)
     unit = answer.meta.get("unit", "t")
