@@ -635,7 +635,7 @@ def test_alias_bomb_bom_is_rejected_at_once(tmp_path: Path) -> None:
     assert len(text) < 1024
     t0 = time.perf_counter()
     ((_line, col, rule),) = _yaml_problems(tmp_path, text)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 10  # a hang guard: it took minutes and 7 GB before
     assert col is None and "expands (through its aliases)" in rule
 
 
@@ -741,14 +741,11 @@ def _big_csv(tmp_path: Path, n: int) -> Path:
     return _write_csv(tmp_path, CSV_HEADER, rows)
 
 
-def test_a_5000_product_csv_bom_reads_in_seconds(tmp_path: Path, store: Any) -> None:
-    import time
-
-    path = _big_csv(tmp_path, 5000)
-    t0 = time.perf_counter()
-    bom = read_bom(path, store=store)
+def test_a_5000_product_csv_bom_reads(tmp_path: Path, store: Any) -> None:
+    # its time is measured by bench/bench_inputs.py (about 1 s; 50,000 did not finish in
+    # 240 s before the lookups were made linear)
+    bom = read_bom(_big_csv(tmp_path, 5000), store=store)
     assert len(bom.products) == 5000
-    assert time.perf_counter() - t0 < 8.0
 
 
 def test_a_50000_product_csv_bom_is_refused_quickly(tmp_path: Path, store: Any) -> None:
@@ -757,7 +754,7 @@ def test_a_50000_product_csv_bom_is_refused_quickly(tmp_path: Path, store: Any) 
     path = _big_csv(tmp_path, 50_000)
     t0 = time.perf_counter()
     ((line, col, rule),) = problems(path)
-    assert time.perf_counter() - t0 < 8.0
+    assert time.perf_counter() - t0 < 30  # a hang guard: over 240 s before
     assert (line, col) == (10_002, "product") and rule.startswith("more than 10,000 products")
 
 

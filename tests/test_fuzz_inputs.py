@@ -39,7 +39,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 #: Slowest acceptable read of one fuzzed document [s] (the real ones take milliseconds).
-SLOW = 5.0
+SLOW = 10.0
 
 SCENARIO: dict[str, Any] = {
     "name": "fuzz",

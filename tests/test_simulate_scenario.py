@@ -225,7 +225,7 @@ def test_alias_bomb_is_rejected_at_once():
 
     t0 = time.perf_counter()
     msg = _one_error(_bomb("shocks"))
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 10  # a hang guard, not a speed target
     assert msg.startswith("s.yaml:") and "aliases" in msg and "write the values out" in msg
 
 
