@@ -37,7 +37,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from oreflow.errors import InputError
+from oreflow.errors import InputError, ValidationError
+from oreflow.textfile import decode_utf8, read_limited
 
 __all__ = [
     "MAX_ALIASES",
@@ -278,29 +279,15 @@ def read_text(path: str | Path, *, max_bytes: int = MAX_BYTES, what: str = "file
         No such file, a directory, unreadable, larger than ``max_bytes``, or not UTF-8 text
         (the message gives the line of the first bad byte).
     """
-    p = Path(path)
     label = str(path)
-    if p.is_dir():
-        raise YamlInputError(label, None, f"is a directory, not a {what}")
-    if not p.exists():
-        raise YamlInputError(label, None, "no such file")
     try:
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise YamlInputError(label, None, f"{what} is {size:,} bytes, larger than the "
-                                 f"{max_bytes:,} accepted")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise YamlInputError(label, None, f"cannot be read: {exc.strerror or exc}") from None
-    if len(raw) > max_bytes:  # grew between stat and read, or a special file
-        raise YamlInputError(label, None, f"{what} is larger than the {max_bytes:,} bytes "
-                             "accepted")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise YamlInputError(label, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
-                             f"offset {exc.start}); save the file as UTF-8") from None
+        return decode_utf8(read_limited(Path(path), label=label, max_bytes=max_bytes,
+                                        what=what), label)
+    except ValidationError as exc:  # not UTF-8: the problem names the line
+        (problem,) = exc.problems
+        raise YamlInputError(label, problem.line, problem.rule) from None
+    except InputError as exc:
+        raise YamlInputError(label, None, str(exc).removeprefix(f"{label}: ")) from None
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from oreflow.errors import InputError, Problem, ValidationError
+from oreflow.errors import Problem, ValidationError
+from oreflow.textfile import decode_utf8, read_limited
 
 __all__ = [
     "DECIMAL_PATTERN",
@@ -79,70 +80,6 @@ class CsvText:
         if 0 <= position < len(self.lines):
             return self.lines[position]
         return (self.lines[-1] + 1) if self.lines else 2
-
-
-def read_limited(path: Path, *, label: str | None = None,
-                 max_bytes: int | None = None) -> bytes:
-    """Read at most ``max_bytes`` (default :data:`MAX_FILE_BYTES`) of ``path``.
-
-    Every failure is an :class:`InputError`. The size is checked before reading (``stat``)
-    and again while reading, so a pipe or a growing file cannot slip past the cap.
-    """
-    label = label or str(path)
-    if max_bytes is None:
-        max_bytes = MAX_FILE_BYTES
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise InputError(f"{label}: is a directory, not a file")
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise InputError(
-                f"{label}: file is {_size(size)}, more than the {_size(max_bytes)} limit; "
-                "split it into smaller files"
-            )
-        with p.open("rb") as fh:  # in chunks: a pipe or a growing file has no size
-            chunks: list[bytes] = []
-            total = 0
-            while total <= max_bytes:
-                chunk = fh.read(min(1 << 20, max_bytes + 1 - total))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-            data = b"".join(chunks)
-    except FileNotFoundError:
-        raise InputError(f"{label}: no such file") from None
-    except PermissionError:
-        raise InputError(f"{label}: permission denied (cannot read the file)") from None
-    except IsADirectoryError:
-        raise InputError(f"{label}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
-    if len(data) > max_bytes:
-        raise InputError(f"{label}: file is more than the {_size(max_bytes)} limit; "
-                         "split it into smaller files")
-    return data
-
-
-def _size(n: int) -> str:
-    """``n`` bytes in words (``100 MiB``, ``12 KiB``, ``10 bytes``)."""
-    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
-
-
-def _decode(data: bytes, label: str) -> str:
-    """UTF-8 text of ``data`` (a byte-order mark is dropped); bad bytes name their line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        byte = data[exc.start]
-        problem = Problem(label, line, None,
-                          f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8")
-        raise ValidationError([problem]) from None
 
 
 def parse_csv_text(text: str, label: str, *, strip: bool = True) -> CsvText:
@@ -245,8 +182,9 @@ def read_csv_text(path: Path, *, label: str | None = None, strip: bool = True,
         with a line).
     """
     label = label or str(path)
-    return parse_csv_text(_decode(read_limited(path, label=label, max_bytes=max_bytes), label),
-                          label, strip=strip)
+    data = read_limited(path, label=label,
+                        max_bytes=MAX_FILE_BYTES if max_bytes is None else max_bytes)
+    return parse_csv_text(decode_utf8(data, label), label, strip=strip)
 
 
 def read_csv_strings(path: Path, *, strip: bool = True) -> pd.DataFrame:
