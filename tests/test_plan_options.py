@@ -278,6 +278,7 @@ def test_stockpile_cost_is_tonnes_times_price(store):
 def test_recycling_options(store):
     opts = _by_id(recycling_options(["JPN"], store=store))
     assert "recycling:reelement" in opts  # the recycling row of the pipeline
+    assert opts["recycling:reelement"].lead_time_years_high == 0.0  # producing: ramping
     g = opts["recycling:generic:JPN"]
     assert g.capacity_t_per_yr == 800 and g.estimate
     assert "argus_2025_china_recycled" in g.source_ids  # scale of scrap-based output

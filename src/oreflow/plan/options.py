@@ -774,8 +774,9 @@ def project_options(*, store: Store | None = None, defaults: PlanDefaults | None
 
     Notes
     -----
-    Lead time: years from ``year`` to the row's ``start_year`` (the announced first output;
-    zero when it has passed) when the row gives one, else the stage default (estimate).
+    Lead time: zero for a project already producing (status class ``ramping``); else years
+    from ``year`` to the row's ``start_year`` (the announced first output; zero when it has
+    passed) when the row gives one, else the stage default (estimate).
     Capex: ``capex_musd`` of the row, else the stage's unit capex × capacity
     (``capex_estimated``). Failure and delay: the row's status class.
     """
@@ -816,7 +817,11 @@ def _pipeline(store: Store | None, defaults: PlanDefaults | None, year: int,
                                 if _text(r.get("capex_text")) else "") + ")")
             ids += _cited_ids(sd.unit_capex_usd_per_t_per_yr)
         sy = _start_year(r.get("start_year"))
-        if sy is not None:
+        sclass = str(c["status_class"])
+        if sclass == "ramping":
+            lt = (0.0, 0.0, 0.0)
+            notes.append("already producing: no lead time, ramp and delay only")
+        elif sy is not None:
             lead = float(max(sy - year, 0))
             lt = (lead, lead, lead)
             notes.append(f"announced start {sy}")
@@ -825,7 +830,6 @@ def _pipeline(store: Store | None, defaults: PlanDefaults | None, year: int,
             estimates.append(f"no start year: {cap.stage} lead time default "
                              f"({sd.lead_time_years.method or 'sourced'})")
             ids += _cited_ids(sd.lead_time_years)
-        sclass = str(c["status_class"])
         sc = d.status_classes[sclass]
         ids += _cited_ids(sd.ramp_years, sc.p_fail, sc.delay_years)
         estimates += _methods([("ramp", sd.ramp_years), ("p_fail", sc.p_fail),
@@ -1015,7 +1019,6 @@ def stockpile_options(materials: Sequence[str], *, demand_t_per_yr: Mapping[str,
                     else f"no USD/kg oxide price of {m} in the prices table: cost unknown")
             if price:
                 ids.append(price[1])
-            sc = d.status_classes[d.generic_status]
             out.append(Option(
                 option_id=f"stockpile:{m}:{mo:g}m" + (f":{bloc}" if bloc else ""),
                 kind="stockpile", name=f"{mo:g}-month stock of {m} oxide"
@@ -1032,7 +1035,7 @@ def stockpile_options(materials: Sequence[str], *, demand_t_per_yr: Mapping[str,
                 source_ids=tuple(dict.fromkeys(ids)), estimate=True,
                 method="; ".join(_methods(named))
                 + f"; stock = {dem:g} t/yr demand (given) × {mo:g}/12",
-                note=note + f"; a stock cannot fail (p_fail 0: {sc.description} not applied)",
+                note=note + "; p_fail 0: a purchase of material in the market",
                 stock_t=tonnes, holding_cost_pct_per_yr=sp.holding_cost_pct_per_yr.value,
             ))
     return out
