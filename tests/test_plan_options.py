@@ -137,6 +137,10 @@ def test_project_options_match_hand_checked_rows(store):
     assert (o.stage, o.material, o.capacity_t_per_yr, o.capex_musd) == (
         "magnet", "NdFeB", 10000.0, 1400.0)
     assert not o.capex_estimated
+    # rainbow_phalaborwa: capex text "not found (PEA NPV10 USD 627 m; opex USD 33.86/kg)"
+    o = opts["project:rainbow_phalaborwa"]
+    assert o.opex_usd_per_kg == 33.86 and o.capex_estimated
+    assert o.capacity_t_per_yr == pytest.approx(26208 / 14)
 
 
 def test_lead_time_counts_from_the_planning_year(store):
@@ -371,3 +375,24 @@ def test_unreadable_override_is_an_input_error(tmp_path, store):
     assert first_line(p).startswith(f"{p}:1: planning defaults are a YAML mapping")
     p.write_text("stages: [\n", encoding="utf-8")
     assert first_line(p).startswith(f"{p}:2: not valid YAML")
+
+
+def test_an_imported_project_becomes_an_option_and_moves_the_derivation(tmp_path, store):
+    """The options and the derivation read the store given, user imports included."""
+    cols = list(store.table("projects").columns)
+    row = dict.fromkeys(cols, "")
+    row.update(project_id="test_mag", name="Test magnets", iso3="DEU", stage="magnet",
+               capacity="2000", capacity_unit="t_per_yr NdFeB", status="under construction",
+               start_year="2028", capex_musd="100", source_id="prnewswire_vulcan_2025_11_03")
+    p = tmp_path / "p.csv"
+    p.write_text(",".join(cols) + "\n" + ",".join(row[c] for c in cols) + "\n",
+                 encoding="utf-8")
+    Store(user=tmp_path / "user").import_file(p, "projects")
+    mine = Store(user=tmp_path / "user")
+    o = _by_id(project_options(store=mine, year=2026))["project:test_mag"]
+    assert (o.capex_musd, o.capacity_t_per_yr, o.lead_time_years_median) == (100.0, 2000.0, 2.0)
+    assert o.status_class == "construction" and not o.capex_estimated
+    got = derive_unit_capex(store=mine).set_index("stage")
+    # magnet: median of vulcan_elements 140,000 and the new 100e6 / 2,000 = 50,000
+    assert got.loc["magnet", "n"] == 2
+    assert got.loc["magnet", "median"] == pytest.approx((140000 + 50000) / 2)

@@ -796,7 +796,8 @@ def _pipeline(store: Store | None, defaults: PlanDefaults | None, year: int,
             continue
         cap, _ = map_capacity(r.get("capacity_unit"), r.get("capacity"),
                               r.get("capacity_low"), r.get("capacity_high"), r.get("stage"))
-        assert cap is not None  # included rows have a mapped capacity
+        if cap is None:  # never for an included row; keeps the type checker informed
+            continue
         sd = d.stages[cap.stage]
         estimates: list[str] = []
         notes: list[str] = []
