@@ -5,11 +5,14 @@ hand calculation, the status table, and user overrides with file:line:field erro
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oreflow.data.store import Store
 from oreflow.errors import InputError, ValidationError
@@ -176,6 +179,14 @@ def test_map_capacity_units():
     assert cap is not None and (cap.value, cap.low, cap.high) == (925, 850, 1000)
     cap, why = map_capacity("t_per_yr MREC (Phase 1)", 20000, None, None)
     assert cap is None and "cannot be mapped" in why
+    cap, why = map_capacity("t_per_yr concentrate at 27% TREO", 1e308, None, 1e308)
+    assert cap is not None or "finite" in why  # 1e308 x 0.27 is finite
+    cap, why = map_capacity("t over about 0 years", 5.0, None, None)
+    assert cap is None and "finite" in why  # 5 / 0
+    cap, why = map_capacity("t_REO_per_yr", 100, 50, -1)
+    assert cap is None and "positive finite" in why
+    cap, _ = map_capacity("t_REO_per_yr", 100, 150, 120)  # a range that misses the value
+    assert cap is not None and (cap.low, cap.value, cap.high) == (100, 100, 120)
     cap, why = map_capacity("furlongs per fortnight", 5, None, None)
     assert cap is None and "not recognised" in why
 
@@ -396,3 +407,26 @@ def test_an_imported_project_becomes_an_option_and_moves_the_derivation(tmp_path
     # magnet: median of vulcan_elements 140,000 and the new 100e6 / 2,000 = 50,000
     assert got.loc["magnet", "n"] == 2
     assert got.loc["magnet", "median"] == pytest.approx((140000 + 50000) / 2)
+
+
+FUZZ = int(os.environ.get("OREFLOW_FUZZ_EXAMPLES", "200"))
+_CLASSES = set(load_defaults().status_classes)
+
+
+@settings(max_examples=FUZZ, deadline=None)
+@given(st.text(max_size=120), st.floats(allow_nan=True, allow_infinity=True))
+def test_status_and_unit_mapping_take_any_text(text, number):
+    assert status_class(text) in _CLASSES
+    cap, why = map_capacity(text, number, None, None, text)
+    assert (cap is None) == (why != "")
+    if cap is not None:
+        assert math.isfinite(cap.value) and cap.value > 0 and cap.stage in STAGES
+
+
+@settings(max_examples=FUZZ, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_as_defaults_is_a_located_input_error(store, text):
+    try:
+        parse_defaults(text, source="x.yaml", store=store)
+    except ValidationError as e:
+        assert all(line.startswith("x.yaml") for line in e.lines()[:-1])

@@ -574,9 +574,18 @@ def map_capacity(unit: object, capacity: object, low: object, high: object,
         v = (lo + hi) / 2
     if v is None or v <= 0:
         return None, "no capacity"
-    lo = v if lo is None else lo
-    hi = v if hi is None else hi
+    lo = v if lo is None else min(lo, v)
+    hi = v if hi is None else max(hi, v)
     lu = u.lower()
+    cap, why = _map_unit(u, lu, v, lo, hi, stage_text)
+    if cap is not None and not all(math.isfinite(x) and x > 0
+                                   for x in (cap.value, cap.low, cap.high)):
+        return None, "capacity is not a positive finite number once mapped"
+    return cap, why
+
+
+def _map_unit(u: str, lu: str, v: float, lo: float, hi: float,
+              stage_text: object) -> tuple[_Capacity | None, str]:
     for pattern, stage, material, how in UNIT_RULES:
         m = re.search(pattern, lu)
         if not m:
@@ -590,6 +599,9 @@ def map_capacity(unit: object, capacity: object, low: object, high: object,
                              f"{v:g} t/yr concentrate × {f:g} TREO grade (from the unit)"), ""
         if how == "over_years":
             n = float(m.group(1))
+            if n <= 0:
+                return None, f"capacity unit '{u}': a total over {n:g} years is not a " \
+                             "finite yearly capacity"
             return _Capacity(stage, material, v / n, lo / n, hi / n,
                              f"{v:g} t over {n:g} years ÷ {n:g}"), ""
         if stage == "separation" and material == "REO" and str(stage_text).lower().startswith(
