@@ -572,8 +572,12 @@ def map_capacity(unit: object, capacity: object, low: object, high: object,
     v, lo, hi = num(capacity), num(low), num(high)
     if v is None and lo is not None and hi is not None:
         v = (lo + hi) / 2
-    if v is None or v <= 0:
+    if v is None:
         return None, "no capacity"
+    if v <= 0:
+        return None, "capacity is not a positive finite number"
+    if any(x is not None and x <= 0 for x in (lo, hi)):
+        return None, "capacity range is not a positive finite number"
     lo = v if lo is None else min(lo, v)
     hi = v if hi is None else max(hi, v)
     lu = u.lower()
