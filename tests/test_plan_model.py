@@ -262,6 +262,10 @@ def test_shared_subexpressions_and_arithmetic():
     terms_c, const_c = c.terms()
     assert terms_c == {x: -1.5, y: 0.5} and const_c == 3.0
     assert (x - x).terms() == ({x: 0.0}, 0.0)
+    # numpy scalars (coefficients read from arrays) work on either side.
+    assert (np.float64(2) * x + y * np.int64(3)).terms() == ({x: 2.0, y: 3.0}, 0.0)
+    with pytest.raises(TypeError):
+        x * y  # not linear
 
 
 # --------------------------------------------------------------------------------------------
