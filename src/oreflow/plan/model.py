@@ -147,7 +147,8 @@ class Expr:
         """Collect the expression: ``({var: coefficient}, constant)``.
 
         Coefficients of the same variable are added (a zero sum is kept, so the variable
-        still counts as used). Cost: linear in the size of the expression graph.
+        still counts as used). Cost: linear in the size of the expression graph; the result
+        is cached and shared, so do not modify the dict.
         """
         if self._flat is not None:
             return self._flat
