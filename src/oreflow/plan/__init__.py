@@ -1,11 +1,16 @@
-"""Diversification planning (issue 12): the options a planner can choose from.
+"""Diversification planning (issue 12): the options a planner can choose from, and the
+mixed-integer program it solves.
 
 :mod:`oreflow.plan.options` builds the options (pipeline projects, generic capacity,
-stockpiles, recycling, offtake contracts) from the data tables and ``defaults.yaml``.
+stockpiles, recycling, offtake contracts) from the data tables and ``defaults.yaml``;
+:mod:`oreflow.plan.model` is a small builder of mixed-integer programs over labelled
+variables, solved with HiGHS, with an elastic relaxation that says which target cannot be
+met and by how much (:func:`~oreflow.plan.model.diagnose`).
 """
 
 from __future__ import annotations
 
+from oreflow.plan.model import Diagnosis, Model, Solution, Status, diagnose, quicksum
 from oreflow.plan.options import (
     DEFAULT_YEAR,
     KINDS,
@@ -35,11 +40,16 @@ __all__ = [
     "STAGES",
     "STATUS_RULES",
     "UNIT_RULES",
+    "Diagnosis",
+    "Model",
     "Option",
     "PlanDefaults",
+    "Solution",
+    "Status",
     "classify_projects",
     "derive_module_size",
     "derive_unit_capex",
+    "diagnose",
     "generic_options",
     "load_defaults",
     "map_capacity",
@@ -47,6 +57,7 @@ __all__ = [
     "options_table",
     "parse_defaults",
     "project_options",
+    "quicksum",
     "recycling_options",
     "status_class",
     "stockpile_options",
