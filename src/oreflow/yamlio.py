@@ -45,11 +45,17 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_NODES",
+    "FieldPath",
     "YamlInputError",
+    "key_paths",
     "known_fields",
+    "line_map",
     "parse_yaml",
     "read_text",
 ]
+
+#: Where a value sits in a parsed document: mapping keys and list indices from the root.
+FieldPath = tuple[str | int, ...]
 
 #: Largest user YAML file or text accepted [bytes, or characters for text]. The biggest
 #: shipped scenario or BOM is under 20 KB; 1 MB leaves room for large BOMs.
@@ -340,3 +346,45 @@ def known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
             if label not in names:
                 names.append(label)
     return names
+
+
+def line_map(node: yaml.Node) -> dict[FieldPath, int]:
+    """1-based line of every mapping key and list item of a composed document, by path
+    (``()`` the root), so errors found after loading can name their line."""
+    out: dict[FieldPath, int] = {(): node.start_mark.line + 1}
+
+    def walk(n: yaml.Node, path: FieldPath) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                p = (*path, str(k.value))
+                out[p] = k.start_mark.line + 1
+                walk(v, p)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                p = (*path, i)
+                out[p] = v.start_mark.line + 1
+                walk(v, p)
+
+    walk(node, ())
+    return out
+
+
+def key_paths(data: Any, key: str) -> list[tuple[FieldPath, Any]]:
+    """Every item of a list held under ``key`` anywhere in loaded data, with its path
+    (``(..., key, i)``): e.g. each ``source_ids`` entry of a scenario or defaults file."""
+    found: list[tuple[FieldPath, Any]] = []
+
+    def walk(x: Any, path: FieldPath) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == key and isinstance(v, list):
+                    found.extend(((*path, k, i), item) for i, item in enumerate(v))
+                else:
+                    walk(v, (*path, str(k)))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, (*path, i))
+
+    walk(data, ())
+    return found
+

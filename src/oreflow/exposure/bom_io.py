@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from oreflow.errors import Problem, ValidationError, did_you_mean
-from oreflow.yamlio import YamlInputError, known_fields, parse_yaml
+from oreflow.yamlio import YamlInputError, known_fields, line_map, parse_yaml
 
 __all__ = [
     "CSV_REQUIRED",
@@ -36,6 +35,7 @@ __all__ = [
     "csv_columns",
     "dedupe_problems",
     "dotted",
+    "parse_mapping",
     "pydantic_problems",
     "read_raw",
 ]
@@ -103,34 +103,18 @@ def dotted(path: Sequence[str | int]) -> str:
     return out
 
 
-def _yaml_lines(node: yaml.Node) -> dict[FieldPath, int]:
-    out: dict[FieldPath, int] = {(): node.start_mark.line + 1}
-
-    def walk(n: yaml.Node, path: FieldPath) -> None:
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                p = (*path, str(k.value))
-                out[p] = k.start_mark.line + 1
-                walk(v, p)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                p = (*path, i)
-                out[p] = v.start_mark.line + 1
-                walk(v, p)
-
-    walk(node, ())
-    return out
-
-
-def _parse_yaml(text: str, label: str) -> tuple[Any, Locator]:
+def parse_mapping(text: str, label: str, *,
+                  shape: str = "a BOM is a YAML mapping with 'name' and 'products'",
+                  ) -> tuple[dict[str, Any], Locator]:
+    """A YAML document that must be a mapping (read safely by :func:`oreflow.yamlio.parse_yaml`)
+    and the locator of its fields' lines; ``shape`` says what was expected when it is not."""
     try:
         data, node = parse_yaml(text, source=label)
     except YamlInputError as exc:
         raise ValidationError([Problem(label, exc.line, None, exc.rule)]) from None
     if node is None or not isinstance(data, dict):
-        raise ValidationError([Problem(label, 1, None, "a BOM is a YAML mapping with "
-                                                       "'name' and 'products'")])
-    return data, Locator(label, _yaml_lines(node))
+        raise ValidationError([Problem(label, 1, None, shape)])
+    return data, Locator(label, line_map(node))
 
 
 #: CSV columns (one row per product × input × supplier). Product- and input-level cells may be
@@ -386,7 +370,7 @@ def read_raw(text: str, fmt: Literal["yaml", "csv"],
     all (invalid YAML, not a mapping, an empty CSV file, missing or unknown CSV columns).
     """
     if fmt == "yaml":
-        data, loc = _parse_yaml(text, label)
+        data, loc = parse_mapping(text, label)
         return data, loc, []
     return _parse_csv(text, label)
 

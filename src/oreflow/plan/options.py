@@ -39,15 +39,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from oreflow.base import FiniteModel, Model
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError, Problem, ValidationError, unknown
-from oreflow.exposure.bom_io import Locator, pydantic_problems
-from oreflow.yamlio import YamlInputError, parse_yaml, read_text
+from oreflow.exposure.bom_io import parse_mapping, pydantic_problems
+from oreflow.yamlio import YamlInputError, key_paths, read_text
 
 __all__ = [
     "DEFAULT_YEAR",
@@ -380,26 +379,6 @@ class PlanDefaults(Model):
         return self
 
 
-def _yaml_lines(node: yaml.Node) -> dict[tuple[str | int, ...], int]:
-    """1-based line of every key and list item, by field path."""
-    out: dict[tuple[str | int, ...], int] = {(): node.start_mark.line + 1}
-
-    def walk(n: yaml.Node, path: tuple[str | int, ...]) -> None:
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                p = (*path, str(k.value))
-                out[p] = k.start_mark.line + 1
-                walk(v, p)
-        elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                p = (*path, i)
-                out[p] = v.start_mark.line + 1
-                walk(v, p)
-
-    walk(node, ())
-    return out
-
-
 def parse_defaults(text: str, *, source: str = "<string>",
                    store: Store | None = None) -> PlanDefaults:
     """Parse planning defaults from YAML text (``source`` names it in errors).
@@ -411,36 +390,16 @@ def parse_defaults(text: str, *, source: str = "<string>",
     oreflow.errors.ValidationError
         One problem per broken rule, each ``file:line: column 'field': rule``.
     """
-    try:
-        data, node = parse_yaml(text, source=source)
-    except YamlInputError as exc:
-        raise ValidationError([Problem(source, exc.line, None, exc.rule)]) from None
-    if node is None or not isinstance(data, dict):
-        raise ValidationError([Problem(source, 1, None, "planning defaults are a YAML "
-                                       "mapping with 'stages', 'status_classes', ...")])
-    loc = Locator(source, _yaml_lines(node))
+    data, loc = parse_mapping(text, source, shape="planning defaults are a YAML mapping "
+                              "with 'stages', 'status_classes', ...")
     try:
         out = PlanDefaults.model_validate(data)
     except PydanticValidationError as exc:
         raise ValidationError(pydantic_problems(exc, loc, PlanDefaults)) from None
     known = set(resolve_store(store).table("sources")["source_id"].astype(str))
-    problems: list[Problem] = []
-
-    def walk(x: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if k == "source_ids" and isinstance(v, list):
-                    problems.extend(
-                        loc.problem((*path, k, i), f"unknown source '{sid}' (source_ids are "
-                                    "keys of the sources table)")
-                        for i, sid in enumerate(v) if str(sid) not in known)
-                else:
-                    walk(v, (*path, str(k)))
-        elif isinstance(x, list):
-            for i, v in enumerate(x):
-                walk(v, (*path, i))
-
-    walk(data, ())
+    problems = [loc.problem(path, f"unknown source '{sid}' (source_ids are keys of the "
+                            "sources table)")
+                for path, sid in key_paths(data, "source_ids") if str(sid) not in known]
     if problems:
         raise ValidationError(problems)
     return out

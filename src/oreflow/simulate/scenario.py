@@ -59,7 +59,7 @@ from oreflow.uncertain import (
     check_within,
     fixed,
 )
-from oreflow.yamlio import YamlInputError, known_fields, parse_yaml, read_text
+from oreflow.yamlio import YamlInputError, key_paths, known_fields, parse_yaml, read_text
 
 __all__ = [
     "ELEMENTS",
@@ -903,20 +903,7 @@ def _source_keys(store: Store | None) -> set[str]:
 def _check_source_ids(data: Any, node: yaml.Node | None, source: str,
                       store: Store | None) -> list[str]:
     """One message per ``source_ids`` entry (anywhere in the file) that names no known key."""
-    found: list[tuple[tuple[str | int, ...], Any]] = []
-
-    def walk(x: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if k == "source_ids" and isinstance(v, list):
-                    found.extend(((*path, k, i), sid) for i, sid in enumerate(v))
-                else:
-                    walk(v, (*path, str(k)))
-        elif isinstance(x, list):
-            for i, v in enumerate(x):
-                walk(v, (*path, i))
-
-    walk(data, ())
+    found = key_paths(data, "source_ids")
     if not found:
         return []
     keys = _source_keys(store)
