@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,21 @@ def test_missing_file_and_debug(toy_cli: Store, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no such file" in res.stderr
     res = runner.invoke(app, ["--debug", "data", "show", "nope"])
     assert res.exit_code != 0 and res.exception is not None
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `oreflow overview | head -1`: exit 0 and nothing on stderr, as other tools do (Rich's
+    # own handling exits with 1)
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from oreflow.cli import main; main()", "overview"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "100"})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0, err
+    assert b"Traceback" not in err and b"error" not in err

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from oreflow import __version__
-from oreflow.cli.render import Col, Renderer, format_number
+from oreflow.cli.render import Col, PipeConsole, Renderer, format_number
 from oreflow.errors import InputError, OreflowError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = ["Col", "Format", "Renderer", "app", "data_app", "emit", "emit_answer"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
+console = PipeConsole()
 err_console = Console(stderr=True)
 _state = {"debug": False}
 
@@ -55,7 +55,9 @@ def _guard(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a reader that went away (``| head``) shows here, not at exit
+            return result
         except (typer.Exit, typer.Abort):
             raise
         except OreflowError as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 import sys
 import time
@@ -45,6 +46,7 @@ __all__ = [
     "COLUMNS",
     "GLOSSARY",
     "Col",
+    "PipeConsole",
     "Progress",
     "Renderer",
     "column",
@@ -56,6 +58,20 @@ __all__ = [
     "region_label",
     "write_csv",
 ]
+
+
+class PipeConsole(Console):
+    """A Rich console that stops quietly when its reader goes away (``oreflow … | head``):
+    exit code 0 like other command-line tools, where Rich's own exits with 1."""
+
+    def on_broken_pipe(self) -> None:
+        """Point stdout at the null device (nothing more can be written) and end the
+        command with exit code 0."""
+        import typer
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(code=0)
 
 Kind = Literal["share", "number", "count", "year", "text", "id", "bool"]
 #: Kinds whose cells are never wrapped (a number or an identifier must stay copyable).
@@ -551,7 +567,7 @@ class Renderer:
         self.wide = wide
         self.show_sources = sources
         self.only = only
-        self.console = console or Console(highlight=False)
+        self.console = console or PipeConsole(highlight=False)
         self.names: list[str] = []
         self._csv: list[tuple[str, pd.DataFrame | list[dict[str, Any]]]] = []
         self._seen: set[str] = set()
@@ -786,7 +802,7 @@ class Renderer:
             self.console.print(Text(title, style="bold"))
         needed = sum(self._widths(keep)) + _BORDER * len(keep) + 1
         if self.wide and needed > self.width:
-            wide = Console(width=needed, highlight=False, file=self.console.file,
+            wide = PipeConsole(width=needed, highlight=False, file=self.console.file,
                            force_terminal=self.console.is_terminal,
                            no_color=self.console.no_color)
             wide.print(table)
