@@ -453,22 +453,6 @@ def test_full_or_read_only_data_dir_is_a_clear_input_error(
     assert [p for p in (toy_store.user / "tables").iterdir() if p.suffix == ".tmp"] == []
 
 
-def test_read_only_data_dir_for_real(toy_store: Store, tmp_path: Path) -> None:
-    import os
-
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        pytest.skip("root ignores directory permissions")
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
-    try:
-        st = Store(embedded=toy_store.embedded, user=ro / "oreflow")
-        with pytest.raises(InputError, match="cannot write"):
-            st.import_file(write(tmp_path, HEADER + GOOD), "stage_output")
-    finally:
-        ro.chmod(0o755)
-
-
 def test_summary_counts_without_rereading_the_user_layer(
         toy_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`data list` takes a big user table's counts from the record the import left."""
