@@ -132,3 +132,14 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     Store.default.cache_clear()
     yield d
     Store.default.cache_clear()
+
+
+@pytest.fixture
+def toy_cli(toy_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The toy store as every CLI verb's default store (Store.default and Catalog.default)."""
+    from oreflow.data.catalog import Catalog
+
+    monkeypatch.setattr(Store, "default", classmethod(lambda cls: toy_store))
+    monkeypatch.setattr(Catalog, "default", classmethod(lambda cls: toy_store))
+    return toy_store
+

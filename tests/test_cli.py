@@ -6,22 +6,13 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from oreflow.cli import app
-from oreflow.data.catalog import Catalog
 from oreflow.data.store import Store
 
 runner = CliRunner()
 HEADER = "year,stage,material,iso3,basis,vintage,tonnes,estimate,source_id\n"
-
-
-@pytest.fixture
-def toy_cli(toy_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
-    monkeypatch.setattr(Store, "default", classmethod(lambda cls: toy_store))
-    monkeypatch.setattr(Catalog, "default", classmethod(lambda cls: toy_store))
-    return toy_store
 
 
 def test_data_list_json(toy_cli: Store) -> None:

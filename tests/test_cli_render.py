@@ -25,7 +25,6 @@ from oreflow.cli.render import (
     region_label,
     write_csv,
 )
-from oreflow.data.catalog import Catalog
 from oreflow.data.store import Store
 
 runner = CliRunner()
@@ -184,13 +183,6 @@ def test_csv_safe_cells() -> None:
     buf = io.StringIO()
     write_csv([{"a": "@x", "b": -3}], buf)
     assert buf.getvalue().splitlines() == ["a,b", "'@x,-3"]
-
-
-@pytest.fixture
-def toy_cli(toy_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
-    monkeypatch.setattr(Store, "default", classmethod(lambda cls: toy_store))
-    monkeypatch.setattr(Catalog, "default", classmethod(lambda cls: toy_store))
-    return toy_store
 
 
 def test_csv_output_escapes_formula_cells(toy_cli: Store) -> None:
