@@ -93,17 +93,8 @@ def _chain_without(st: Store, material: str, year: int, stages: Sequence[str],
     """:meth:`SupplyChain.from_default_data` without the ``stages`` rows of ``year``."""
     so = st.table("stage_output")
     so = so[~(so["year"].eq(year).fillna(False) & so["stage"].isin(list(stages)))]
-
-    def optional(name: str) -> pd.DataFrame | None:
-        return st.table(name) if name in st.tables() else None
-
-    chain = SupplyChain.from_tables(
-        so, optional("flows"), optional("composition"), optional("recipes"), year=year,
-        material=material, vintage=vintage, vintages=optional("vintages"),
-        countries=optional("countries"), blocs=optional("blocs"),
-        consumption=optional("consumption"), recycling=optional("recycling"))
-    chain._meta["dataset_version"] = st.version  # as from_default_data records it
-    return chain
+    return SupplyChain.from_default_data(year, material, vintage=vintage, store=st,
+                                         stage_output=so)
 
 
 def mineral_shares(material: str, year: int = DEFAULT_YEAR, *,

@@ -345,6 +345,7 @@ class SupplyChain:
         vintage: str | Mapping[str, str] | None = None,
         final_use: pd.DataFrame | None = None,
         store: Store | None = None,
+        stage_output: pd.DataFrame | None = None,
     ) -> SupplyChain:
         """Build the chain from the embedded dataset (through :mod:`oreflow.data.store`).
 
@@ -363,6 +364,8 @@ class SupplyChain:
             stages it names (see :meth:`from_tables`).
         store : oreflow.data.store.Store, optional
             Store to read from (default: the embedded data with the user's imports).
+        stage_output : pandas.DataFrame, optional
+            Rows to use instead of the store's ``stage_output`` (e.g. without some stages).
 
         Returns
         -------
@@ -374,19 +377,11 @@ class SupplyChain:
             return st.table(name) if name in st.tables() else None
 
         chain = cls.from_tables(
-            st.table("stage_output"),
-            optional("flows"),
-            optional("composition"),
-            optional("recipes"),
-            year=year,
-            material=material,
-            vintage=vintage,
-            basis=basis,
-            vintages=optional("vintages"),
-            countries=optional("countries"),
-            blocs=optional("blocs"),
-            consumption=optional("consumption"),
-            final_use=final_use,
+            st.table("stage_output") if stage_output is None else stage_output,
+            optional("flows"), optional("composition"), optional("recipes"), year=year,
+            material=material, vintage=vintage, basis=basis, vintages=optional("vintages"),
+            countries=optional("countries"), blocs=optional("blocs"),
+            consumption=optional("consumption"), final_use=final_use,
             recycling=optional("recycling"),
         )
         chain._meta["dataset_version"] = st.version
