@@ -12,6 +12,7 @@ import typer
 
 from oreflow.cli._app import CsvOpt, Format, JsonOpt, WideOpt, _fmt, app, console, emit, print_json
 from oreflow.cli.render import Col
+from oreflow.cli.stress import NOT_RECOVERED
 from oreflow.errors import InputError
 
 __all__ = ["CONVENTIONS", "compare", "table_rows"]
@@ -23,7 +24,6 @@ _LABELS = {
     "months_to_recovery": "recovery (mo)",
     "cost_musd": "cost (M$)",
 }
-NOT_RECOVERED = "not within horizon"
 #: How ``--json``/``--csv`` write "not recovered within the horizon".
 CONVENTIONS = {
     "months_to_recovery": f"p10/p50/p90 are '{NOT_RECOVERED}' when not recovered within the "
