@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from oreflow.errors import Problem, ValidationError, did_you_mean
-from oreflow.yamlio import YamlInputError, known_fields, line_map, parse_yaml
+from oreflow.yamlio import FieldPath, YamlInputError, known_fields, line_map, parse_yaml
 
 __all__ = [
     "CSV_REQUIRED",
@@ -40,8 +40,6 @@ __all__ = [
     "read_raw",
 ]
 
-#: A field path in a BOM: keys and list indices from the root.
-FieldPath = tuple[str | int, ...]
 
 
 @dataclass
