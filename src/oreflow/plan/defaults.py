@@ -27,6 +27,7 @@ __all__ = [
     "Cited",
     "Jurisdiction",
     "PlanDefaults",
+    "PlanningDefaults",
     "Probability",
     "RecyclingDefaults",
     "Span",
@@ -214,6 +215,15 @@ class RecyclingDefaults(Model):
     """Years from first output to nameplate."""
 
 
+class PlanningDefaults(Model):
+    """Numbers of the plan as a whole (not of one option)."""
+
+    discount_rate_pct: Value
+    """Real discount rate of spending and cash flows [%/yr]."""
+    demand_growth_pct_per_yr: Value
+    """Growth of the bloc's demand at every stage [%/yr]."""
+
+
 class PlanDefaults(Model):
     """Every default number of the options (``src/oreflow/plan/defaults.yaml``)."""
 
@@ -229,6 +239,8 @@ class PlanDefaults(Model):
     """Stockpile numbers."""
     recycling: RecyclingDefaults
     """Recycling numbers."""
+    planning: PlanningDefaults
+    """Discount rate and demand growth of the plan."""
 
     @model_validator(mode="after")
     def _complete(self) -> PlanDefaults:
