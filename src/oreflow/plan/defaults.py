@@ -222,6 +222,8 @@ class PlanningDefaults(Model):
     """Real discount rate of spending and cash flows [%/yr]."""
     demand_growth_pct_per_yr: Value
     """Growth of the bloc's demand at every stage [%/yr]."""
+    build_rate_pct_per_yr: Value
+    """New generic capacity of a stage the bloc may start in a year [% of world output]."""
 
 
 class PlanDefaults(Model):

@@ -17,7 +17,29 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Choice", "PlanResult", "TargetMiss"]
+__all__ = ["Choice", "PlanResult", "TargetMiss", "year_share"]
+
+
+def year_share(year: int, online_year: float, ramp_years: float) -> float:
+    """Average share of nameplate produced over calendar year ``year`` [0-1] by capacity
+    that starts producing at ``online_year`` and ramps linearly to nameplate over
+    ``ramp_years``.
+
+    Exact: the integral of ``clip((s - online) / ramp, 0, 1)`` over ``[year, year + 1]``.
+
+    Examples
+    --------
+    >>> year_share(2030, 2030.0, 0.0), year_share(2030, 2030.0, 2.0), year_share(2031, 2030.0, 2.0)
+    (1.0, 0.25, 0.75)
+    """
+    def cum(s: float) -> float:
+        if s <= online_year:
+            return 0.0
+        if ramp_years <= 0 or s >= online_year + ramp_years:
+            return s - online_year - ramp_years / 2.0
+        return (s - online_year) ** 2 / (2.0 * ramp_years)
+
+    return max(0.0, min(1.0, cum(year + 1.0) - cum(float(year))))
 
 
 @dataclass(frozen=True)
@@ -83,13 +105,11 @@ class Choice:
     source_ids: tuple[str, ...] = ()
     estimate: bool = False
 
-    def output_share(self, year: float) -> float:
-        """Share of nameplate produced in ``year`` [0-1]: zero before ``online_year``, a
-        linear ramp to ``full_year``, one after (the same rule the planner uses)."""
-        if year < self.online_year:
-            return 0.0
-        span = self.full_year - self.online_year
-        return 1.0 if span <= 0 else min(1.0, (year - self.online_year) / span)
+    def output_share(self, year: int) -> float:
+        """Average share of nameplate produced over calendar ``year`` [0-1]: zero before
+        ``online_year``, a linear ramp to ``full_year``, one after (the planner's rule,
+        :func:`year_share`)."""
+        return year_share(year, self.online_year, self.full_year - self.online_year)
 
 
 @dataclass(frozen=True)
@@ -142,8 +162,12 @@ class PlanResult:
         What the plan builds or buys, and the decided pipeline it counts on.
     balance : pandas.DataFrame
         One row per (year, stage): ``demand`` and ``existing``, ``decided``, ``planned``
-        output capacity [stage unit/yr], ``self_sufficiency`` without and with the plan
-        [-], ``controller_share`` of the bloc's supply without and with [-], ``unit``.
+        capacity [stage unit/yr], ``outside`` (allowed supply from non-members other than
+        the controller) and ``recycled`` [stage unit/yr], ``self_sufficiency`` (output the
+        bloc can make from allowed material over demand) and ``controller_share`` (of the
+        bloc's supply) with the plan, and ``self_sufficiency_without``,
+        ``controller_share_without`` with the decided pipeline only [-]; ``unit``;
+        ``target`` (the target of that stage and year, if any).
     cost : pandas.DataFrame
         Spending by year and kind [million USD].
     misses : tuple of TargetMiss
