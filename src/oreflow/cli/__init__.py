@@ -14,6 +14,7 @@ from oreflow.cli import (  # noqa: F401  (registers commands)
     data,
     exposure,
     history,
+    plan,
     stress,
 )
 from oreflow.cli._app import app

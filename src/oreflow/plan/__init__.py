@@ -1,5 +1,6 @@
-"""Diversification planning (issue 12): the options a planner can choose from, and the
-mixed-integer program it solves.
+"""Diversification planning (issue 12): the options a planner can choose from, the targets,
+and the mixed-integer programs it solves (least cost; least expected shortfall over sampled
+futures).
 
 :mod:`oreflow.plan.options` builds the options (pipeline projects, generic capacity,
 stockpiles, recycling, offtake contracts) from the data tables and ``defaults.yaml``;
@@ -10,6 +11,14 @@ met and by how much (:func:`~oreflow.plan.model.diagnose`).
 
 from __future__ import annotations
 
+from oreflow.plan.formulate import (
+    DECIDED_CLASSES,
+    Frontier,
+    PlanSettings,
+    Problem,
+    frontier,
+    solve_plan,
+)
 from oreflow.plan.model import Diagnosis, Model, Solution, Status, diagnose, quicksum
 from oreflow.plan.options import (
     DEFAULT_YEAR,
@@ -33,32 +42,54 @@ from oreflow.plan.options import (
     status_class,
     stockpile_options,
 )
+from oreflow.plan.result import Choice, PlanResult, TargetMiss, year_share
+from oreflow.plan.stochastic import Stochastic, Stress, solve_stochastic, stress_from_scenario
+from oreflow.plan.targets import PRESETS, BlocBaseline, Target, bloc_baseline, parse_targets
 
 __all__ = [
+    "DECIDED_CLASSES",
     "DEFAULT_YEAR",
     "KINDS",
+    "PRESETS",
     "STAGES",
     "STATUS_RULES",
     "UNIT_RULES",
+    "BlocBaseline",
+    "Choice",
     "Diagnosis",
+    "Frontier",
     "Model",
     "Option",
     "PlanDefaults",
+    "PlanResult",
+    "PlanSettings",
+    "Problem",
     "Solution",
     "Status",
+    "Stochastic",
+    "Stress",
+    "Target",
+    "TargetMiss",
+    "bloc_baseline",
     "classify_projects",
     "derive_module_size",
     "derive_unit_capex",
     "diagnose",
+    "frontier",
     "generic_options",
     "load_defaults",
     "map_capacity",
     "offtake_options",
     "options_table",
     "parse_defaults",
+    "parse_targets",
     "project_options",
     "quicksum",
     "recycling_options",
+    "solve_plan",
+    "solve_stochastic",
     "status_class",
     "stockpile_options",
+    "stress_from_scenario",
+    "year_share",
 ]

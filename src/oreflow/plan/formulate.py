@@ -216,15 +216,18 @@ class Problem:
     def build(cls, bloc: str | Sequence[str], targets: Sequence[Target], *,
               controller: str = "CHN", settings: PlanSettings | None = None,
               options: Sequence[Option] | None = None, store: Store | None = None,
-              defaults: PlanDefaults | None = None, horizon: int | None = None) -> Problem:
+              defaults: PlanDefaults | None = None, horizon: int | None = None,
+              base: BlocBaseline | None = None) -> Problem:
         """Assemble the problem from the data (see :func:`solve_plan` for the arguments;
-        ``horizon`` extends the planning years beyond the last target year)."""
+        ``horizon`` extends the planning years beyond the last target year; ``base``
+        replaces the bloc's balance read from the data, e.g. a hand-made one in tests)."""
         st = resolve_store(store)
         cfg = settings or PlanSettings()
         dfl = defaults or load_defaults(store=st)
         if not targets and horizon is None:
             raise InputError("no target to plan for")
-        base = bloc_baseline(bloc, controller, store=st)
+        if base is None:
+            base = bloc_baseline(bloc, controller, store=st)
         last = max([t.year for t in targets] + ([horizon] if horizon is not None else []))
         if last <= cfg.year:
             raise InputError(f"every target year must be after the planning year {cfg.year} "
@@ -264,15 +267,22 @@ class Problem:
                                                         limit.items()) + " a year; "
                      "sprecher_2017, estimate).")
         opts, decided = [], []
-        skipped = []
+        skipped, elsewhere = [], []
         for o in options:
             item = _item(o, base, cfg, limit)
             if item is None:
                 skipped.append(o.option_id)
             elif o.project_id is not None and o.status_class in cfg.decided_classes:
-                decided.append(item)
+                if item.member:
+                    decided.append(item)
+                else:
+                    elsewhere.append(o.option_id)
             else:
                 opts.append(item)
+        if elsewhere:
+            notes.append("Decided projects outside the bloc are not counted as its supply "
+                         "(they serve their own buyers unless the plan pays for an offtake): "
+                         + ", ".join(sorted(elsewhere)) + ".")
         if skipped:
             notes.append("Options the planner cannot use (a stockpile, an offtake, no "
                          "capacity or cost, or the controller's country): "
@@ -861,11 +871,12 @@ def frontier(bloc: str | Sequence[str], target: Target, years: Iterable[int], *,
         plan = replace(sub, notes=list(prob.notes)).solve(search=False)
         plans.append(plan)
         reach = plan.misses[0].reachable if plan.misses else target.value
+        cost = plan.total_capex_musd if plan.feasible else math.nan
+        present = (float(plan.cost["present_value_musd"].sum()) if not plan.cost.empty
+                   else 0.0) if plan.feasible else math.nan
         rows.append({
-            "year": y, "feasible": plan.feasible,
-            "capex_musd": plan.total_capex_musd,
-            "present_value_musd": float(plan.cost["present_value_musd"].sum())
-            if not plan.cost.empty else 0.0,
+            "year": y, "feasible": plan.feasible, "capex_musd": cost,
+            "present_value_musd": present,
             "reachable": reach,
             "options": " ".join(f"{c.option_id}×{c.units}@{c.start_year}" for c in plan.chosen),
             "gap": plan.gap,

@@ -48,7 +48,7 @@ from oreflow.plan.formulate import PlanSettings, Problem
 from oreflow.plan.model import Expr, Model, Var, quicksum
 from oreflow.plan.options import Option, stockpile_options
 from oreflow.plan.result import Choice, PlanResult
-from oreflow.plan.targets import Target
+from oreflow.plan.targets import BlocBaseline, Target
 from oreflow.rng import named_stream
 from oreflow.simulate.scenario import ExportRestriction, Scenario, expand_materials
 
@@ -205,6 +205,8 @@ class _Stock:
 def _stocks(prob: Problem, materials: Sequence[str], store: Store | None,
             defaults: PlanDefaults) -> list[_Stock]:
     """Stockpile options sized on the bloc's magnet demand (oxide content of its NdFeB)."""
+    if not materials:
+        return []
     chain = build_chain("REO", store=store)
     recipe = {k: float(v) for k, v in dict(chain.meta.get("recipe", {})).items()
               if k != "recipe"}
@@ -343,12 +345,14 @@ def score_plan(prob: Problem, starts: Mapping[tuple[str, int], float],
     return out
 
 
-def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str, years: Sequence[int],
+def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str | Stress,
+                     years: Sequence[int],
                      *, targets: Sequence[Target] = (), futures: int = 30, seed: int = 0,
                      controller: str = "CHN", settings: PlanSettings | None = None,
                      options: Sequence[Option] | None = None,
                      stockpiles: Sequence[str] = ("NdPr", "Dy", "Tb"),
                      store: Store | None = None, defaults: PlanDefaults | None = None,
+                     base: BlocBaseline | None = None,
                      progress: Callable[[str], None] | None = None) -> Stochastic:
     """Least expected shortfall under ``scenario``'s stress within the budget.
 
@@ -356,8 +360,9 @@ def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str, years:
     ----------
     bloc : str or sequence of str
         The bloc.
-    scenario : Scenario or str
-        The stress (its export restrictions, :func:`stress_from_scenario`).
+    scenario : Scenario, str or Stress
+        The stress (a scenario's export restrictions, :func:`stress_from_scenario`, or a
+        :class:`Stress` itself).
     years : sequence of int
         Years the stress may hit, equally likely (e.g. 2028-2032).
     targets : sequence of Target, optional
@@ -368,6 +373,8 @@ def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str, years:
         Seed of the futures.
     stockpiles : sequence of str
         Materials a stockpile may be bought of (sizes from the defaults).
+    base : BlocBaseline, optional
+        The bloc's balance (default: read from the data).
 
     Raises
     ------
@@ -384,10 +391,11 @@ def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str, years:
     if not yrs or yrs[0] <= cfg.year:
         raise InputError(f"stress years must be after the planning year {cfg.year}")
     st = resolve_store(store)
-    stress = stress_from_scenario(scenario, store=st)
+    stress = scenario if isinstance(scenario, Stress) else stress_from_scenario(scenario,
+                                                                               store=st)
     say("building the program")
     prob = Problem.build(bloc, targets, controller=controller, settings=cfg, options=options,
-                         store=st, defaults=defaults, horizon=yrs[-1])
+                         store=st, defaults=defaults, horizon=yrs[-1], base=base)
     stocks = _stocks(prob, stockpiles, st, prob.defaults)
     sampled = sample_futures(prob, futures, seed)
     say(f"solving over {futures} futures")

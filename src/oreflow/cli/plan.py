@@ -1,0 +1,367 @@
+"""The ``plan`` verb: which projects, stockpiles and recycling close a bloc's gap, by when, at
+what cost (issue 12).
+
+Imports inside the command function are deliberate: each verb loads only what it uses, so
+`oreflow --help` starts in well under a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from oreflow.cli._app import (
+    CsvOpt,
+    Format,
+    JsonOpt,
+    SourcesOpt,
+    TableOpt,
+    WideOpt,
+    _fmt,
+    _jsonable,
+    app,
+    print_json,
+    renderer,
+)
+from oreflow.cli.render import Col, Renderer, progress
+from oreflow.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from oreflow.plan.result import PlanResult
+
+__all__ = ["parse_years", "plan", "timeline_rows"]
+
+#: Columns of the plan's tables (over the registry of cli/render.py).
+COLUMNS: dict[str, Col] = {
+    "option": Col("option", kind="id", priority=0),
+    "kind": Col("kind", kind="id", priority=6),
+    "units": Col("units", kind="count", priority=4),
+    "capacity_t_per_yr": Col("capacity", "t/yr", priority=2),
+    "what": Col("of", kind="id", priority=5),
+    "capex_musd": Col("capex", "M USD", priority=1),
+    "start": Col("start", kind="year", priority=1),
+    "online": Col("online", kind="id", priority=2),
+    "timeline": Col("timeline", kind="id", priority=0),
+    "demand": Col("demand", "unit/yr", priority=3),
+    "self_sufficiency_without": Col("self-suff. without", kind="share", priority=2),
+    "self_sufficiency": Col("self-suff. with plan", kind="share", priority=0),
+    "controller_share_without": Col("controller share without", kind="share", priority=4),
+    "controller_share": Col("controller share with plan", kind="share", priority=1),
+    "target": Col("target", kind="id", priority=1),
+    "total_musd": Col("total", "M USD", priority=0),
+    "present_value_musd": Col("present value", "M USD", priority=2),
+    "asked": Col("asked", kind="share", priority=0),
+    "reachable": Col("best reachable", kind="share", priority=0),
+    "earliest_year": Col("earliest year", kind="id", priority=0),
+    "feasible": Col("met", kind="bool", priority=0),
+    "options": Col("what it starts", kind="text", priority=3),
+    "plan": Col("plan", kind="id", priority=0),
+    "expected_shortfall_t_reo_per_yr": Col("expected shortfall", "t REO/yr", priority=0),
+    "p10": Col("P10", "t REO/yr", priority=2),
+    "p50": Col("P50", "t REO/yr", priority=1),
+    "p90": Col("P90", "t REO/yr", priority=2),
+    "gap": Col("MIP gap", kind="share", priority=6),
+}
+_BAR = {"build": "░", "ramp": "▒", "full": "█", "none": "·"}
+
+
+def parse_years(text: str, what: str) -> list[int]:
+    """``2030``, ``2028:2035`` or ``2028,2030,2035`` as a list of years."""
+    try:
+        if ":" in text:
+            a, b = (int(p) for p in text.split(":", 1))
+            if b < a:
+                raise ValueError
+            return list(range(a, b + 1))
+        return sorted({int(p) for p in text.split(",") if p.strip()})
+    except ValueError:
+        raise InputError(f"{what} '{text}': expected YEAR, FIRST:LAST or YEAR,YEAR,...") \
+            from None
+
+
+def timeline_rows(plan: PlanResult) -> pd.DataFrame:
+    """One row per choice with a text bar over the plan's years: ``·`` nothing yet, ``░``
+    building, ``▒`` ramping, ``█`` at nameplate (a stockpile: ``█`` from when it is full)."""
+    import pandas as pd
+
+    years = sorted(int(y) for y in plan.balance["year"].unique())
+    rows = []
+    for c in plan.choices:
+        bar = ""
+        for y in years:
+            mid = y + 0.5
+            if mid < c.start_year:
+                bar += _BAR["none"]
+            elif mid < c.online_year:
+                bar += _BAR["build"]
+            elif mid < c.full_year:
+                bar += _BAR["ramp"]
+            else:
+                bar += _BAR["full"]
+        stock = c.kind == "stockpile"
+        rows.append({
+            "option": c.option_id + (" (decided)" if c.decided else ""),
+            "kind": c.kind, "stage": c.stage, "iso3": c.iso3 or "bloc",
+            "units": c.units,
+            "capacity_t_per_yr": c.stock_t if stock else c.capacity_t_per_yr,
+            "what": ("t " if stock else "") + c.material,
+            "capex_musd": c.capex_musd, "start": c.start_year,
+            "online": f"{c.online_year:.1f}", "timeline": bar,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _cost_rows(plan: PlanResult) -> pd.DataFrame:
+    import pandas as pd
+
+    if plan.cost.empty:
+        return pd.DataFrame(columns=["year", "total_musd", "present_value_musd"])
+    wide = plan.cost.pivot_table(index="year", columns="kind", values="capex_musd",
+                                 aggfunc="sum", fill_value=0.0)
+    wide.columns = [f"{c}_musd" for c in wide.columns]
+    wide["total_musd"] = wide.sum(axis=1)
+    wide["present_value_musd"] = plan.cost.groupby("year")["present_value_musd"].sum()
+    return wide.reset_index()
+
+
+def _balance_rows(plan: PlanResult, *, all_stages: bool) -> pd.DataFrame:
+    bal = plan.balance
+    stages = {t.split(":", 1)[0] for t in plan.targets}
+    if "recycling" in stages:
+        stages.add("separation")
+    keep = bal if all_stages or not stages else bal[bal["stage"].isin(stages)]
+    return keep[["year", "stage", "unit", "demand", "self_sufficiency_without",
+                 "self_sufficiency", "controller_share_without", "controller_share",
+                 "target"]]
+
+
+def _miss_rows(plan: PlanResult) -> list[dict[str, Any]]:
+    return [{"target": m.target, "asked": m.asked, "reachable": m.reachable,
+             "earliest_year": str(m.earliest_year) if m.earliest_year is not None
+             else "none by +30 yr"} for m in plan.misses]
+
+
+def _plan_payload(plan: PlanResult) -> dict[str, Any]:
+    return {
+        "bloc": plan.bloc, "members": list(plan.members), "controller": plan.controller,
+        "targets": list(plan.targets), "objective": plan.objective, "status": plan.status,
+        "feasible": plan.feasible, "gap": plan.gap, "seconds": plan.seconds,
+        "capex_musd": plan.total_capex_musd,
+        "choices": _jsonable(plan.choices_frame()) if plan.choices else [],
+        "balance": _jsonable(plan.balance), "cost": _jsonable(plan.cost),
+        "misses": _miss_rows(plan), "notes": list(plan.notes),
+        "source_ids": list(plan.source_ids),
+    }
+
+
+def _show_plan(out: Renderer, plan: PlanResult, *, wide: bool) -> None:
+    years = sorted(plan.balance["year"].unique())
+    status = "meets every target" if plan.feasible else "cannot meet every target"
+    out.print(f"[bold]{plan.bloc}[/bold] ({', '.join(plan.members)}) against "
+              f"{plan.controller}: {', '.join(plan.targets) or 'least expected shortfall'} — "
+              f"{status}; capex {plan.total_capex_musd:,.0f} M USD "
+              f"({plan.status}, MIP gap {plan.gap:.2%}, {plan.seconds:.1f} s)")
+    out.table("plan", timeline_rows(plan), columns=COLUMNS,
+              title=f"Timeline {years[0]}–{years[-1]}",
+              caption="· nothing yet  ░ building  ▒ ramping  █ at nameplate; (decided) = "
+                      "financed or building already, not the plan's money")
+    if plan.misses:
+        out.table("misses", _miss_rows(plan), columns=COLUMNS,
+                  title="Targets no plan within the budget meets")
+    out.table("balance", _balance_rows(plan, all_stages=wide), columns=COLUMNS,
+              title="By year, without and with the plan",
+              caption="self-sufficiency = output the bloc can make from allowed material / "
+                      "its demand; controller share = of the bloc's supply at the stage")
+    out.table("cost", _cost_rows(plan), columns=COLUMNS, default=Col("", "M USD"),
+              title="Spending by year")
+    out.notes(plan.notes)
+    out.sources(list(plan.source_ids))
+
+
+@app.command()
+def plan(
+    bloc: Annotated[str, typer.Option(
+        help="The bloc: MSP, EU27, QUAD, G7... (oreflow data show blocs), an ISO3 code, or "
+             "codes joined by '+'.")],
+    target: Annotated[list[str] | None, typer.Option(
+        "--target", "-t", help="STAGE:self>=SHARE@YEAR, STAGE:supplier<=SHARE@YEAR or "
+                               "recycling:self>=SHARE@YEAR (repeatable); shares as 0.4 or "
+                               "40%.")] = None,
+    preset: Annotated[list[str] | None, typer.Option(
+        help="Named targets: crma (EU CRMA 10/40/25% and 65%), eu65 (65% at every stage).")
+    ] = None,
+    preset_year: Annotated[int, typer.Option(help="Year of the preset targets.")] = 2030,
+    budget: Annotated[float | None, typer.Option(
+        help="Total capital the plan may commit [USD], e.g. 5e9.", min=0)] = None,
+    annual_budget: Annotated[float | None, typer.Option(
+        help="Capital the plan may spend in any one year [USD].", min=0)] = None,
+    objective: Annotated[str, typer.Option(
+        help="cost: least cost to meet the targets; shortfall: least expected shortfall "
+             "under --scenario within the budget, over sampled futures.")] = "cost",
+    scenario: Annotated[str | None, typer.Option(
+        help="A stress scenario (built-in name or YAML): the shortfall objective's stress.")
+    ] = None,
+    stress_years: Annotated[str | None, typer.Option(
+        "--stress-years", help="Years the stress may hit, equally likely (shortfall "
+                               "objective), e.g. 2028:2032; default the target years.")] = None,
+    futures: Annotated[int, typer.Option(
+        help="Sampled futures of the shortfall objective.", min=1, max=500)] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the sampled futures.", min=0)] = 0,
+    frontier: Annotated[str | None, typer.Option(
+        "--frontier", metavar="FIRST:LAST",
+        help="Least cost of the (single) target for each target year in this range.")
+    ] = None,
+    year: Annotated[int, typer.Option(help="Planning year: first year an option can start.")
+                    ] = 2026,
+    basis: Annotated[str, typer.Option(
+        help="expected: lead time + median delay, capacity × (1 − failure probability); "
+             "nominal: announced dates and capacity.")] = "expected",
+    countries: Annotated[list[str] | None, typer.Option(
+        help="Where new generic capacity may be built (default: the bloc's members).")
+    ] = None,
+    controller: Annotated[str, typer.Option(help="The supplier the targets are about.")
+                          ] = "CHN",
+    build_rate: Annotated[float | None, typer.Option(
+        help="New generic capacity of a stage the bloc may start a year [% of world "
+             "output] (default 4, Sprecher et al. 2017).")] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit [s].", min=1)] = 60.0,
+    defaults: Annotated[Path | None, typer.Option(
+        help="Your planning defaults (YAML, the schema of plan/defaults.yaml).")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the timeline (or the frontier) as a PNG, SVG or PDF.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    wide: WideOpt = False,
+    sources: SourcesOpt = False,
+    table: TableOpt = None,
+) -> None:
+    """Plan a bloc's way out of dependence: which projects, generic plants, recycling and
+    stockpiles to start when, to meet its targets at least cost (or to cut its expected
+    shortfall under a stress within a budget), with its timeline, spending and metrics by
+    year with and without the plan. Infeasible targets get the best reachable value and the
+    earliest year they can be met.
+    """
+    fmt = _fmt(as_json, as_csv)
+    if objective not in ("cost", "shortfall"):
+        raise InputError(f"--objective must be 'cost' or 'shortfall' (got '{objective}')")
+    if basis not in ("expected", "nominal"):
+        raise InputError(f"--basis must be 'expected' or 'nominal' (got '{basis}')")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"--plot {plot}: use a .png, .svg or .pdf file name")
+
+    from oreflow.plan.defaults import load_defaults
+    from oreflow.plan.formulate import PlanSettings
+    from oreflow.plan.targets import parse_targets
+
+    specs = [t for item in (target or []) for t in [item] if t.strip()]
+    targets = parse_targets(specs, preset or [], preset_year=preset_year) \
+        if specs or preset or objective == "cost" else ()
+    members: str | list[str] = bloc.split("+") if "+" in bloc else bloc
+    where = tuple(c.strip().upper() for item in (countries or []) for c in item.split(",")
+                  if c.strip()) or None
+    settings = PlanSettings(
+        year=year, budget_musd=None if budget is None else budget / 1e6,
+        annual_budget_musd=None if annual_budget is None else annual_budget / 1e6,
+        basis=basis,  # type: ignore[arg-type]
+        countries=where, build_rate_pct_per_yr=build_rate, time_limit_s=time_limit)
+    dfl = load_defaults(defaults) if defaults is not None else None
+    out = renderer(fmt, wide=wide, sources=sources, table=table)
+    show = fmt is Format.table
+
+    if frontier is not None:
+        _frontier(out, members, targets, parse_years(frontier, "--frontier"), settings, dfl,
+                  controller, plot, show)
+        return
+    if objective == "shortfall":
+        if scenario is None:
+            raise InputError("--objective shortfall needs --scenario (the stress)")
+        yrs = parse_years(stress_years, "--stress-years") if stress_years else sorted(
+            {int(t.spec.rsplit("@", 1)[1]) for t in targets})
+        if not yrs:
+            raise InputError("--objective shortfall needs --stress-years or a --target")
+        _shortfall(out, members, targets, scenario, yrs, futures, seed, settings, dfl,
+                   controller, plot, show)
+        return
+
+    from oreflow.plan.formulate import solve_plan
+
+    with progress("planning", enabled=show) as bar:
+        result = solve_plan(members, targets, controller=controller, settings=settings,
+                            defaults=dfl, progress=bar.describe)
+    if plot is not None:
+        from oreflow.plan.figures import save_figure, timeline_figure
+
+        save_figure(timeline_figure(result), plot)
+    if fmt is Format.json:
+        print_json(_plan_payload(result))
+        return
+    _show_plan(out, result, wide=wide)
+    if plot is not None:
+        out.print(f"timeline written to {plot}")
+    out.finish()
+
+
+def _frontier(out: Renderer, members: str | list[str], targets: Any, years: list[int],
+              settings: Any, dfl: Any, controller: str, plot: Path | None,
+              show: bool) -> None:
+    from oreflow.plan.formulate import frontier as run_frontier
+
+    if len(targets) != 1:
+        raise InputError("--frontier takes exactly one --target (its year is replaced by each "
+                         "year of the range)")
+    with progress("frontier", enabled=show) as bar:
+        front = run_frontier(members, targets[0], years, controller=controller,
+                             settings=settings, defaults=dfl, progress=bar.describe)
+    if plot is not None:
+        from oreflow.plan.figures import frontier_figure, save_figure
+
+        save_figure(frontier_figure(front), plot)
+    if out.fmt == "json":
+        print_json({"target": front.target, "rows": _jsonable(front.table),
+                    "notes": list(front.plans[0].notes) if front.plans else []})
+        return
+    out.table("frontier", front.table, columns=COLUMNS,
+              title=f"What closes the gap by when: {front.target.rsplit('@', 1)[0]}",
+              caption="least capital (M USD) to meet the target in each year; best "
+                      "reachable share where no plan meets it")
+    if front.plans:
+        out.notes(front.plans[0].notes)
+        out.sources(list(front.plans[0].source_ids))
+    if plot is not None:
+        out.print(f"frontier written to {plot}")
+    out.finish()
+
+
+def _shortfall(out: Renderer, members: str | list[str], targets: Any, scenario: str,
+               years: list[int], futures: int, seed: int, settings: Any, dfl: Any,
+               controller: str, plot: Path | None, show: bool) -> None:
+    from oreflow.plan.stochastic import solve_stochastic
+
+    with progress("planning under uncertainty", enabled=show) as bar:
+        res = solve_stochastic(members, scenario, years, targets=targets, futures=futures,
+                               seed=seed, controller=controller, settings=settings,
+                               defaults=dfl, progress=bar.describe)
+    if plot is not None:
+        from oreflow.plan.figures import save_figure, timeline_figure
+
+        save_figure(timeline_figure(res.plan), plot)
+    if out.fmt == "json":
+        print_json({"plan": _plan_payload(res.plan),
+                    "deterministic": _plan_payload(res.deterministic),
+                    "scores": _jsonable(res.scores), "futures": futures, "seed": seed,
+                    "stress": {"scenario": res.stress.name, "withheld": res.stress.withheld,
+                               "approval": res.stress.approval}})
+        return
+    _show_plan(out, res.plan, wide=out.wide)
+    out.table("scores", res.scores, columns=COLUMNS,
+              title=f"Expected shortfall under {res.stress.name} over {futures} futures "
+                    f"(seed {seed}), stress in {years[0]}–{years[-1]}",
+              caption="mean over futures and stress years; the deterministic plan is solved "
+                      "for median delays and no failures, then scored on the same futures")
+    if plot is not None:
+        out.print(f"timeline written to {plot}")
+    out.finish()

@@ -1,0 +1,84 @@
+"""The ``plan`` verb through Typer's runner, on the shipped data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oreflow.cli import app
+
+runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("user_dir")
+
+
+def run_json(*args: str) -> dict:
+    res = runner.invoke(app, ["plan", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_plan_prints_timeline_balance_and_cost() -> None:
+    res = runner.invoke(app, ["plan", "--bloc", "MSP", "-t", "magnet:self>=0.3@2033",
+                              "--budget", "5e9", "--wide"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    for words in ("Timeline 2026–2033", "By year, without and with the plan",
+                  "Spending by year", "generic:metal", "░", "█"):
+        assert words in res.stdout
+    assert "Traceback" not in res.output
+
+
+def test_plan_json_meets_a_reachable_target_within_budget() -> None:
+    out = run_json("--bloc", "MSP", "-t", "magnet:self>=0.3@2033", "--budget", "5e9")
+    assert out["feasible"] and out["misses"] == []
+    assert 0 < out["capex_musd"] <= 5000
+    last = next(r for r in out["balance"] if r["year"] == 2033 and r["stage"] == "magnet")
+    assert last["self_sufficiency"] >= 0.3 - 1e-6 > last["self_sufficiency_without"]
+    assert out["source_ids"] and out["notes"]
+
+
+def test_plan_says_which_target_cannot_be_met_and_when_it_can() -> None:
+    out = run_json("--bloc", "MSP", "-t", "magnet:self>=0.4@2030")
+    assert not out["feasible"]
+    (miss,) = out["misses"]
+    assert miss["target"] == "magnet:self>=0.4@2030" and miss["reachable"] < 0.4
+    assert int(miss["earliest_year"]) > 2030
+
+
+def test_frontier_table_and_plot(tmp_path: Path) -> None:
+    png = tmp_path / "frontier.png"
+    out = run_json("--bloc", "MSP", "-t", "magnet:self>=0.3@2030", "--frontier",
+                   "2029:2034", "--plot", str(png))
+    rows = out["rows"]
+    assert [r["year"] for r in rows] == list(range(2029, 2035))
+    met = [r for r in rows if r["feasible"]]
+    assert met and not rows[0]["feasible"] and rows[0]["capex_musd"] is None
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_shortfall_objective_scores_both_plans() -> None:
+    out = run_json("--bloc", "MSP", "--objective", "shortfall", "--scenario",
+                   "china-2025-04", "--stress-years", "2029:2030", "--budget", "1e9",
+                   "--futures", "5")
+    scores = {r["plan"]: r["expected_shortfall_t_reo_per_yr"] for r in out["scores"]}
+    assert scores["stochastic"] <= scores["deterministic"] + 1e-6 <= scores["none"] + 2e-6
+    assert out["plan"]["capex_musd"] <= 1000 + 1e-6
+    assert out["stress"]["withheld"]["magnet"] > 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--bloc", "MSP", "-t", "magnet:self=0.4@2030"], "expected STAGE:MEASURE"),
+    (["--bloc", "NOPE", "-t", "magnet:self>=0.4@2030"], "NOPE"),
+    (["--bloc", "MSP", "--objective", "shortfall", "--budget", "1e9"], "--scenario"),
+    (["--bloc", "MSP", "-t", "magnet:self>=0.4@2030", "--plot", "x.gif"], ".png"),
+    (["--bloc", "MSP", "-t", "magnet:self>=0.4@2030", "--frontier", "2035:2030"],
+     "FIRST:LAST"),
+    (["--bloc", "MSP", "--preset", "crm"], "crma"),
+])
+def test_bad_input_gets_one_line_and_exit_2(args: list[str], words: str) -> None:
+    res = runner.invoke(app, ["plan", *args])
+    assert res.exit_code == 2, res.output
+    err = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert err and words in err[0] and "Traceback" not in res.output
