@@ -112,14 +112,15 @@ def test_project_options_match_hand_checked_rows(store):
     opts = _by_id(project_options(store=store, year=2026))
     d = load_defaults(store=store)
     # songwe_hill: capacity 5,954 t_TREO_per_yr in MREC -> mine, REO; capex_musd 277.4;
-    # status "DFS Jul 2022; ..." -> study; no start year -> mine lead time 6 / 15.7 / 32
+    # status "DFS Jul 2022; ..." -> study; no start year -> a studied mine project's lead
+    # time, 16.9 - 12.5 = 4.4 years (sp_top35), not the discovery-to-production 15.7
     o = opts["project:songwe_hill"]
     assert (o.stage, o.iso3, o.material) == ("mine", "MWI", "REO")
     assert o.capacity_t_per_yr == 5954.0
     assert o.capex_musd == pytest.approx(277.4) and not o.capex_estimated
     assert o.status_class == "study" and o.p_fail == 0.5
     assert (o.lead_time_years_low, o.lead_time_years_median, o.lead_time_years_high) == (
-        6.0, 15.7, 32.0)
+        4.4, 4.4, 4.4)
     assert "projectblue_2022_07_13" in o.source_ids
     # hastings_yangibana: 37,000 t/yr concentrate at 27% TREO -> 9,990 t REO/yr; no capex_musd
     # -> 9,990 x mine unit capex (46,590.5 USD per t/yr) = 465.44 M USD, estimated; start 2026

@@ -159,6 +159,9 @@ class StageDefaults(Model):
     """Size of one generic module [t material/yr]."""
     ramp_years: Value
     """Years from first output to nameplate."""
+    project_lead_time_years: Span | None = None
+    """Years to first output of a pipeline project of the stage with no announced start
+    (default: ``lead_time_years``); for mines, a studied deposit is years past discovery."""
 
 
 class StatusClass(Model):

@@ -550,10 +550,11 @@ def _pipeline(store: Store | None, defaults: PlanDefaults | None, year: int,
             lt = (lead, lead, lead)
             notes.append(f"announced start {sy}")
         else:
-            lt = (sd.lead_time_years.low, sd.lead_time_years.median, sd.lead_time_years.high)
-            estimates.append(f"no start year: {cap.stage} lead time default "
-                             f"({sd.lead_time_years.method or 'sourced'})")
-            ids += _cited_ids(sd.lead_time_years)
+            span = sd.project_lead_time_years or sd.lead_time_years
+            lt = (span.low, span.median, span.high)
+            estimates.append(f"no start year: {cap.stage} project lead time "
+                             f"({span.method or 'sourced'})")
+            ids += _cited_ids(span)
         sc = d.status_classes[sclass]
         ids += _cited_ids(sd.ramp_years, sc.p_fail, sc.delay_years)
         estimates += _methods([("ramp", sd.ramp_years), ("p_fail", sc.p_fail),
