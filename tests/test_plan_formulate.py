@@ -9,9 +9,13 @@ else. A magnet needs 0.5 t REO-eq of metal per tonne.
 from __future__ import annotations
 
 import math
+import os
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from oreflow.chain.elements import oxide_factor
 from oreflow.errors import InputError
@@ -281,3 +285,15 @@ def test_msp_magnet_target_on_the_shipped_data_is_limited_by_metal() -> None:
     assert all(c.iso3 in plan.members for c in plan.choices)
     assert math.isfinite(plan.total_capex_musd) and plan.source_ids
     assert load_defaults().planning.build_rate_pct_per_yr.source_ids == ["sprecher_2017"]
+
+
+@settings_h(max_examples=int(os.environ.get("OREFLOW_FUZZ_EXAMPLES", "200")), deadline=None)
+@given(st.text(max_size=60) | st.from_regex(
+    r"[a-z]{0,12}:[a-z]{0,10}(>=|<=|=)[0-9.e%-]{0,8}@[0-9]{0,5}", fullmatch=True))
+def test_any_target_text_parses_or_gets_one_clear_line(text: str) -> None:
+    try:
+        t = parse_target(text)
+    except InputError as exc:
+        assert len(exc.lines()) == 1 and "target" in exc.lines()[0]
+    else:
+        assert 0 <= t.value <= 10 and 2000 <= t.year <= 2100 and parse_target(t.spec) == t
