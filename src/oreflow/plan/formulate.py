@@ -390,14 +390,13 @@ class Problem:
                                                      * (o.capex / len(yrs)))
         return {y: quicksum(v) for y, v in sorted(by_year.items())}
 
-    def present_cost(self, x: Mapping[tuple[str, int], Var]) -> Expr:
-        """Spending discounted to the planning year [million USD]."""
+    def discounted(self, spend: Mapping[int, Expr]) -> Expr:
+        """Spending by year discounted to the planning year [million USD]."""
         return quicksum(e * (1 + self.discount) ** -(y - self.settings.year)
-                        for y, e in self.spending(x).items())
+                        for y, e in spend.items())
 
-    def add_budgets(self, m: Model, x: Mapping[tuple[str, int], Var]) -> None:
-        """The total and annual budget rows (hard)."""
-        spend = self.spending(x)
+    def add_budgets(self, m: Model, spend: Mapping[int, Expr]) -> None:
+        """The total and annual budget rows (hard) over spending by year."""
         cfg = self.settings
         if cfg.budget_musd is not None and spend:
             m.add_constraint(quicksum(spend.values()), "<=", cfg.budget_musd, ("budget",),
@@ -760,8 +759,9 @@ def _cost_model(prob: Problem, targets: Sequence[Target]) -> tuple[Model, dict[t
     x = prob.add_starts(m)
     bal = prob.add_balance(m, x, prob.years)
     prob.add_targets(m, bal, targets)
-    prob.add_budgets(m, x)
-    m.minimize(prob.present_cost(x))
+    spend = prob.spending(x)
+    prob.add_budgets(m, spend)
+    m.minimize(prob.discounted(spend))
     return m, x
 
 

@@ -291,15 +291,8 @@ def _program(prob: Problem, futures: Sequence[Future], stress: Stress,
                                  ("short", f, s, y), group="shortfall")
                 terms.append(short * (weight * prob.base.value(s, "reo_per_unit")))
     spend = _spending(prob, x, b, stocks, years)
-    cfg = prob.settings
-    if cfg.budget_musd is not None and spend:
-        m.add_constraint(quicksum(spend.values()), "<=", cfg.budget_musd, ("budget",),
-                         group="budget")
-    if cfg.annual_budget_musd is not None:
-        for y, e in spend.items():
-            m.add_constraint(e, "<=", cfg.annual_budget_musd, ("budget", y), group="budget")
-    cost = quicksum(e * (1 + prob.discount) ** -(y - first) for y, e in spend.items())
-    m.minimize(quicksum(terms) + cost * COST_WEIGHT)
+    prob.add_budgets(m, spend)
+    m.minimize(quicksum(terms) + prob.discounted(spend) * COST_WEIGHT)
     return m, x, b
 
 
