@@ -10,6 +10,17 @@ met and by how much (:func:`~oreflow.plan.model.diagnose`).
 
 from __future__ import annotations
 
+from oreflow.plan.evaluate import (
+    EVALUATED_MATERIALS,
+    PlanEvaluation,
+    element_tonnes,
+    evaluate_plan,
+    grow_baseline,
+    plan_mapping,
+    plan_projects,
+    shift_scenario,
+    stockpile_releases,
+)
 from oreflow.plan.model import Diagnosis, Model, Solution, Status, diagnose, quicksum
 from oreflow.plan.options import (
     DEFAULT_YEAR,
@@ -36,6 +47,7 @@ from oreflow.plan.options import (
 
 __all__ = [
     "DEFAULT_YEAR",
+    "EVALUATED_MATERIALS",
     "KINDS",
     "STAGES",
     "STATUS_RULES",
@@ -44,21 +56,29 @@ __all__ = [
     "Model",
     "Option",
     "PlanDefaults",
+    "PlanEvaluation",
     "Solution",
     "Status",
     "classify_projects",
     "derive_module_size",
     "derive_unit_capex",
     "diagnose",
+    "element_tonnes",
+    "evaluate_plan",
     "generic_options",
+    "grow_baseline",
     "load_defaults",
     "map_capacity",
     "offtake_options",
     "options_table",
     "parse_defaults",
+    "plan_mapping",
+    "plan_projects",
     "project_options",
     "quicksum",
     "recycling_options",
+    "shift_scenario",
     "status_class",
     "stockpile_options",
+    "stockpile_releases",
 ]
