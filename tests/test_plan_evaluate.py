@@ -334,3 +334,22 @@ def test_real_market_with_bom() -> None:
     assert ev.bom is not None and "units_delayed_with_p50" in ev.bom.columns
     assert "src_generic:magnet:USA" in ev.source_ids
     assert any("src_generic:separation:USA" in n for n in ev.notes)
+
+
+def test_plan_result_progress_and_headline() -> None:
+    from oreflow.plan.result import PlanResult
+
+    cs = (choice("jp-dy", "separation", "JPN", "Dy+Tb oxide", 5.0),)
+    plan = PlanResult(bloc="JPN", members=("JPN",), controller="CHN", targets=(),
+                      objective="cost", status="optimal", gap=0.0, seconds=0.0, choices=cs,
+                      balance=pd.DataFrame(), cost=pd.DataFrame())
+    seen: list[tuple[int, int]] = []
+    ev = evaluate_plan(plan, toy_scenario(), draws=40, seed=2, baseline=toy_baseline(),
+                       progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] and all(t == seen[0][1] for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    h = ev.headline("targets")
+    dy = h[h["material"] == "Dy"].iloc[0]
+    assert dy["shortfall_t_change"] == pytest.approx(dy["shortfall_t_with"]
+                                                     - dy["shortfall_t_without"])
+    assert dy["shortfall_t_change"] < 0

@@ -37,6 +37,7 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -514,7 +515,7 @@ def grow_baseline(baseline: Baseline, factor: float) -> Baseline:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tables and results: compared by identity
 class PlanEvaluation:
     """A plan checked by the disruption engine: the same scenario and draws without and with
     the plan.
@@ -626,13 +627,9 @@ def _bom_table(bom: Bom, without: Result, with_plan: Result, seed: int,
     return pd.DataFrame(rows)
 
 
-def _short(reason: str) -> str:
-    return reason.split(",")[0].split(" (")[0]
-
-
 def evaluate_plan(
     plan_or_choices: PlanResult | Iterable[Choice],
-    scenario: Scenario | str = "china-2025-04",
+    scenario: Scenario | str | Path = "china-2025-04",
     *,
     draws: int = 500,
     seed: int = 0,
@@ -651,7 +648,7 @@ def evaluate_plan(
     ----------
     plan_or_choices : PlanResult or iterable of Choice
         The plan (its ``choices``: chosen and decided) or the choices themselves.
-    scenario : Scenario or str, default "china-2025-04"
+    scenario : Scenario, str or pathlib.Path, default "china-2025-04"
         A scenario, a built-in name or a YAML path.
     draws : int, default 500
         Monte Carlo draws of each run.
@@ -745,7 +742,7 @@ def evaluate_plan(
     stocks = [c for c in choices if c.kind == "stockpile"]
     if choices and not projects and not rel_all:
         dropped = mapping[~mapping["included"]].drop_duplicates("option_id")
-        why = [f"{r.option_id} ({_short(str(r.reason))})" for r in dropped.itertuples()]
+        why = [f"{r.option_id} ({r.reason})" for r in dropped.itertuples()]
         why += [f"{c.option_id} (stockpile not released)" for c in stocks]
         raise InputError("the plan has nothing the engine can represent: dropped "
                          + "; ".join(why))
