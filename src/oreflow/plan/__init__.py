@@ -11,6 +11,17 @@ met and by how much (:func:`~oreflow.plan.model.diagnose`).
 
 from __future__ import annotations
 
+from oreflow.plan.evaluate import (
+    EVALUATED_MATERIALS,
+    PlanEvaluation,
+    element_tonnes,
+    evaluate_plan,
+    grow_baseline,
+    plan_mapping,
+    plan_projects,
+    shift_scenario,
+    stockpile_releases,
+)
 from oreflow.plan.formulate import (
     DECIDED_CLASSES,
     Frontier,
@@ -49,6 +60,7 @@ from oreflow.plan.targets import PRESETS, BlocBaseline, Target, bloc_baseline, p
 __all__ = [
     "DECIDED_CLASSES",
     "DEFAULT_YEAR",
+    "EVALUATED_MATERIALS",
     "KINDS",
     "PRESETS",
     "STAGES",
@@ -61,6 +73,7 @@ __all__ = [
     "Model",
     "Option",
     "PlanDefaults",
+    "PlanEvaluation",
     "PlanResult",
     "PlanSettings",
     "Problem",
@@ -75,21 +88,28 @@ __all__ = [
     "derive_module_size",
     "derive_unit_capex",
     "diagnose",
+    "element_tonnes",
+    "evaluate_plan",
     "frontier",
     "generic_options",
+    "grow_baseline",
     "load_defaults",
     "map_capacity",
     "offtake_options",
     "options_table",
     "parse_defaults",
     "parse_targets",
+    "plan_mapping",
+    "plan_projects",
     "project_options",
     "quicksum",
     "recycling_options",
+    "shift_scenario",
     "solve_plan",
     "solve_stochastic",
     "status_class",
     "stockpile_options",
+    "stockpile_releases",
     "stress_from_scenario",
     "year_share",
 ]

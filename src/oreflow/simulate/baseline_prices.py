@@ -7,6 +7,7 @@ and what new supply is announced); reads only the store it is given.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,8 @@ from oreflow.data.store import Store
 from .baseline_minerals import NoteBook, year_quote
 from .scenario import ELEMENTS, PRODUCTS
 
-__all__ = ["RE_COST_SHARE", "RE_MATS", "re_prices", "re_projects"]
+__all__ = ["RE_COST_SHARE", "RE_MATS", "CapacitySplit", "capacity_split", "re_prices",
+           "re_projects", "split_capacity"]
 
 F = NDArray[np.float64]
 
@@ -156,18 +158,88 @@ def _best_fob(rows: pd.DataFrame, src_date: Mapping[str, str]) -> pd.Series:
     return ranked.iloc[0]
 
 
-def re_projects(st: Store, year: int, chain: SupplyChain, notes: NoteBook
-              ) -> list[tuple[str, str, dict[str, float], float, str]]:
-    """Pipeline projects starting after ``year`` with a capacity the recipe or ore mix can
-    turn into element or magnet tonnes: (id, iso3, t/yr by material, start, source)."""
-    pj = st.table("projects")
+@dataclass(frozen=True)
+class CapacitySplit:
+    """How a capacity counted in a separated product becomes tonnes of elements.
+
+    Shared by the baseline's project pipeline (:func:`re_projects`) and the engine's check of a
+    diversification plan (:mod:`oreflow.plan.evaluate`), so both split NdPr, Dy+Tb and REO
+    alike.
+
+    Attributes
+    ----------
+    pr_share : float
+        Pr share of NdPr, from the chain's magnet recipe (metal basis, as the chain splits
+        NdPr) [-].
+    dy_share : float
+        Dy share of Dy+Tb oxide, from the recipe's Dy and Tb converted to oxide [-].
+    composition : pandas.DataFrame or None
+        Ore composition by mining country x element (shares of REO) [-]; ``None`` if unknown.
+    oxide_recipe : mapping of str to float
+        Rare-earth oxide content of one tonne of NdFeB by element (Nd, Pr, Dy, Tb) [t/t].
+    """
+
+    pr_share: float
+    dy_share: float
+    composition: pd.DataFrame | None
+    oxide_recipe: Mapping[str, float]
+
+
+def capacity_split(chain: SupplyChain) -> CapacitySplit:
+    """The element splits of a chain: its magnet recipe and ore composition."""
     rec = dict(chain.meta.get("recipe", {}))
     nd, pr = float(rec.get("Nd", 0.0)), float(rec.get("Pr", 0.0))
     pr_share = pr / (nd + pr) if nd + pr > 0 else 0.0
     dy_ox = float(rec.get("Dy", 0.0)) * oxide_factor("Dy")
     tb_ox = float(rec.get("Tb", 0.0)) * oxide_factor("Tb")
     dy_share = dy_ox / (dy_ox + tb_ox) if dy_ox + tb_ox > 0 else 0.0
-    comp = chain.composition()
+    ox = {e: float(rec.get(e, 0.0)) * oxide_factor(e) for e in ("Nd", "Pr", "Dy", "Tb")}
+    return CapacitySplit(pr_share, dy_share, chain.composition(), ox)
+
+
+def split_capacity(unit: str, stage: str, capacity: float, iso3: str,
+                   split: CapacitySplit) -> dict[str, float] | None:
+    """Tonnes per year by element (or NdFeB) of a capacity in ``unit``; ``None`` if the unit
+    cannot be converted.
+
+    NdFeB at the magnet stage stays NdFeB; NdPr is split Nd:Pr by the recipe's Pr share (NdPr
+    metal x the Nd oxide factor); Dy+Tb by the recipe's Dy:Tb oxide ratio; REO by the
+    country's ore composition (the mean composition for a country without one).
+
+    Examples
+    --------
+    >>> sp = CapacitySplit(0.25, 0.8, None, {})
+    >>> split_capacity("t NdPr oxide", "separation", 100.0, "USA", sp)
+    {'Nd': 75.0, 'Pr': 25.0}
+    """
+    u = unit.lower()
+    comp = split.composition
+    vec: dict[str, float] = {}
+    if "ndfeb" in u and "magnet" in stage.lower():
+        vec["NdFeB"] = capacity
+    elif "ndpr" in u:
+        f = oxide_factor("Nd") if "metal" in u else 1.0
+        vec["Nd"] = capacity * (1 - split.pr_share) * f
+        vec["Pr"] = capacity * split.pr_share * f
+    elif "dy+tb" in u:
+        vec["Dy"] = capacity * split.dy_share
+        vec["Tb"] = capacity * (1 - split.dy_share)
+    elif "reo" in u and comp is not None:
+        row = comp.loc[iso3] if iso3 in comp.index else comp.mean()
+        for e, v in row.items():
+            if str(e) in ELEMENTS and pd.notna(v):
+                vec[str(e)] = capacity * float(v)
+    else:
+        return None
+    return vec
+
+
+def re_projects(st: Store, year: int, chain: SupplyChain, notes: NoteBook
+              ) -> list[tuple[str, str, dict[str, float], float, str]]:
+    """Pipeline projects starting after ``year`` with a capacity the recipe or ore mix can
+    turn into element or magnet tonnes: (id, iso3, t/yr by material, start, source)."""
+    pj = st.table("projects")
+    split = capacity_split(chain)
     out: list[tuple[str, str, dict[str, float], float, str]] = []
     skipped: list[str] = []
     for r in pj.to_dict("records"):
@@ -176,31 +248,17 @@ def re_projects(st: Store, year: int, chain: SupplyChain, notes: NoteBook
         iso = str(r.get("iso3") or "")
         if pd.isna(sy) or float(sy) <= year or pd.isna(cap) or iso in ("", "nan"):
             continue
-        cap_f = float(cap)
-        vec: dict[str, float] = {}
-        if "ndfeb" in unit and "magnet" in str(r.get("stage", "")):
-            vec["NdFeB"] = cap_f
-        elif "ndpr" in unit:
-            f = oxide_factor("Nd") if "metal" in unit else 1.0
-            vec["Nd"] = cap_f * (1 - pr_share) * f
-            vec["Pr"] = cap_f * pr_share * f
-        elif "dy+tb" in unit:
-            vec["Dy"] = cap_f * dy_share
-            vec["Tb"] = cap_f * (1 - dy_share)
-            notes.add("Tb", f"project {r['project_id']}: Dy+Tb capacity split "
-                      f"{dy_share:.2f}/{1 - dy_share:.2f} in the ratio of Dy to Tb oxide in the "
-                      "market-average recipe (derived)")
-        elif "reo" in unit and comp is not None:
-            row = comp.loc[iso] if iso in comp.index else comp.mean()
-            for e, v in row.items():
-                if str(e) in ELEMENTS and pd.notna(v):
-                    vec[str(e)] = cap_f * float(v)
-        else:
+        vec = split_capacity(unit, str(r.get("stage", "")), float(cap), iso, split)
+        if vec is None:
             skipped.append(str(r["project_id"]))
             continue
+        if set(vec) == {"Dy", "Tb"}:
+            notes.add("Tb", f"project {r['project_id']}: Dy+Tb capacity split "
+                      f"{split.dy_share:.2f}/{1 - split.dy_share:.2f} in the ratio of Dy to Tb "
+                      "oxide in the market-average recipe (derived)")
         out.append((str(r["project_id"]), iso, vec, float(sy), str(r.get("source_id", ""))))
-    notes.add("Nd", f"NdPr project capacities split Nd:Pr {1 - pr_share:.3f}:{pr_share:.3f} "
-              "by the recipe's Pr share (as the chain splits NdPr)")
+    notes.add("Nd", f"NdPr project capacities split Nd:Pr {1 - split.pr_share:.3f}:"
+              f"{split.pr_share:.3f} by the recipe's Pr share (as the chain splits NdPr)")
     if skipped:
         notes.add("NdFeB", "projects skipped (capacity unit not convertible): "
                   + ", ".join(skipped))
