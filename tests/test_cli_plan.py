@@ -82,3 +82,30 @@ def test_bad_input_gets_one_line_and_exit_2(args: list[str], words: str) -> None
     assert res.exit_code == 2, res.output
     err = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert err and words in err[0] and "Traceback" not in res.output
+
+
+def test_check_runs_the_engine_without_and_with_the_plan() -> None:
+    out = run_json("--bloc", "EU27", "-t", "separation:supplier<=0.5@2030", "--check",
+                   "--draws", "60", "--example", "drone")
+    chk = out["check"]
+    assert chk["scenario"] == "china-2025-04@2030" and chk["at_year"] == 2030
+    rows = {(r["material"], r["role"], r["metric"]): r for r in chk["comparison"]}
+    dy = rows[("Dy", "rest", "peak_price_multiple")]
+    # new separation in the EU adds Dy outside China: never a higher peak on the same draws
+    assert dy["with_p50"] <= dy["without_p50"] + 1e-9
+    assert dy["with_p90"] <= dy["without_p90"] + 1e-9
+    assert any(r["included"] for r in chk["mapping"])
+    assert chk["bom"] and chk["bom"][0]["product"] == "tactical_drone"
+
+
+def test_check_of_a_plan_the_engine_cannot_see_says_so() -> None:
+    res = runner.invoke(app, ["plan", "--bloc", "MSP", "-t", "magnet:self>=0.3@2033",
+                              "--check", "--draws", "40"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "the plan changes nothing the engine simulates" in res.stdout
+
+
+def test_example_without_check_is_refused() -> None:
+    res = runner.invoke(app, ["plan", "--bloc", "MSP", "-t", "magnet:self>=0.3@2033",
+                              "--example", "drone"])
+    assert res.exit_code == 2 and "--check" in res.output

@@ -15,14 +15,15 @@ from oreflow.cli.render import Col
 from oreflow.cli.stress import NOT_RECOVERED
 from oreflow.errors import InputError
 
-__all__ = ["CONVENTIONS", "compare", "table_rows"]
+__all__ = ["CONVENTIONS", "METRIC_LABELS", "compare", "format_metric", "table_rows"]
 
 #: Short metric labels for the 80-column table, and the number format of each.
-_LABELS = {
+METRIC_LABELS = {
     "peak_price_multiple": "peak price×",
     "shortfall_share": "shortfall",
     "months_to_recovery": "recovery (mo)",
     "cost_musd": "cost (M$)",
+    "shortfall_t": "shortfall (t)",
 }
 #: How ``--json``/``--csv`` write "not recovered within the horizon".
 CONVENTIONS = {
@@ -34,7 +35,7 @@ CONVENTIONS = {
 }
 
 
-def _num(metric: str, v: float, *, signed: bool = False) -> str:
+def format_metric(metric: str, v: float, *, signed: bool = False) -> str:
     """One number in the metric's format (``∞`` = not recovered within the horizon)."""
     if v != v:
         return "–"
@@ -45,7 +46,7 @@ def _num(metric: str, v: float, *, signed: bool = False) -> str:
         if v == 0 or abs(v) < 0.0005:
             return "0%"
         return f"{v:{sign}.0%}" if abs(v) >= 0.01 else f"{v:{sign}.1%}"
-    if metric in ("months_to_recovery", "cost_musd") or abs(v) >= 100:
+    if metric in ("months_to_recovery", "cost_musd", "shortfall_t") or abs(v) >= 100:
         out = f"{v:{sign},.0f}"
         return "0" if out in ("-0", "+0") else out
     if signed:
@@ -69,18 +70,18 @@ def table_rows(df: Any, *, with_segment: bool) -> Any:
         row: dict[str, str] = {"material": str(mat) if first else ""}
         if with_segment:
             row["segment"] = seg if first else ""
-        row["metric"] = _LABELS.get(str(metric), str(metric))
+        row["metric"] = METRIC_LABELS.get(str(metric), str(metric))
         by = {r["scenario"]: r for r in g.to_dict("records")}
         for k, sc in enumerate(scenarios):
             r = by.get(sc)
             if r is None:
                 row[sc] = "–"
                 continue
-            cell = _num(str(metric), r["p50"])
+            cell = format_metric(str(metric), r["p50"])
             if k:
-                cell += f"  Δ {_num(str(metric), r['diff_p50'], signed=True)}"
-            row[sc] = (f"{cell}\n({_num(str(metric), r['p10'])}–"
-                       f"{_num(str(metric), r['p90'])})")
+                cell += f"  Δ {format_metric(str(metric), r['diff_p50'], signed=True)}"
+            row[sc] = (f"{cell}\n({format_metric(str(metric), r['p10'])}–"
+                       f"{format_metric(str(metric), r['p90'])})")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -7,6 +7,7 @@ Imports inside the command function are deliberate: each verb loads only what it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,9 +32,10 @@ from oreflow.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from oreflow.plan.evaluate import PlanEvaluation
     from oreflow.plan.result import PlanResult
 
-__all__ = ["parse_years", "plan", "timeline_rows"]
+__all__ = ["check_rows", "parse_years", "plan", "timeline_rows"]
 
 #: Columns of the plan's tables (over the registry of cli/render.py).
 COLUMNS: dict[str, Col] = {
@@ -228,6 +230,17 @@ def plan(
     build_rate: Annotated[float | None, typer.Option(
         help="New generic capacity of a stage the bloc may start a year [% of world "
              "output] (default 4, Sprecher et al. 2017).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Check the plan with the disruption engine: --scenario (default "
+                        "china-2025-04) moved to --check-year, run without and with the "
+                        "plan on the same draws.")] = False,
+    check_year: Annotated[int | None, typer.Option(
+        help="Year the checked shock happens (default: the last target or stress year).")
+    ] = None,
+    draws: Annotated[int, typer.Option(help="Engine draws of --check.", min=1)] = 300,
+    example: Annotated[str | None, typer.Option(
+        help="With --check: units at risk of a built-in example BOM (drone, ev-motor, "
+             "wind-turbine, fighter).")] = None,
     time_limit: Annotated[float, typer.Option(help="Solver time limit [s].", min=1)] = 60.0,
     defaults: Annotated[Path | None, typer.Option(
         help="Your planning defaults (YAML, the schema of plan/defaults.yaml).")] = None,
@@ -246,6 +259,8 @@ def plan(
     earliest year they can be met.
     """
     fmt = _fmt(as_json, as_csv)
+    if example is not None and not check:
+        raise InputError("--example needs --check (units at risk come from the engine check)")
     if objective not in ("cost", "shortfall"):
         raise InputError(f"--objective must be 'cost' or 'shortfall' (got '{objective}')")
     if basis not in ("expected", "nominal"):
@@ -273,9 +288,13 @@ def plan(
     show = fmt is Format.table
 
     if frontier is not None:
+        if check:
+            raise InputError("--check takes one plan, not a frontier")
         _frontier(out, members, targets, parse_years(frontier, "--frontier"), settings, dfl,
                   controller, plot, show)
         return
+    checking = _Check(scenario or "china-2025-04", check_year, draws, seed, example) \
+        if check else None
     if objective == "shortfall":
         if scenario is None:
             raise InputError("--objective shortfall needs --scenario (the stress)")
@@ -284,7 +303,7 @@ def plan(
         if not yrs:
             raise InputError("--objective shortfall needs --stress-years or a --target")
         _shortfall(out, members, targets, scenario, yrs, futures, seed, settings, dfl,
-                   controller, plot, show)
+                   controller, plot, show, checking)
         return
 
     from oreflow.plan.formulate import solve_plan
@@ -292,17 +311,130 @@ def plan(
     with progress("planning", enabled=show) as bar:
         result = solve_plan(members, targets, controller=controller, settings=settings,
                             defaults=dfl, progress=bar.describe)
+    ev = checking.run(result, show) if checking is not None else None
     if plot is not None:
         from oreflow.plan.figures import save_figure, timeline_figure
 
         save_figure(timeline_figure(result), plot)
     if fmt is Format.json:
-        print_json(_plan_payload(result))
+        print_json({**_plan_payload(result), **_check_payload(ev)})
         return
     _show_plan(out, result, wide=wide)
+    _show_check(out, ev)
     if plot is not None:
         out.print(f"timeline written to {plot}")
     out.finish()
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What ``--check`` runs: the scenario, the year, draws, seed and an example BOM."""
+
+    scenario: str
+    year: int | None
+    draws: int
+    seed: int
+    example: str | None
+
+    def run(self, plan: PlanResult, show: bool) -> PlanEvaluation:
+        from oreflow.errors import unknown
+        from oreflow.exposure import Bom, list_examples
+        from oreflow.plan.evaluate import evaluate_plan
+
+        bom = None
+        if self.example is not None:
+            if self.example not in list_examples():
+                raise unknown("example BOM", self.example, list_examples())
+            bom = Bom.example(self.example)
+        year = self.year or max(int(y) for y in plan.balance["year"])
+        with progress(f"engine check ({self.scenario} in {year})", enabled=show) as bar:
+            return evaluate_plan(plan, self.scenario, draws=self.draws, seed=self.seed,
+                                 at_year=year, bom=bom, progress=bar)
+
+
+def check_rows(ev: PlanEvaluation) -> tuple[pd.DataFrame, list[str]]:
+    """The engine check for people: per material and segment outside the controller where
+    the plan changes anything, each metric's P50 (P10–P90) without and with the plan and
+    the change of the P50; and the materials it leaves unchanged."""
+    import numpy as np
+    import pandas as pd
+
+    from oreflow.cli.compare import METRIC_LABELS, format_metric
+
+    def band(r: Any, side: str) -> str:
+        m = str(r["metric"])
+        return (f"{format_metric(m, r[f'{side}_p50'])} ({format_metric(m, r[f'{side}_p10'])}"
+                f"–{format_metric(m, r[f'{side}_p90'])})")
+
+    df = ev.comparison[ev.comparison["role"] != "controller"]
+    change = df[["change_p10", "change_p50", "change_p90"]].abs().to_numpy()
+    moved = (np.nan_to_num(change, nan=0.0, posinf=1.0) > 1e-6).any(axis=1)
+    keys = df.assign(moved=moved).groupby(["material", "region"], sort=False)["moved"].any()
+    rows = []
+    for _, r in df.iterrows():
+        if not keys[(r["material"], r["region"])]:
+            continue
+        m = str(r["metric"])
+        rows.append({"material": r["material"], "segment": r["region"],
+                     "metric": METRIC_LABELS.get(m, m), "without": band(r, "without"),
+                     "with plan": band(r, "with"),
+                     "change (P50)": format_metric(m, r["change_p50"], signed=True)})
+    same = [f"{key[0]} ({key[1]})" for key, v in keys.items()  # type: ignore[index]
+            if not v]
+    return pd.DataFrame(rows), same
+
+
+def _bom_rows(bom: pd.DataFrame) -> pd.DataFrame:
+    """Units delayed per product: P50 (P10–P90) without and with, and the change."""
+    import pandas as pd
+
+    def band(r: Any, side: str) -> str:
+        q = [f"{r[f'units_delayed_{side}_{k}']:,.0f}" for k in ("p50", "p10", "p90")]
+        return f"{q[0]} ({q[1]}–{q[2]})"
+
+    return pd.DataFrame([{"product": r["product"], "country": r["plant_country"],
+                          "units per year": f"{r['units_per_year']:,.0f}",
+                          "delayed without": band(r, "without"),
+                          "delayed with plan": band(r, "with"),
+                          "change (P50)": f"{r['units_delayed_change_p50']:+,.0f}"}
+                         for _, r in bom.iterrows()])
+
+
+def _show_check(out: Renderer, ev: PlanEvaluation | None) -> None:
+    if ev is None:
+        return
+    rows, same = check_rows(ev)
+    title = (f"Engine check: {ev.scenario}, {ev.provenance.get('draws', '')} draws, seed "
+             f"{ev.provenance.get('seed', '')} (same draws without and with)")
+    text = {c: Col(c, kind="id", priority=1) for c in ("without", "with plan",
+                                                         "change (P50)", "delayed without",
+                                                         "delayed with plan", "units per year")}
+    if rows.empty:
+        out.print(f"{title}: the plan changes nothing the engine simulates (its markets are "
+                  "separated oxides and magnets: mine and metal capacity are not engine "
+                  "inputs; see --json check.mapping)")
+    else:
+        out.table("check", rows, columns=text, title=title,
+                  caption="P50 (P10–P90) over the draws; ∞ months = not recovered within "
+                          "the horizon")
+    if same and not rows.empty:
+        out.note("unchanged by the plan: " + ", ".join(same))
+    if ev.bom is not None:
+        out.table("check_bom", _bom_rows(ev.bom), columns=text,
+                  title="Units of product delayed, without and with the plan")
+    out.notes([n for n in ev.notes if "; sources:" not in n])
+    out.sources(list(ev.source_ids))
+
+
+def _check_payload(ev: PlanEvaluation | None) -> dict[str, Any]:
+    if ev is None:
+        return {}
+    return {"check": {
+        "scenario": ev.scenario, "at_year": ev.at_year, "demand_factor": ev.demand_factor,
+        "comparison": _jsonable(ev.comparison), "mapping": _jsonable(ev.mapping),
+        "bom": _jsonable(ev.bom) if ev.bom is not None else None,
+        "notes": list(ev.notes), "source_ids": list(ev.source_ids),
+        "provenance": dict(ev.provenance)}}
 
 
 def _frontier(out: Renderer, members: str | list[str], targets: Any, years: list[int],
@@ -338,19 +470,21 @@ def _frontier(out: Renderer, members: str | list[str], targets: Any, years: list
 
 def _shortfall(out: Renderer, members: str | list[str], targets: Any, scenario: str,
                years: list[int], futures: int, seed: int, settings: Any, dfl: Any,
-               controller: str, plot: Path | None, show: bool) -> None:
+               controller: str, plot: Path | None, show: bool,
+               checking: _Check | None) -> None:
     from oreflow.plan.stochastic import solve_stochastic
 
     with progress("planning under uncertainty", enabled=show) as bar:
         res = solve_stochastic(members, scenario, years, targets=targets, futures=futures,
                                seed=seed, controller=controller, settings=settings,
                                defaults=dfl, progress=bar.describe)
+    ev = checking.run(res.plan, show) if checking is not None else None
     if plot is not None:
         from oreflow.plan.figures import save_figure, timeline_figure
 
         save_figure(timeline_figure(res.plan), plot)
     if out.fmt == "json":
-        print_json({"plan": _plan_payload(res.plan),
+        print_json({**_check_payload(ev), "plan": _plan_payload(res.plan),
                     "deterministic": _plan_payload(res.deterministic),
                     "scores": _jsonable(res.scores), "futures": futures, "seed": seed,
                     "stress": {"scenario": res.stress.name, "withheld": res.stress.withheld,
@@ -362,6 +496,7 @@ def _shortfall(out: Renderer, members: str | list[str], targets: Any, scenario: 
                     f"(seed {seed}), stress in {years[0]}–{years[-1]}",
               caption="mean over futures and stress years; the deterministic plan is solved "
                       "for median delays and no failures, then scored on the same futures")
+    _show_check(out, ev)
     if plot is not None:
         out.print(f"timeline written to {plot}")
     out.finish()
