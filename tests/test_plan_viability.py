@@ -21,6 +21,7 @@ from oreflow.plan import (
     PricePaths,
     break_even_floor,
     cash_flows,
+    irr,
     load_defaults,
     npv,
     price_basis,
@@ -99,6 +100,14 @@ def test_ramp_and_lead_time_shape_the_cash_flows():
 def test_npv_discounts_from_each_months_start():
     flows = np.array([-100.0] + [0.0] * 11 + [110.0])
     assert float(npv(flows, 10.0)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_irr_is_the_rate_of_zero_npv():
+    # -100 now, +121 in two years: 10%/yr
+    flows = np.array([-100.0] + [0.0] * 23 + [121.0])
+    assert irr(flows) == pytest.approx(10.0, abs=1e-3)
+    assert math.isnan(irr(np.array([-100.0, 1.0])))  # never pays back in range
+    assert math.isnan(irr(np.array([1.0, 1.0])))  # no outlay
 
 
 def test_feed_inputs_follow_the_price_path_and_payability_scales_the_price():
@@ -185,6 +194,10 @@ def test_ndpr_floor_lifts_only_the_ndpr_part_of_a_basket():
     cf = cash_flows(o, b, pp, life_years=20.0, floor_usd_per_kg=110.0, floor_term_years=10.0)
     assert cf.floor_musd[0, 0] == pytest.approx(30 * 0.1)
     assert cf.floor_musd[0, 119] == pytest.approx(3.0) and cf.floor_musd[0, 120] == 0
+    # a floor fixed in the calendar (from January 2025, 10 years) pays only until 2035
+    cf = cash_flows(o, b, pp, life_years=20.0, floor_usd_per_kg=110.0, floor_term_years=10.0,
+                    floor_start_year=2025)
+    assert cf.floor_musd[0, 107] == pytest.approx(3.0) and cf.floor_musd[0, 108] == 0
     with pytest.raises(InputError, match="the NdPr floor does not apply"):
         cash_flows(o, replace(b, ndpr_weight=0.0, floor_note="sells magnets"), pp,
                    life_years=1.0, floor_usd_per_kg=110.0, floor_on="ndpr")
@@ -231,6 +244,10 @@ def test_shipped_pipeline_flat_prices(store):
     assert a["npv_p50_musd"] < 0 <= a["npv_floor_p50_musd"] and a["kept_alive"] is True
     assert 56 < a["break_even_floor_usd_per_kg"] < 110
     assert a["npv_p10_musd"] == a["npv_p50_musd"] == a["npv_p90_musd"]
+    assert a["irr_p50_pct"] < 8  # below the discount rate, as its NPV is negative
+    # the DoD-MP floor's own calendar (2025-2035) covers only 5 of Nolans' years: less help
+    c = viability_table(opts, store=store, floor_from="contract").set_index("option_id")
+    assert c.loc["project:arafura_nolans", "npv_floor_p50_musd"] < a["npv_floor_p50_musd"]
     mag = t.loc["project:vulcan_elements"]
     assert not mag["floor_applies"] and mag["kept_alive"] is None
     assert mag["break_even_on"] == "NdFeB" and mag["break_even_floor_usd_per_kg"] > 49

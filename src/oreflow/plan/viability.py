@@ -41,6 +41,7 @@ __all__ = [
     "PricePaths",
     "break_even_floor",
     "cash_flows",
+    "irr",
     "npv",
     "price_basis",
     "price_paths",
@@ -454,8 +455,8 @@ def npv(flows: F, rate_pct: float) -> F:
 
     Examples
     --------
-    >>> round(float(npv(np.array([-100.0] + [0.0] * 11 + [110.0]), 10.0)), 9)
-    0.0
+    >>> abs(float(npv(np.array([-100.0] + [0.0] * 11 + [110.0]), 10.0))) < 1e-9
+    True
     """
     m = np.arange(flows.shape[-1], dtype=np.float64)
     return np.asarray((flows / (1 + rate_pct / 100) ** (m / 12)).sum(axis=-1))
@@ -472,7 +473,8 @@ def _timing(option: Option) -> tuple[float, float]:
 def cash_flows(option: Option, basis: PriceBasis, prices: PricePaths, *,
                life_years: float, year0: int = DEFAULT_YEAR,
                floor_usd_per_kg: float | None = None, floor_on: str = "auto",
-               floor_term_years: float = 10.0, sunk_capex: bool = False) -> CashFlows:
+               floor_term_years: float = 10.0, floor_start_year: int | None = None,
+               sunk_capex: bool = False) -> CashFlows:
     """Monthly cash flows of an option under price paths and an optional price floor.
 
     Parameters
@@ -489,7 +491,9 @@ def cash_flows(option: Option, basis: PriceBasis, prices: PricePaths, *,
         Discounting base: January of this year; the decision is taken at the start of
         ``option.earliest_decision_year`` (not before ``year0``).
     floor_usd_per_kg : float, optional
-        A price floor [USD/kg] paid for ``floor_term_years`` from first output.
+        A price floor [USD/kg] paid for ``floor_term_years`` from first output, or from
+        January of ``floor_start_year`` when given (a contract fixed in the calendar, as the
+        DoD–MP floor from 2025).
     floor_on : str
         ``ndpr`` (the floor is on the NdPr price of a separated oxide, as the DoD–MP floor),
         ``product`` (on the product's own price) or ``auto`` (``ndpr`` when the floor applies
@@ -537,7 +541,8 @@ def cash_flows(option: Option, basis: PriceBasis, prices: PricePaths, *,
     if floor_usd_per_kg is not None:
         how = floor_on if floor_on != "auto" else ("ndpr" if basis.ndpr_weight > 0
                                                    else "product")
-        term = (mm + 0.5 >= t0) & (mm + 0.5 < t0 + 12 * floor_term_years)
+        f0 = t0 if floor_start_year is None else 12.0 * (floor_start_year - year0)
+        term = (mm + 0.5 >= f0) & (mm + 0.5 < f0 + 12 * floor_term_years)
         if how == "ndpr":
             if basis.ndpr_weight <= 0:
                 raise InputError(f"{option.option_id}: the NdPr floor does not apply "
@@ -560,13 +565,42 @@ def cash_flows(option: Option, basis: PriceBasis, prices: PricePaths, *,
 def project_npv(option: Option, basis: PriceBasis, prices: PricePaths, *,
                 rate_pct: float, life_years: float, year0: int = DEFAULT_YEAR,
                 floor_usd_per_kg: float | None = None, floor_on: str = "auto",
-                floor_term_years: float = 10.0, sunk_capex: bool = False) -> F:
+                floor_term_years: float = 10.0, floor_start_year: int | None = None,
+                sunk_capex: bool = False) -> F:
     """NPV per draw [million USD] at ``rate_pct`` to January of ``year0``
     (:func:`cash_flows`, :func:`npv`)."""
     cf = cash_flows(option, basis, prices, life_years=life_years, year0=year0,
                     floor_usd_per_kg=floor_usd_per_kg, floor_on=floor_on,
-                    floor_term_years=floor_term_years, sunk_capex=sunk_capex)
+                    floor_term_years=floor_term_years, floor_start_year=floor_start_year,
+                    sunk_capex=sunk_capex)
     return npv(cf.net_musd, rate_pct)
+
+
+def irr(flows: F, *, low_pct: float = -50.0, high_pct: float = 200.0,
+        tol_pct: float = 1e-4) -> float:
+    """Internal rate of return of one monthly cash-flow path [%/yr]: the rate at which
+    :func:`npv` is zero, by bisection on [``low_pct``, ``high_pct``].
+
+    Returns NaN when the NPV does not change sign on that range (e.g. a project that never
+    pays back, or flows without an outlay).
+
+    Examples
+    --------
+    >>> round(irr(np.array([-100.0] + [0.0] * 11 + [110.0])), 3)
+    10.0
+    """
+    f_lo, f_hi = float(npv(flows, low_pct)), float(npv(flows, high_pct))
+    if not (f_lo >= 0 >= f_hi or f_lo <= 0 <= f_hi):
+        return float("nan")
+    lo, hi = low_pct, high_pct
+    while hi - lo > tol_pct:
+        mid = (lo + hi) / 2
+        f_mid = float(npv(flows, mid))
+        if (f_mid >= 0) == (f_lo >= 0):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 # --------------------------------------------------------------------------------------
@@ -602,9 +636,10 @@ def break_even_floor(option: Option, basis: PriceBasis, prices: PricePaths, *,
                      rate_pct: float, life_years: float, year0: int = DEFAULT_YEAR,
                      term_years: float = 10.0, quantile: float = 0.5,
                      high_usd_per_kg: float | None = None, tol_usd_per_kg: float = 0.01,
+                     floor_start_year: int | None = None,
                      sunk_capex: bool = False) -> BreakEven:
     """The floor F [USD/kg] with NPV(price max(p_t, F) over ``term_years`` from first
-    output) = 0, at the ``quantile`` of the NPV over draws.
+    output, or from ``floor_start_year``) = 0, at the ``quantile`` of the NPV over draws.
 
     The floor is on the NdPr price for a separated oxide that contains NdPr, else on the
     product's own price. NPV is non-decreasing in F, so bisection on [0, high] finds it;
@@ -631,7 +666,8 @@ def break_even_floor(option: Option, basis: PriceBasis, prices: PricePaths, *,
     def f(x: float | None) -> float:
         v = project_npv(option, basis, prices, rate_pct=rate_pct, life_years=life_years,
                         year0=year0, floor_usd_per_kg=x, floor_on=on,
-                        floor_term_years=term_years, sunk_capex=sunk_capex)
+                        floor_term_years=term_years, floor_start_year=floor_start_year,
+                        sunk_capex=sunk_capex)
         return float(np.quantile(v, quantile))
 
     if f(None) >= 0:
@@ -664,6 +700,7 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
                     floor: Option | float | None = None, year: int = DEFAULT_YEAR,
                     price_year: int | None = None, after: AfterHorizon = "base",
                     floor_term_years: float | None = None,
+                    floor_from: Literal["first_output", "contract"] = "first_output",
                     sunk_capex: bool = False) -> pd.DataFrame:
     """One row per option with a capacity: NPV without and with an NdPr price floor, the
     break-even floor, and whether the floor keeps the project alive.
@@ -689,7 +726,12 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
     after : str
         Price after the scenario's horizon (:data:`AFTER_HORIZON`).
     floor_term_years : float, optional
-        Years the floor is paid from first output (default the floor option's term, else 10).
+        Years the floor is paid (default the floor option's term, else 10).
+    floor_from : str
+        When the floor's term starts: ``first_output`` (a floor offered to each project for
+        its first years of output; the default) or ``contract`` (the floor option's own
+        start year, e.g. 2025 for the DoD–MP floor; a float floor has none, so this falls
+        back to first output).
     sunk_capex : bool
         Leave out the capex of projects already producing.
 
@@ -712,11 +754,16 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
     if floor is None:
         offs = offtake_options(store=st)
         floor = offs[0] if offs else None
+    f_start: int | None = None
     if isinstance(floor, Option):
         f_price = floor.price_floor_usd_per_kg
         f_term = floor.term_years or 10.0
+        if floor_from == "contract":
+            f_start = floor.earliest_decision_year
     else:
         f_price, f_term = floor, 10.0
+    if floor_from not in ("first_output", "contract"):
+        raise InputError(f"unknown floor_from {floor_from!r}; known: first_output, contract")
     if floor_term_years is not None:
         f_term = floor_term_years
     py = price_year or (int(result.plan.baseline.year) if result is not None else 2024)
@@ -741,7 +788,8 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
             "segment": pp.segment, "price_usd_per_kg": nan,
             "payability_pct": basis.payability * 100, "opex_usd_per_kg": nan,
             "margin_usd_per_kg": nan, "npv_p10_musd": nan, "npv_p50_musd": nan,
-            "npv_p90_musd": nan, "floor_usd_per_kg": f_price, "npv_floor_p10_musd": nan,
+            "npv_p90_musd": nan, "irr_p50_pct": nan, "floor_usd_per_kg": f_price,
+            "npv_floor_p10_musd": nan,
             "npv_floor_p50_musd": nan, "npv_floor_p90_musd": nan,
             "floor_applies": basis.ok and basis.ndpr_weight > 0 and f_price is not None,
             "kept_alive": None, "break_even_floor_usd_per_kg": nan,
@@ -758,11 +806,15 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
             row["margin_usd_per_kg"] = float(row["price_usd_per_kg"]) - cost  # type: ignore[arg-type]
             kw = {"rate_pct": rate, "life_years": life, "year0": year,
                   "sunk_capex": sunk_capex}
-            base = project_npv(o, basis, pp, **kw)  # type: ignore[arg-type]
+            cf = cash_flows(o, basis, pp, life_years=life, year0=year, sunk_capex=sunk_capex)
+            base = npv(cf.net_musd, rate)
             row["npv_p10_musd"], row["npv_p50_musd"], row["npv_p90_musd"] = _q(base)
+            mid = int(np.argsort(base)[len(base) // 2])
+            row["irr_p50_pct"] = irr(cf.net_musd[mid])
             if row["floor_applies"]:
                 fl = project_npv(o, basis, pp, floor_usd_per_kg=f_price, floor_on="ndpr",
-                                 floor_term_years=f_term, **kw)  # type: ignore[arg-type]
+                                 floor_term_years=f_term, floor_start_year=f_start,
+                                 **kw)  # type: ignore[arg-type]
                 (row["npv_floor_p10_musd"], row["npv_floor_p50_musd"],
                  row["npv_floor_p90_musd"]) = _q(fl)
                 row["kept_alive"] = bool(float(row["npv_p50_musd"]) < 0  # type: ignore[arg-type]
@@ -770,7 +822,8 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
             else:
                 row["reason"] = f"NdPr floor N/A: {basis.floor_note}"
             be = break_even_floor(o, basis, pp, rate_pct=rate, life_years=life, year0=year,
-                                  term_years=f_term, sunk_capex=sunk_capex)
+                                  term_years=f_term, floor_start_year=f_start,
+                                  sunk_capex=sunk_capex)
             row["break_even_floor_usd_per_kg"] = (nan if be.floor_usd_per_kg is None
                                                   else be.floor_usd_per_kg)
             row["break_even_status"], row["break_even_on"] = be.status, be.floor_on
