@@ -216,6 +216,7 @@ def test_unmapped_material_gets_nan_with_the_reason(store):
     assert t.loc["project:heavy", "reason"] == \
         "no operating cost for heavy REO separation in the data or the defaults"
     assert t.loc["project:heavy", "break_even_status"].startswith("unknown: no operating cost")
+    assert t.loc["project:heavy", "floor_verdict"] == "unknown"
     with pytest.raises(InputError, match="cannot be valued"):
         cash_flows(alloy, price_basis(alloy, store=store), _flat(1.0), life_years=1.0)
 
@@ -242,14 +243,17 @@ def test_shipped_pipeline_flat_prices(store):
     # 110 USD/kg floor for 10 years does, and the break-even floor lies between
     assert a["price_usd_per_kg"] == pytest.approx(56.0)
     assert a["npv_p50_musd"] < 0 <= a["npv_floor_p50_musd"] and a["kept_alive"] is True
+    assert a["floor_verdict"] == "kept alive by the floor"
     assert 56 < a["break_even_floor_usd_per_kg"] < 110
     assert a["npv_p10_musd"] == a["npv_p50_musd"] == a["npv_p90_musd"]
     assert a["irr_p50_pct"] < 8  # below the discount rate, as its NPV is negative
     # the DoD-MP floor's own calendar (2025-2035) covers only 5 of Nolans' years: less help
     c = viability_table(opts, store=store, floor_from="contract").set_index("option_id")
     assert c.loc["project:arafura_nolans", "npv_floor_p50_musd"] < a["npv_floor_p50_musd"]
+    assert c.loc["project:arafura_nolans", "floor_verdict"] == "not viable even with the floor"
     mag = t.loc["project:vulcan_elements"]
     assert not mag["floor_applies"] and mag["kept_alive"] is None
+    assert mag["floor_verdict"] == "N/A" and bool(mag["capex_estimated"]) is False
     assert mag["break_even_on"] == "NdFeB" and mag["break_even_floor_usd_per_kg"] > 49
 
 

@@ -739,12 +739,15 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
     -------
     pandas.DataFrame
         Columns: option_id, name, iso3, stage, material, status_class, p_fail,
-        capacity_t_per_yr, capex_musd, first_output_year, segment, price_usd_per_kg (the
-        product's base price), payability_pct, opex_usd_per_kg (at base prices, feed
-        included), margin_usd_per_kg, npv_p10_musd, npv_p50_musd, npv_p90_musd,
-        floor_usd_per_kg, npv_floor_p10_musd, npv_floor_p50_musd, npv_floor_p90_musd,
-        floor_applies, kept_alive (NPV P50 < 0 without and ≥ 0 with the floor; ``None`` when
-        not applicable), break_even_floor_usd_per_kg, break_even_status, break_even_on,
+        capacity_t_per_yr, capex_musd, capex_estimated, first_output_year, segment,
+        price_usd_per_kg (the product's base price), payability_pct, opex_usd_per_kg (at
+        base prices, feed included), margin_usd_per_kg, npv_p10_musd, npv_p50_musd,
+        npv_p90_musd, irr_p50_pct (IRR of the draw with the median NPV; NaN when none in
+        -50% to 200%), floor_usd_per_kg, npv_floor_p10_musd, npv_floor_p50_musd,
+        npv_floor_p90_musd, floor_applies, kept_alive (NPV P50 < 0 without and ≥ 0 with the
+        floor; ``None`` when not applicable), floor_verdict (``viable without the floor``,
+        ``kept alive by the floor``, ``not viable even with the floor``, ``N/A``,
+        ``unknown``), break_even_floor_usd_per_kg, break_even_status, break_even_on,
         basis, reason, source_ids, estimate.
     """
     st = resolve_store(store)
@@ -784,6 +787,7 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
             "option_id": o.option_id, "name": o.name, "iso3": o.iso3, "stage": o.stage,
             "material": o.material, "status_class": o.status_class, "p_fail": o.p_fail,
             "capacity_t_per_yr": o.capacity_t_per_yr, "capex_musd": o.capex_musd,
+            "capex_estimated": o.capex_estimated,
             "first_output_year": max(o.earliest_decision_year, year) + lead / 12,
             "segment": pp.segment, "price_usd_per_kg": nan,
             "payability_pct": basis.payability * 100, "opex_usd_per_kg": nan,
@@ -792,7 +796,7 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
             "npv_floor_p10_musd": nan,
             "npv_floor_p50_musd": nan, "npv_floor_p90_musd": nan,
             "floor_applies": basis.ok and basis.ndpr_weight > 0 and f_price is not None,
-            "kept_alive": None, "break_even_floor_usd_per_kg": nan,
+            "kept_alive": None, "floor_verdict": "", "break_even_floor_usd_per_kg": nan,
             "break_even_status": "", "break_even_on": "", "basis": basis.basis,
             "reason": basis.reason, "source_ids": ";".join(basis.source_ids),
             "estimate": basis.estimate,
@@ -817,10 +821,15 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
                                  **kw)  # type: ignore[arg-type]
                 (row["npv_floor_p10_musd"], row["npv_floor_p50_musd"],
                  row["npv_floor_p90_musd"]) = _q(fl)
-                row["kept_alive"] = bool(float(row["npv_p50_musd"]) < 0  # type: ignore[arg-type]
-                                         <= float(row["npv_floor_p50_musd"]))  # type: ignore[arg-type]
+                n0 = float(row["npv_p50_musd"])  # type: ignore[arg-type]
+                n1 = float(row["npv_floor_p50_musd"])  # type: ignore[arg-type]
+                row["kept_alive"] = bool(n0 < 0 <= n1)
+                row["floor_verdict"] = ("viable without the floor" if n0 >= 0 else
+                                        "kept alive by the floor" if n1 >= 0 else
+                                        "not viable even with the floor")
             else:
                 row["reason"] = f"NdPr floor N/A: {basis.floor_note}"
+                row["floor_verdict"] = "N/A" if f_price is not None else "no floor given"
             be = break_even_floor(o, basis, pp, rate_pct=rate, life_years=life, year0=year,
                                   term_years=f_term, floor_start_year=f_start,
                                   sunk_capex=sunk_capex)
@@ -829,5 +838,6 @@ def viability_table(options: Sequence[Option], result: Result | None = None, *,
             row["break_even_status"], row["break_even_on"] = be.status, be.floor_on
         else:
             row["break_even_status"] = f"unknown: {basis.reason}"
+            row["floor_verdict"] = "unknown"
         rows.append(row)
     return pd.DataFrame(rows)
