@@ -139,7 +139,8 @@ def _composition(ctx: _Context, iso3: str) -> tuple[dict[str, float], str]:
     if iso3 in comp.index:
         row, how = comp.loc[iso3], f"{iso3} ore composition"
     else:
-        row, how = comp.mean(), f"no {iso3 or 'country'} composition: mean of the countries'"
+        row = comp.mean()
+        how = f"mean ore composition of the data's countries (none for {iso3 or 'no country'})"
     return {str(e): float(v) for e, v in row.items() if pd.notna(v) and float(v) > 0}, how
 
 
