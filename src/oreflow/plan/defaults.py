@@ -36,6 +36,8 @@ __all__ = [
     "StatusClass",
     "StockpileDefaults",
     "Value",
+    "ViabilityDefaults",
+    "ViabilityOpex",
     "load_defaults",
     "parse_defaults",
 ]
@@ -229,6 +231,35 @@ class PlanningDefaults(Model):
     """New generic capacity of a stage the bloc may start in a year [% of world output]."""
 
 
+class ViabilityOpex(Model):
+    """Operating costs by stage, for the projects whose row gives none [USD/kg product]."""
+
+    mine_usd_per_kg_reo: Value
+    """Mining and concentration cost [USD per kg REO in concentrate]."""
+    separation_usd_per_kg_ndpr: Value
+    """All-in cash cost of a mine-to-oxide (or feed-to-oxide) producer with every cost
+    charged to its NdPr output [USD per kg NdPr oxide]."""
+    metal_conversion_usd_per_kg: Value
+    """Oxide-to-metal conversion, excluding the oxide feed [USD per kg metal]."""
+    magnet_conversion_usd_per_kg: Value
+    """Metal-to-finished-magnet cost, excluding the rare-earth feed (iron, boron, energy,
+    labour, machining, coating) [USD per kg NdFeB]."""
+
+
+class ViabilityDefaults(Model):
+    """Numbers of the project cash flows (:mod:`oreflow.plan.viability`)."""
+
+    project_life_years: Value
+    """Years of output from first production [years]."""
+    payability_pct: Value
+    """Price a concentrate buyer pays, as a share of the basket value of its separated
+    oxides [% of basket]."""
+    metal_price_ratio: Value
+    """Metal price over oxide price of the same element(s) [USD/kg metal per USD/kg oxide]."""
+    opex: ViabilityOpex
+    """Operating costs by stage."""
+
+
 class PlanDefaults(Model):
     """Every default number of the options (``src/oreflow/plan/defaults.yaml``)."""
 
@@ -246,6 +277,8 @@ class PlanDefaults(Model):
     """Recycling numbers."""
     planning: PlanningDefaults
     """Discount rate and demand growth of the plan."""
+    viability: ViabilityDefaults
+    """Project life, concentrate payability, metal premium and opex by stage."""
 
     @model_validator(mode="after")
     def _complete(self) -> PlanDefaults:
