@@ -109,3 +109,21 @@ def test_example_without_check_is_refused() -> None:
     res = runner.invoke(app, ["plan", "--bloc", "MSP", "-t", "magnet:self>=0.3@2033",
                               "--example", "drone"])
     assert res.exit_code == 2 and "--check" in res.output
+
+
+def test_viability_lists_npv_with_and_without_the_floor() -> None:
+    out = run_json("--viability")
+    rows = {r["option_id"]: r for r in out["rows"]}
+    nolans = rows["project:arafura_nolans"]
+    # the USD 110/kg NdPr floor turns Nolans from a loss into a gain (docs/plan.md)
+    assert nolans["npv_p50_musd"] < 0 < nolans["npv_floor_p50_musd"]
+    assert nolans["floor_verdict"] == "kept alive by the floor"
+    # a magnet plant sells NdFeB: the NdPr floor does not apply to it
+    assert rows["project:mp_10x"]["npv_floor_p50_musd"] is None
+    res = runner.invoke(app, ["plan", "--viability"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "kept alive by the floor" in res.stdout
+
+
+def test_plan_without_bloc_or_viability_is_refused() -> None:
+    res = runner.invoke(app, ["plan", "-t", "magnet:self>=0.3@2033"])
+    assert res.exit_code == 2 and "--bloc" in res.output

@@ -186,9 +186,9 @@ def _show_plan(out: Renderer, plan: PlanResult, *, wide: bool) -> None:
 
 @app.command()
 def plan(
-    bloc: Annotated[str, typer.Option(
+    bloc: Annotated[str | None, typer.Option(
         help="The bloc: MSP, EU27, QUAD, G7... (oreflow data show blocs), an ISO3 code, or "
-             "codes joined by '+'.")],
+             "codes joined by '+'.")] = None,
     target: Annotated[list[str] | None, typer.Option(
         "--target", "-t", help="STAGE:self>=SHARE@YEAR, STAGE:supplier<=SHARE@YEAR or "
                                "recycling:self>=SHARE@YEAR (repeatable); shares as 0.4 or "
@@ -241,6 +241,13 @@ def plan(
     example: Annotated[str | None, typer.Option(
         help="With --check: units at risk of a built-in example BOM (drone, ev-motor, "
              "wind-turbine, fighter).")] = None,
+    viability: Annotated[bool, typer.Option(
+        "--viability", help="Each pipeline project's NPV without and with the US NdPr "
+                            "floor, and the floor that would make it viable (prices flat at "
+                            "the latest year, or --scenario's paths over --draws).")] = False,
+    after: Annotated[str, typer.Option(
+        help="With --viability and --scenario: prices after the horizon, 'base' or 'last' "
+             "(the shock's last year persists).")] = "base",
     time_limit: Annotated[float, typer.Option(help="Solver time limit [s].", min=1)] = 60.0,
     defaults: Annotated[Path | None, typer.Option(
         help="Your planning defaults (YAML, the schema of plan/defaults.yaml).")] = None,
@@ -259,6 +266,12 @@ def plan(
     earliest year they can be met.
     """
     fmt = _fmt(as_json, as_csv)
+    if viability:
+        _viability(renderer(fmt, wide=wide, sources=sources, table=table), scenario, draws,
+                   seed, after, year, defaults, fmt is Format.table)
+        return
+    if bloc is None:
+        raise InputError("give --bloc (or --viability for the projects' NPV)")
     if example is not None and not check:
         raise InputError("--example needs --check (units at risk come from the engine check)")
     if objective not in ("cost", "shortfall"):
@@ -435,6 +448,75 @@ def _check_payload(ev: PlanEvaluation | None) -> dict[str, Any]:
         "bom": _jsonable(ev.bom) if ev.bom is not None else None,
         "notes": list(ev.notes), "source_ids": list(ev.source_ids),
         "provenance": dict(ev.provenance)}}
+
+
+#: Columns of the viability table for people (its own names, units in them).
+_VIABILITY = {
+    "option_id": Col("project", kind="id", priority=0),
+    "price_usd_per_kg": Col("price", "USD/kg", priority=3),
+    "margin_usd_per_kg": Col("margin", "USD/kg", priority=4),
+    "npv": Col("NPV", "M USD", kind="id", priority=0),
+    "npv_floor": Col("NPV with floor", "M USD", kind="id", priority=1),
+    "break_even": Col("break-even price", "USD/kg", kind="id", priority=1),
+    "floor_verdict": Col("floor", kind="text", priority=2),
+    "first_output_year": Col("first output", kind="year", priority=5),
+}
+
+
+def _viability(out: Renderer, scenario: str | None, draws: int, seed: int, after: str,
+               year: int, defaults: Path | None, show: bool) -> None:
+    import pandas as pd
+
+    from oreflow.plan.defaults import load_defaults
+    from oreflow.plan.options import project_options, recycling_options
+    from oreflow.plan.viability import AFTER_HORIZON, viability_table
+
+    if after not in AFTER_HORIZON:
+        raise InputError(f"--after must be one of {', '.join(AFTER_HORIZON)} (got '{after}')")
+    dfl = load_defaults(defaults) if defaults is not None else None
+    opts = project_options(defaults=dfl, year=year) + recycling_options(defaults=dfl,
+                                                                        year=year)
+    result = None
+    if scenario is not None:
+        from oreflow.simulate import simulate
+
+        with progress(f"simulating {scenario}", enabled=show) as bar:
+            result = simulate(scenario, draws=draws, seed=seed, progress=bar)
+    table = viability_table(opts, result, defaults=dfl, year=year,
+                            after=after)  # type: ignore[arg-type]
+    if out.fmt == "json":
+        print_json({"scenario": scenario, "draws": draws if scenario else None,
+                    "seed": seed if scenario else None, "after": after,
+                    "rows": _jsonable(table)})
+        return
+
+    def band(r: Any, stem: str) -> str:
+        v = [r[f"{stem}_{q}_musd"] for q in ("p50", "p10", "p90")]
+        if pd.isna(v[0]):
+            return "–"
+        return f"{v[0]:,.0f}" if v[1] == v[2] else f"{v[0]:,.0f} ({v[1]:,.0f}–{v[2]:,.0f})"
+
+    view = table.assign(npv=[band(r, "npv") for _, r in table.iterrows()],
+                        npv_floor=[band(r, "npv_floor") for _, r in table.iterrows()])
+    view["floor_verdict"] = [v if v != "unknown" else str(r)
+                             for v, r in zip(view["floor_verdict"], view["break_even_status"],
+                                             strict=True)]
+    view["break_even"] = ["–" if pd.isna(v) else f"{v:,.1f} ({on})" if v > 0 else "0"
+                          for v, on in zip(view["break_even_floor_usd_per_kg"],
+                                           view["break_even_on"], strict=True)]
+    cols = ["option_id", "stage", "iso3", "first_output_year", "price_usd_per_kg",
+            "margin_usd_per_kg", "npv", "npv_floor", "break_even", "floor_verdict"]
+    prices = "flat latest prices" if scenario is None else \
+        f"{scenario}, {draws} draws, after the horizon: {after}"
+    out.table("viability", view[cols], columns=_VIABILITY, csv_df=table,
+              title="Project viability: NPV at 8%/yr without and with the US NdPr floor "
+                    f"(USD 110/kg, 10 years), {prices}",
+              caption="break-even price = the floor on the named product that brings NPV to "
+                      "zero (0: viable without one); the US floor covers NdPr only; – = no "
+                      "price or cost in the data (docs/plan.md, Project viability)")
+    out.sources(sorted({s for ids in table["source_ids"]
+                        for s in str(ids).replace(";", " ").split()}))
+    out.finish()
 
 
 def _frontier(out: Renderer, members: str | list[str], targets: Any, years: list[int],
