@@ -8,6 +8,7 @@ engine (the scenario tables run china-2025-04, 200 draws, seed 1).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ def _cell(v: object, col: str) -> str:
 
 def _markdown(df: pd.DataFrame) -> str:
     head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
-    return head + "\n".join("| " + " | ".join(_cell(v, c) for c, v in r.items()) + " |"
+    return head + "\n".join("| " + " | ".join(_cell(v, str(c)) for c, v in r.items()) + " |"
                             for _, r in df.iterrows())
 
 
@@ -68,6 +69,13 @@ def tables() -> dict[str, str]:
     return {k: _markdown(v) for k, v in out.items()}
 
 
+def _replacer(table: str) -> Callable[[re.Match[str]], str]:
+    def sub(m: re.Match[str]) -> str:
+        return m.group(1) + table + m.group(2)
+
+    return sub
+
+
 def main() -> None:
     text = DOC.read_text(encoding="utf-8")
     for name, table in tables().items():
@@ -75,7 +83,7 @@ def main() -> None:
                          re.S)
         if not pat.search(text):
             raise SystemExit(f"docs/plan.md has no markers for table {name}")
-        text = pat.sub(lambda m, t=table: m.group(1) + t + m.group(2), text)
+        text = pat.sub(_replacer(table), text)
     DOC.write_text(text, encoding="utf-8")
 
 

@@ -205,8 +205,9 @@ def plan(
         help="cost: least cost to meet the targets; shortfall: least expected shortfall "
              "under --scenario within the budget, over sampled futures.")] = "cost",
     scenario: Annotated[str | None, typer.Option(
-        help="A stress scenario (built-in name or YAML): the shortfall objective's stress.")
-    ] = None,
+        help="A stress scenario (built-in name or YAML): the shortfall objective's stress, "
+             "and the scenario --check runs (with the cost objective, giving it implies "
+             "--check).")] = None,
     stress_years: Annotated[str | None, typer.Option(
         "--stress-years", help="Years the stress may hit, equally likely (shortfall "
                                "objective), e.g. 2028:2032; default the target years.")] = None,
@@ -306,6 +307,8 @@ def plan(
         _frontier(out, members, targets, parse_years(frontier, "--frontier"), settings, dfl,
                   controller, plot, show)
         return
+    # with the cost objective a scenario has one use: checking the plan in the engine
+    check = check or (objective == "cost" and scenario is not None)
     checking = _Check(scenario or "china-2025-04", check_year, draws, seed, example) \
         if check else None
     if objective == "shortfall":
