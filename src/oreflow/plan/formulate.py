@@ -310,22 +310,19 @@ class Problem:
 
     def decided_capacity(self, stage: str, year: int, *, recycling: bool = False,
                          delays: Mapping[str, float] | None = None,
-                         alive: Mapping[str, float] | None = None) -> tuple[float, float]:
-        """(member, non-member) capacity of the decided pipeline at ``stage`` in ``year``
+                         alive: Mapping[str, float] | None = None) -> float:
+        """Capacity of the decided pipeline (members' projects) at ``stage`` in ``year``
         [stage unit/yr]; ``delays``/``alive`` as in :meth:`contributions`."""
-        mem = non = 0.0
+        total = 0.0
         for o in self.decided:
             if o.option.stage != stage or o.recycling != recycling:
                 continue
             oid = o.option.option_id
             avail = o.avail if alive is None else alive[oid]
             d = None if delays is None else delays[oid]
-            v = o.capacity * avail * year_share(year, o.online(self.settings.year, d), o.ramp)
-            if o.member:
-                mem += v
-            else:
-                non += v
-        return mem, non
+            total += o.capacity * avail * year_share(year, o.online(self.settings.year, d),
+                                                     o.ramp)
+        return total
 
     def add_starts(self, m: Model, tag: Hashable = "x") -> dict[tuple[str, int], Var]:
         """Start variables of every option, the at-most-once rows of projects and the
@@ -416,11 +413,11 @@ class Problem:
         for y in years:
             prev: tuple[Var, Expr] | None = None
             for s in self.base.stages:
-                dm, dn = self.decided_capacity(s, y, delays=delays, alive=alive)
-                rm, _ = self.decided_capacity(s, y, recycling=True, delays=delays, alive=alive)
+                dm = self.decided_capacity(s, y, delays=delays, alive=alive)
+                rm = self.decided_capacity(s, y, recycling=True, delays=delays, alive=alive)
                 cap = (self.base.value(s, "output") + dm
                        + self.capacity(x, s, y, member=True, delays=delays, alive=alive))
-                other = (self.base.value(s, "other_supply") + dn
+                other = (self.base.value(s, "other_supply")
                          + self.capacity(x, s, y, member=False, delays=delays, alive=alive))
                 rec = (self.base.recycling_t_per_yr + rm
                        + self.capacity(x, s, y, member=True, recycling=True, delays=delays,
@@ -522,7 +519,7 @@ class Problem:
                         alive: Mapping[str, float] | None = None,
                         ) -> dict[str, dict[str, float]]:
         """Per stage in ``year``: ``existing``, ``decided``, ``planned`` member capacity,
-        ``outside`` allowed supply (base + decided + planned non-members), ``recycled``,
+        ``outside`` allowed supply (base + planned non-members), ``recycled``,
         and ``output`` the bloc can make from allowed material (forward pass of the
         coupling rows; the most the program's ``u`` can reach) [stage unit/yr]."""
         rows: dict[str, dict[str, float]] = {}
@@ -533,14 +530,14 @@ class Problem:
                 stage, year, member=member, recycling=recycling, delays=delays, alive=alive))
 
         for s in self.base.stages:
-            dm, dn = self.decided_capacity(s, year, delays=delays, alive=alive)
-            rm, _ = self.decided_capacity(s, year, recycling=True, delays=delays, alive=alive)
+            dm = self.decided_capacity(s, year, delays=delays, alive=alive)
+            rm = self.decided_capacity(s, year, recycling=True, delays=delays, alive=alive)
             planned = new(s, True)
             outside_new = new(s, False)
             rec = (self.base.recycling_t_per_yr + rm + new(s, True, True)
                    if s == "separation" else 0.0)
             cap = self.base.value(s, "output") + dm + planned
-            outside = self.base.value(s, "other_supply") + dn + outside_new
+            outside = self.base.value(s, "other_supply") + outside_new
             if prev is None:
                 out = cap
             else:
