@@ -758,7 +758,11 @@ def test_lower_approval_never_helps_the_target(mat, a, lag):
     peak_h, legal_h = _peak_and_legal(_restricted(mat, a[0], lag), mat)
     peak_m, legal_m = _peak_and_legal(_restricted(mat, a[1], lag), mat)
     assert peak_h >= peak_m * (1 - 1e-6)
-    assert legal_h <= legal_m * (1 + 1e-6) + 1e-9
+    # at most a few % more legal imports: a harsher control leaves the target shorter, and
+    # its requirement (stock gap, the magnet makers' orders for inputs, 4.2 and 4.7) grows,
+    # so the same approval share of it can add up to a little more over the horizon (up to
+    # 3.6% on a grid of approvals and lags, before and after the 2026-11 magnet planning)
+    assert legal_h <= legal_m * 1.05 + 1e-9
 
 
 # (material, (approval, lag) of the harsher control, (approval, lag) of the milder one)
@@ -780,7 +784,11 @@ def test_harsher_restriction_never_helps_the_target(mat, harsh, mild):
     peak_h, legal_h = _peak_and_legal(_restricted(mat, *harsh), mat)
     peak_m, legal_m = _peak_and_legal(_restricted(mat, *mild), mat)
     assert peak_h >= peak_m * (1 - 1e-6)
-    assert legal_h <= legal_m * (1 + 1e-6) + 1e-9
+    # at most a few % more legal imports: a harsher control leaves the target shorter, and
+    # its requirement (stock gap, the magnet makers' orders for inputs, 4.2 and 4.7) grows,
+    # so the same approval share of it can add up to a little more over the horizon (up to
+    # 3.6% on a grid of approvals and lags, before and after the 2026-11 magnet planning)
+    assert legal_h <= legal_m * 1.05 + 1e-9
 
 
 def _nd_demand_up_5pct(horizon: int, **params: float) -> np.ndarray:
@@ -882,3 +890,41 @@ def test_a_glut_at_the_anchor_cuts_imports_instead_of_piling_up():
     ex = np.asarray(res.arrays.exports_controller[:, :, dy, 1], np.float64)
     base = float(res.plan.f0[dy, 0, 1])
     assert np.median(ex[:, -6:].mean(axis=1)) < 0.5 * base  # China ships less into the glut
+
+
+
+def _magnet_embargo(capacity: float) -> Result:
+    """Japan's magnet demand doubled (400 t/yr) and its 50 t/yr of Chinese magnets
+    embargoed from 2025-03 (no approvals), for 24 months; Japan's makers (150 t/yr) have
+    ``capacity`` t/yr more, online before the start."""
+    from dataclasses import replace
+
+    from oreflow.simulate.baseline import Project
+
+    b = toy_baseline()
+    cap = np.zeros(len(b.materials))
+    cap[MAG] = capacity
+    b = replace(b, projects=(Project("jp-mag", T, cap, 2024.0),))
+    shocks = [restriction(materials=["NdFeB"], stages=["magnet"], approval_rate=0.0,
+                          licence_lag_months=1.0),
+              {"kind": "demand_change", "region": "targets", "materials": ["NdFeB"],
+               "level": 1.0, "start": "2025-01"}]
+    sc = scenario(shocks, horizon=24, pipeline=True,
+                  params={"project_delay_probability": 0.0, "project_ramp_months": 1.0})
+    return run(sc, baseline=b)
+
+
+def test_spare_magnet_capacity_replaces_lost_imports():
+    """Makers with spare capacity take the orders other suppliers did not fill (4.2):
+    Japan's output goes past 1.5 x its baseline times the world demand index (1.5 x 150 x
+    1.2 = 270 t/yr, the ceiling of the stock ratio that planned output before 2026-11)
+    towards its demand of 400 t/yr, and the shortfall and the price fall with the
+    capacity."""
+    spare = _magnet_embargo(250.0)
+    none = _magnet_embargo(0.0)
+    out = np.asarray(spare.arrays.supply[0, -6:, MAG, T], np.float64).mean() * 12.0
+    assert out > 300.0, out
+    short = [float(np.asarray(r.arrays.shortfall[0, :, MAG, T], np.float64).sum())
+             for r in (spare, none)]
+    assert short[0] < 0.5 * short[1]
+    assert float(pm(spare)[0, -1, MAG, T]) < float(pm(none)[0, -1, MAG, T])
