@@ -239,6 +239,7 @@ def run_reference(
             floor = [[float(plan.log_floor[t, m, r]) for r in range(nr)] for m in range(nm)]
             proj = _grid(nm, nr)
             for jp in range(plan.proj_cap.shape[0]):
+                # a project failed in this draw starts at +inf: frac 0 (4.4)
                 frac = _clip((tm - p.proj_start[jp]) / p.proj_ramp, 0.0, 1.0)
                 for m in range(nm):
                     for r in range(nr):

@@ -928,3 +928,39 @@ def test_spare_magnet_capacity_replaces_lost_imports():
              for r in (spare, none)]
     assert short[0] < 0.5 * short[1]
     assert float(pm(spare)[0, -1, MAG, T]) < float(pm(none)[0, -1, MAG, T])
+
+
+def _with_mine(p_fail: float, n: int = 200) -> Result:
+    """The toy's rest-of-world mine project (20 t/yr Nd from mid-2024) with ``p_fail``."""
+    from dataclasses import replace
+
+    b = toy_baseline()
+    b = replace(b, projects=tuple(replace(p, p_fail=p_fail) for p in b.projects))
+    sc = scenario([restriction(materials=["Nd"])], horizon=12, pipeline=True, fixed=False)
+    return run(sc, n=n, seed=3, baseline=b)
+
+
+def test_a_failed_project_adds_nothing_in_its_draw():
+    """p_fail: each draw's project fails with that probability (its own stream): a failed
+    project never starts; every other draw and every other quantity is unchanged."""
+    ok, half, dead = _with_mine(0.0), _with_mine(0.5), _with_mine(1.0)
+    start = [np.asarray(r.draws.proj_start[:, 0]) for r in (ok, half, dead)]
+    assert np.isfinite(start[0]).all() and np.isinf(start[2]).all()
+    failed = np.isinf(start[1])
+    assert 0.35 < failed.mean() < 0.65
+    np.testing.assert_array_equal(start[1][~failed], start[0][~failed])
+    np.testing.assert_array_equal(half.draws.tau_u, ok.draws.tau_u)
+    # the rest's Nd supply: a failed draw runs exactly as with no project at all
+    sup = [np.asarray(r.arrays.supply[:, :, ND, N], np.float64) for r in (ok, half, dead)]
+    np.testing.assert_array_equal(sup[1][failed], sup[2][failed])
+    np.testing.assert_array_equal(sup[1][~failed], sup[0][~failed])
+    assert np.median(sup[0][:, -1] - sup[2][:, -1]) > 0.5  # t/month: the project adds
+
+
+@pytest.mark.parametrize("p_fail", [-0.1, 1.5, float("nan")])
+def test_project_p_fail_outside_0_1_is_refused(p_fail: float) -> None:
+    from oreflow.errors import InputError
+    from oreflow.simulate.baseline import Project
+
+    with pytest.raises(InputError, match="p_fail must be in"):
+        Project("x", 1, np.zeros(3), 2025.0, "src", p_fail=p_fail)
