@@ -14,8 +14,10 @@ One step of ``dt`` months, in the order of ``docs/engine.md`` section 4 (one fun
 
 1. :func:`shocks_in_force` — outages, demand changes, releases, tariffs, price floors,
    de-minimis blocking and the precautionary signal from announced or binding controls.
-2. :func:`planned_magnet_output` — magnet makers plan on world demand and the expected
-   magnet price; their element needs follow from the recipe.
+2. :func:`planned_magnet_output` — magnet makers plan their normal share (world demand,
+   the expected magnet price, cut in a glut) plus the orders other suppliers did not fill
+   and the refill of a short stock, up to capacity; their element needs follow from the
+   recipe.
 3. :func:`production` — baseline output plus expansion, projects and recycling, cut when the
    expected price is below base (the controller's quota management has its own response).
 4. :func:`desired_stocks` — users' and traders' desired stocks by tier.
