@@ -175,6 +175,10 @@ def run_reference(
         R, rec, sig = _grid(nm, nr), _grid(nm, nr), _grid(nm, nr)
         ell = _grid(nm, nr, 1.0)
         magnets = [[q0[m][r] for r in range(nr)] for m in range(nm)]  # last coupled output
+        # last step's net imports [t/month] (4.2), the baseline's before the first step
+        # (DOC SILENT: the first step's "last step")
+        last_imp = [[sum(f0[m][i][r] for i in range(nr)) - sum(f0[m][r]) for r in range(nr)]
+                    for m in range(nm)]  # fmt: skip
         for m in range(nm):
             for r in range(nr):
                 inv0[di, m, r] = U[m][r] + V[m][r]
@@ -235,6 +239,7 @@ def run_reference(
             floor = [[float(plan.log_floor[t, m, r]) for r in range(nr)] for m in range(nm)]
             proj = _grid(nm, nr)
             for jp in range(plan.proj_cap.shape[0]):
+                # a project failed in this draw starts at +inf: frac 0 (4.4)
                 frac = _clip((tm - p.proj_start[jp]) / p.proj_ramp, 0.0, 1.0)
                 for m in range(nm):
                     for r in range(nr):
@@ -260,12 +265,14 @@ def run_reference(
                     spec = math.exp(p.spec * _clip(x[pp][r] - xe[pp][r], -1.0, 1.0))
                     s_des = dm_at * fear * (p.cover_user + p.cover_trader * spec)
                     s_now = U[pp][r] + V[pp][r]
-                    if s_now > 0:
-                        ratio = _clip(s_des / s_now, 0.5, 1.5)
-                    else:  # S* > 0 and no stock: infinite, the upper clip (0/0: DOC SILENT)
-                        ratio = 1.5 if s_des > 0 else 1.0
-                    want = q0[pp][r] * index * out_f[pp][r] * math.exp(th * min(xe[pp][r], 0.0))
-                    want *= ratio
+                    # a glut cuts: S*/S between 0.5 and 1 (no stock: no cut)
+                    ratio = _clip(s_des / s_now, 0.5, 1.0) if s_now > 0 else 1.0
+                    normal = q0[pp][r] * index * out_f[pp][r] * math.exp(
+                        th * min(xe[pp][r], 0.0))  # fmt: skip
+                    # orders the segment's usual suppliers did not fill last step
+                    unmet = max(dm_at - normal - last_imp[pp][r], 0.0)
+                    refill = max(s_des - s_now, 0.0) * au / dt
+                    want = normal * ratio + unmet + refill
                     cap = ((q0[pp][r] + R[pp][r]) * out_f[pp][r] + proj[pp][r]) * max(
                         math.exp(th * xe[pp][r]), 1.0)  # fmt: skip
                     Y[pp][r] = min(cap, want)
@@ -434,6 +441,7 @@ def run_reference(
                  for r in range(nr)]
                 for m in range(nm)
             ]  # fmt: skip
+            last_imp = [[imports[m][r] / dt for r in range(nr)] for m in range(nm)]
 
             # ---- 4.9 state purchases, buying and consumption -------------------------
             cons_k = [[[0.0] * nk for _ in range(nr)] for _ in range(nm)]

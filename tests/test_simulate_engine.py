@@ -758,7 +758,11 @@ def test_lower_approval_never_helps_the_target(mat, a, lag):
     peak_h, legal_h = _peak_and_legal(_restricted(mat, a[0], lag), mat)
     peak_m, legal_m = _peak_and_legal(_restricted(mat, a[1], lag), mat)
     assert peak_h >= peak_m * (1 - 1e-6)
-    assert legal_h <= legal_m * (1 + 1e-6) + 1e-9
+    # at most a few % more legal imports: a harsher control leaves the target shorter, and
+    # its requirement (stock gap, the magnet makers' orders for inputs, 4.2 and 4.7) grows,
+    # so the same approval share of it can add up to a little more over the horizon (up to
+    # 3.6% on a grid of approvals and lags, before and after the 2026-11 magnet planning)
+    assert legal_h <= legal_m * 1.05 + 1e-9
 
 
 # (material, (approval, lag) of the harsher control, (approval, lag) of the milder one)
@@ -780,7 +784,11 @@ def test_harsher_restriction_never_helps_the_target(mat, harsh, mild):
     peak_h, legal_h = _peak_and_legal(_restricted(mat, *harsh), mat)
     peak_m, legal_m = _peak_and_legal(_restricted(mat, *mild), mat)
     assert peak_h >= peak_m * (1 - 1e-6)
-    assert legal_h <= legal_m * (1 + 1e-6) + 1e-9
+    # at most a few % more legal imports: a harsher control leaves the target shorter, and
+    # its requirement (stock gap, the magnet makers' orders for inputs, 4.2 and 4.7) grows,
+    # so the same approval share of it can add up to a little more over the horizon (up to
+    # 3.6% on a grid of approvals and lags, before and after the 2026-11 magnet planning)
+    assert legal_h <= legal_m * 1.05 + 1e-9
 
 
 def _nd_demand_up_5pct(horizon: int, **params: float) -> np.ndarray:
@@ -882,3 +890,77 @@ def test_a_glut_at_the_anchor_cuts_imports_instead_of_piling_up():
     ex = np.asarray(res.arrays.exports_controller[:, :, dy, 1], np.float64)
     base = float(res.plan.f0[dy, 0, 1])
     assert np.median(ex[:, -6:].mean(axis=1)) < 0.5 * base  # China ships less into the glut
+
+
+
+def _magnet_embargo(capacity: float) -> Result:
+    """Japan's magnet demand doubled (400 t/yr) and its 50 t/yr of Chinese magnets
+    embargoed from 2025-03 (no approvals), for 24 months; Japan's makers (150 t/yr) have
+    ``capacity`` t/yr more, online before the start."""
+    from dataclasses import replace
+
+    from oreflow.simulate.baseline import Project
+
+    b = toy_baseline()
+    cap = np.zeros(len(b.materials))
+    cap[MAG] = capacity
+    b = replace(b, projects=(Project("jp-mag", T, cap, 2024.0),))
+    shocks = [restriction(materials=["NdFeB"], stages=["magnet"], approval_rate=0.0,
+                          licence_lag_months=1.0),
+              {"kind": "demand_change", "region": "targets", "materials": ["NdFeB"],
+               "level": 1.0, "start": "2025-01"}]
+    sc = scenario(shocks, horizon=24, pipeline=True,
+                  params={"project_delay_probability": 0.0, "project_ramp_months": 1.0})
+    return run(sc, baseline=b)
+
+
+def test_spare_magnet_capacity_replaces_lost_imports():
+    """Makers with spare capacity take the orders other suppliers did not fill (4.2):
+    Japan's output goes past 1.5 x its baseline times the world demand index (1.5 x 150 x
+    1.2 = 270 t/yr, the ceiling of the stock ratio that planned output before 2026-11)
+    towards its demand of 400 t/yr, and the shortfall and the price fall with the
+    capacity."""
+    spare = _magnet_embargo(250.0)
+    none = _magnet_embargo(0.0)
+    out = np.asarray(spare.arrays.supply[0, -6:, MAG, T], np.float64).mean() * 12.0
+    assert out > 300.0, out
+    short = [float(np.asarray(r.arrays.shortfall[0, :, MAG, T], np.float64).sum())
+             for r in (spare, none)]
+    assert short[0] < 0.5 * short[1]
+    assert float(pm(spare)[0, -1, MAG, T]) < float(pm(none)[0, -1, MAG, T])
+
+
+def _with_mine(p_fail: float, n: int = 200) -> Result:
+    """The toy's rest-of-world mine project (20 t/yr Nd from mid-2024) with ``p_fail``."""
+    from dataclasses import replace
+
+    b = toy_baseline()
+    b = replace(b, projects=tuple(replace(p, p_fail=p_fail) for p in b.projects))
+    sc = scenario([restriction(materials=["Nd"])], horizon=12, pipeline=True, fixed=False)
+    return run(sc, n=n, seed=3, baseline=b)
+
+
+def test_a_failed_project_adds_nothing_in_its_draw():
+    """p_fail: each draw's project fails with that probability (its own stream): a failed
+    project never starts; every other draw and every other quantity is unchanged."""
+    ok, half, dead = _with_mine(0.0), _with_mine(0.5), _with_mine(1.0)
+    start = [np.asarray(r.draws.proj_start[:, 0]) for r in (ok, half, dead)]
+    assert np.isfinite(start[0]).all() and np.isinf(start[2]).all()
+    failed = np.isinf(start[1])
+    assert 0.35 < failed.mean() < 0.65
+    np.testing.assert_array_equal(start[1][~failed], start[0][~failed])
+    np.testing.assert_array_equal(half.draws.tau_u, ok.draws.tau_u)
+    # the rest's Nd supply: a failed draw runs exactly as with no project at all
+    sup = [np.asarray(r.arrays.supply[:, :, ND, N], np.float64) for r in (ok, half, dead)]
+    np.testing.assert_array_equal(sup[1][failed], sup[2][failed])
+    np.testing.assert_array_equal(sup[1][~failed], sup[0][~failed])
+    assert np.median(sup[0][:, -1] - sup[2][:, -1]) > 0.5  # t/month: the project adds
+
+
+@pytest.mark.parametrize("p_fail", [-0.1, 1.5, float("nan")])
+def test_project_p_fail_outside_0_1_is_refused(p_fail: float) -> None:
+    from oreflow.errors import InputError
+    from oreflow.simulate.baseline import Project
+
+    with pytest.raises(InputError, match="p_fail must be in"):
+        Project("x", 1, np.zeros(3), 2025.0, "src", p_fail=p_fail)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from oreflow.errors import InputError
+
 from .scenario import PRODUCTS
 
 __all__ = [
@@ -75,6 +77,10 @@ class Project:
         Announced first output as a decimal year (2026.0 = January 2026).
     source_id : str
         Source key.
+    p_fail : float
+        Probability that the project never produces [0-1]: in each Monte Carlo draw it
+        fails with this probability and adds nothing in that draw (its own random stream,
+        :func:`oreflow.simulate.draws.sample_draws`). Default 0.
     """
 
     project_id: str
@@ -82,6 +88,12 @@ class Project:
     capacity: NDArray[np.float64]
     start_year: float
     source_id: str = ""
+    p_fail: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p_fail <= 1.0:  # also rejects NaN
+            raise InputError(f"project {self.project_id}: p_fail must be in [0, 1], "
+                             f"got {self.p_fail!r}")
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ def sample_draws(
     outage_share = per_shock(outs, "share", "outage")
     if np.any((outage_share < 0) | (outage_share > 1)):
         raise ScenarioError("outage shares must be in [0, 1]")
-    # projects: announced start (months from scenario start) plus a random delay
+    # projects: announced start (months from scenario start) plus a random delay, or
+    # never where the project fails (probability p_fail per draw)
     n_proj = len(baseline.projects) if scenario.pipeline else 0
     if n_proj:
         p_late = s("project_delay_probability", par.project_delay_probability)
@@ -182,6 +183,10 @@ def sample_draws(
             ]
         )
         proj_start = base[None, :] + np.where(late, delay, 0.0)
+        # a failed project never starts (start at +inf: no output in that draw)
+        p_fail = np.array([p.p_fail for p in baseline.projects])
+        failed = named_stream(ent, "project_failed").random((n, n_proj)) < p_fail[None, :]
+        proj_start = np.where(failed, np.inf, proj_start)
     else:
         proj_start = np.zeros((n, 0))
     # backstop multiple per material (its own entry or 'default'; one draw per key)

@@ -14,8 +14,10 @@ One step of ``dt`` months, in the order of ``docs/engine.md`` section 4 (one fun
 
 1. :func:`shocks_in_force` — outages, demand changes, releases, tariffs, price floors,
    de-minimis blocking and the precautionary signal from announced or binding controls.
-2. :func:`planned_magnet_output` — magnet makers plan on world demand and the expected
-   magnet price; their element needs follow from the recipe.
+2. :func:`planned_magnet_output` — magnet makers plan their normal share (world demand,
+   the expected magnet price, cut in a glut) plus the orders other suppliers did not fill
+   and the refill of a short stock, up to capacity; their element needs follow from the
+   recipe.
 3. :func:`production` — baseline output plus expansion, projects and recycling, cut when the
    expected price is below base (the controller's quota management has its own response).
 4. :func:`desired_stocks` — users' and traders' desired stocks by tier.
@@ -237,15 +239,21 @@ def shocks_in_force(plan: Plan, d: Draws, t: int, st: MarketState) -> Schedule:
 
 
 def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: MarketState,
-                          eps: F) -> F:
+                          eps: F, imports: F) -> F:
     """Magnet output the makers plan this step [t/month], (D, P, R).
 
-    ``Y = min(capacity, q0 * I * out * exp(theta * min(xe, 0)) * clip(S* / S, 0.5, 1.5))``:
-    ``I`` the world index of base-price magnet demand (demand changes, substitution), ``xe``
-    the expected magnet price, and the ratio of desired to actual magnet stocks in the
-    segment (makers produce more when stocks run low, less when they pile up: a market that
-    buys fewer magnets at a higher price cuts output through its stocks); capacity =
-    (q0 + expansion) * out + projects, raised when the expected price is above base.
+    ``Y = min(capacity, N * clip(S* / S, 0.5, 1) + max(D - N - M, 0)
+    + max(S* - S, 0) * a_u / dt)`` with ``N = q0 * I * out * exp(theta * min(xe, 0))`` the
+    makers' normal output: ``I`` the world index of base-price magnet demand (demand
+    changes, substitution), ``xe`` the expected magnet price; ``D`` the segment's magnet
+    demand at the going price and ``M`` its net magnet imports last step (``imports``,
+    (D, P, R) [t/month]), so ``D - N - M`` is the orders its usual suppliers did not fill;
+    ``S*`` and ``S`` its desired and actual magnet stocks [t], ``a_u = 1 - exp(-dt / tau_u)``
+    the users' stock adjustment per step. Makers produce their normal share, cut it when
+    stocks pile up (a market that buys fewer magnets at a higher price cuts output through
+    its stocks), and take the orders lost by other suppliers and the refill of a short
+    segment's stock, up to their capacity = (q0 + expansion) * out + projects, raised when
+    the expected price is above base.
     """
     pr = _span(plan.pr)
     nr = plan.q0.shape[1]
@@ -259,12 +267,17 @@ def planned_magnet_output(plan: Plan, d: Draws, t: int, sch: Schedule, st: Marke
     users, traders = desired_stocks(d, at_price, sch.signal[:, pr], st.x[:, pr], st.xe[:, pr])
     desired = users + traders
     stock = st.user[:, pr] + st.trader[:, pr]
-    gap = np.clip(np.divide(desired, stock, out=np.where(desired > 0, 1.5, 1.0),
-                            where=stock > 0), 0.5, 1.5)  # no stock left: produce at most
+    # a glut cuts output (S > S*: S*/S down to 0.5); a shortage adds the refill of the gap
+    cut = np.maximum(np.divide(desired, stock, out=np.ones_like(desired), where=stock > desired),
+                     0.5)
+    a_u = (1.0 - np.exp(-plan.dt / d.tau_u))[:, None, None]
+    refill = np.maximum(desired - stock, 0.0) * a_u / plan.dt  # [t/month]
     xe = st.xe[:, pr]
     resp = np.exp(d.sup_el[:, None, None] * np.minimum(xe, 0.0))
     q0 = plan.q0[pr][None]
-    want = q0 * index[:, :, None] * sch.out[:, pr] * resp * gap
+    normal = q0 * index[:, :, None] * sch.out[:, pr] * resp
+    unmet = np.maximum(at_price - normal - imports, 0.0)
+    want = normal * cut + unmet + refill
     cap = ((q0 + st.ramp[:, pr]) * sch.out[:, pr] + _projects(plan, d, t)[:, pr]) * np.maximum(
         np.exp(d.sup_el[:, None, None] * xe), 1.0)  # fmt: skip
     return np.asarray(np.minimum(want, cap))
@@ -794,6 +807,9 @@ def run_plan(
     d0_tot = plan.d0.sum(axis=2)
     st = MarketState.initial(d0_tot, d.cover_user, d.cover_trader, d.budget)
     magnets = np.broadcast_to(plan.q0[pr][None], (nd, pr.size, nr)).copy()
+    f0_pr = plan.f0[pr]  # last step's net magnet imports [t/month], baseline at the start
+    mag_imports = np.broadcast_to((f0_pr.sum(axis=1) - f0_pr.sum(axis=2))[None],
+                                  (nd, pr.size, nr)).copy()
     eps = material_elasticities(plan, d)
     x_cap = np.log(d.backstop[:, mi])[:, :, None]  # drawn for every baseline material
     blocks = _blocks(plan)
@@ -806,7 +822,7 @@ def run_plan(
         ra.price[:, :, mi, nr:] = full.p0_region[None, None, :, nr:]
     for t in range(nt):
         sch = shocks_in_force(plan, d, t, st)
-        planned = planned_magnet_output(plan, d, t, sch, st, eps)
+        planned = planned_magnet_output(plan, d, t, sch, st, eps, mag_imports)
         base, demand_k = _demand(plan, sch, st, planned, eps_k, blocks)
         demand = demand_k.total()
         prod = production(plan, d, t, sch, st)
@@ -821,6 +837,7 @@ def run_plan(
                                          sch.block)
         use_budgets(plan, t, st, legal)
         imports = (_sum_short(flows, 2) - _sum_short(flows, 3)) * dt
+        mag_imports = imports[:, _span(pr)] / dt
         held = sch.block * prod * dt
         inflow = prod * dt - held + imports + sch.release[None]
         buy = np.minimum(state_purchases(d, st, demand, dt),
