@@ -353,3 +353,21 @@ def test_plan_result_progress_and_headline() -> None:
     assert dy["shortfall_t_change"] == pytest.approx(dy["shortfall_t_with"]
                                                      - dy["shortfall_t_without"])
     assert dy["shortfall_t_change"] < 0
+
+
+def test_failures_drawn_per_draw_fail_some_draws_and_not_others() -> None:
+    # p_fail 0.5 drawn: in about half the draws the Dy plant produces nothing (that draw's
+    # shortfall is the same as without the plan), in the others its full capacity counts;
+    # p_fail 1 drawn: nothing changes anywhere; the expected reading (2.5 t in every draw)
+    # gives a narrower spread than the drawn one
+    half = run([choice("jp-dy", "separation", "JPN", "Dy+Tb oxide", 5.0, p_fail=0.5)],
+               failure="draw")
+    a0 = half.without.cumulative_shortfall()[:, 1, 2]
+    a1 = half.with_plan.cumulative_shortfall()[:, 1, 2]
+    same = np.isclose(a1, a0, rtol=0, atol=1e-9)
+    assert 0.2 < same.mean() < 0.8
+    gone = run([choice("jp-dy", "separation", "JPN", "Dy+Tb oxide", 5.0, p_fail=1.0)],
+               failure="draw")
+    assert (gone.comparison[[f"change_{q}" for q in ("p10", "p50", "p90")]] == 0).all().all()
+    with pytest.raises(InputError, match="failure must be"):
+        run([choice("jp-dy", "separation", "JPN", "Dy+Tb oxide", 5.0)], failure="maybe")

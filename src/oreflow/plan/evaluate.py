@@ -89,7 +89,7 @@ METRICS: tuple[tuple[str, str], ...] = (
 )
 _Q = ("p10", "p50", "p90")
 
-Failure = Literal["expected", "ignore"]
+Failure = Literal["draw", "expected", "ignore"]
 ProgressFn = Callable[[int, int], None]
 
 
@@ -229,8 +229,10 @@ def plan_mapping(choices: Iterable[Choice], baseline: Baseline, *, store: Store 
         imports); not read when ``split`` is given.
     split : CapacitySplit, optional
         Recipe and ore composition (default: from the chain of the baseline year).
-    failure : {"expected", "ignore"}, default "expected"
-        ``expected``: count ``capacity x (1 - p_fail)``; ``ignore``: the full capacity.
+    failure : {"draw", "expected", "ignore"}, default "expected"
+        ``expected``: count ``capacity x (1 - p_fail)``; ``draw`` and ``ignore``: the full
+        capacity (with ``draw`` the engine fails each project in a draw with its
+        ``p_fail``, see :func:`plan_projects`).
 
     Returns
     -------
@@ -242,8 +244,8 @@ def plan_mapping(choices: Iterable[Choice], baseline: Baseline, *, store: Store 
         ``engine_material``, ``engine_t_per_yr``, ``online_year``, ``decided``, ``rule``,
         ``included``, ``reason``, ``source_ids``.
     """
-    if failure not in ("expected", "ignore"):
-        raise InputError(f"failure must be 'expected' or 'ignore', got {failure!r}")
+    if failure not in ("draw", "expected", "ignore"):
+        raise InputError(f"failure must be 'draw', 'expected' or 'ignore', got {failure!r}")
     sp = split if split is not None else _split_for(baseline, store)
     pipeline = {p.project_id for p in baseline.projects}
     rows: list[dict[str, Any]] = []
@@ -282,7 +284,8 @@ def plan_mapping(choices: Iterable[Choice], baseline: Baseline, *, store: Store 
     return out
 
 
-def _projects_from(mapping: pd.DataFrame, baseline: Baseline) -> tuple[Project, ...]:
+def _projects_from(mapping: pd.DataFrame, baseline: Baseline,
+                   failure: Failure = "expected") -> tuple[Project, ...]:
     inc = mapping[mapping["included"]]
     out: list[Project] = []
     for oid, grp in inc.groupby("option_id", sort=False):
@@ -292,7 +295,8 @@ def _projects_from(mapping: pd.DataFrame, baseline: Baseline) -> tuple[Project, 
         first = grp.iloc[0]
         out.append(Project(f"plan:{oid}", REGIONS.index(str(first["segment"])), cap,
                            float(first["online_year"]),
-                           ";".join(str(first["source_ids"]).split())))
+                           ";".join(str(first["source_ids"]).split()),
+                           p_fail=float(first["p_fail"]) if failure == "draw" else 0.0))
     return tuple(out)
 
 
@@ -318,7 +322,7 @@ def plan_projects(choices: Iterable[Choice], baseline: Baseline, *,
     (2, [0.0, 0.0, 80.0])
     """
     mapping = plan_mapping(choices, baseline, store=store, split=split, failure=failure)
-    return _projects_from(mapping, baseline)
+    return _projects_from(mapping, baseline, failure)
 
 
 # --------------------------------------------------------------------------------------
@@ -641,7 +645,7 @@ def evaluate_plan(
     baseline: Baseline | None = None,
     materials: Sequence[str] = EVALUATED_MATERIALS,
     release_months: float = RELEASE_MONTHS,
-    failure: Failure = "expected",
+    failure: Failure = "draw",
 ) -> PlanEvaluation:
     """Run a stress scenario without and with a plan, on the same draws, and compare.
 
@@ -674,8 +678,10 @@ def evaluate_plan(
         Materials the comparison reports (where simulated).
     release_months : float, default 12
         Months over which a stockpile is released (:func:`stockpile_releases`).
-    failure : {"expected", "ignore"}, default "expected"
-        How ``p_fail`` counts: expected capacity ``x (1 - p_fail)``, or ignored.
+    failure : {"draw", "expected", "ignore"}, default "draw"
+        How ``p_fail`` counts: ``draw``, each plan project produces nothing in a draw with
+        probability ``p_fail`` (the engine's per-draw project failure, its own random
+        stream); ``expected``, capacity ``x (1 - p_fail)`` in every draw; ``ignore``.
 
     Returns
     -------
@@ -735,7 +741,7 @@ def evaluate_plan(
     b = replace(b, projects=base_projects)
     split = _split_for(b, st)
     mapping = plan_mapping(choices, b, split=split, failure=failure)
-    projects = _projects_from(mapping, b)
+    projects = _projects_from(mapping, b, failure)
     rel_all, rel_notes = stockpile_releases(choices, sc, b, split=split,
                                             months=release_months, failure=failure)
     decided_ids = {f"plan:{c.option_id}" for c in choices if c.decided}
@@ -773,11 +779,12 @@ def evaluate_plan(
         notes.append("the stockpile release moved the onset of the first shock: months to "
                      "recovery are counted from different months in the two runs")
     # notes: mapping rules, drops, sources
-    notes.append("p_fail: " + ("each capacity counted as its expected value, capacity x "
-                               "(1 - p_fail); a failed project's all-or-nothing loss is not "
-                               "drawn (the engine draws delays, not failures)"
-                               if failure == "expected" else
-                               "ignored: every capacity counted in full"))
+    notes.append("p_fail: " + {
+        "draw": "each plan project fails (produces nothing) in a draw with its probability, "
+                "on its own random stream: the same draws fail in both runs",
+        "expected": "each capacity counted as its expected value, capacity x (1 - p_fail), in "
+                    "every draw",
+        "ignore": "ignored: every capacity counted in full"}[failure])
     notes.append("capacity starts at the choice's online_year; the engine adds its own delay "
                  "and ramp draws (project_delay_probability, project_delay_months, "
                  "project_ramp_months), so the choice's full_year is not used")
