@@ -56,6 +56,7 @@ __all__ = [
     "Importer",
     "ScenarioSet",
     "Supplier",
+    "check_materials",
     "controlling_stage",
     "disruption_rates",
     "governance_scores",
@@ -177,6 +178,20 @@ def resolve_importer(importer: str, *, store: Store | None = None) -> Importer:
     if len(members) > 1:
         codes.add("EUU" if "DEU" in members and "FRA" in members else name.upper())
     return Importer(name=name, members=members, codes=tuple(sorted(codes)))
+
+
+def check_materials(materials: Sequence[str] | None) -> tuple[str, ...]:
+    """The materials expanded (groups, names), in the engine's order; default all.
+
+    Raises
+    ------
+    oreflow.errors.InputError
+        One line naming an unknown material.
+    """
+    try:
+        return expand_materials(list(materials) if materials else list(MATERIALS))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def importer_baseline(importer: Importer, *, store: Store | None = None) -> Baseline:
@@ -507,10 +522,7 @@ def standard_scenarios(importer: str | Importer, materials: Sequence[str] | None
     """
     st = resolve_store(store)
     imp = importer if isinstance(importer, Importer) else resolve_importer(importer, store=st)
-    try:
-        mats = expand_materials(materials or list(MATERIALS))
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    mats = check_materials(materials)
     base = importer_baseline(imp, store=st)
     shares = world_shares(base)
     policies = st.table("policies")
