@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import pandas as pd
 
 from oreflow.errors import InputError
@@ -58,16 +59,16 @@ def ranking_figure(ranking: pd.DataFrame, importer: str) -> Figure:
     n = max(len(df), 1)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 0.32 * n + 1.8), sharey=True)
     y = list(range(len(df)))
-    ax.barh(y, df["expected_loss_musd_per_yr"], color="#3182bd")
+    ax.barh(y, df["expected_loss_musd_per_yr"].to_numpy(dtype=float), color="#3182bd")
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("expected loss [M USD/yr]")
     ax.set_yticks(y)
     ax.set_yticklabels(df["material"].astype(str).tolist())
     ax.invert_yaxis()
-    mid = df["loss_musd_p50"]
-    lo = (mid - df["loss_musd_p10"]).clip(lower=0)
-    hi = (df["loss_musd_p90"] - mid).clip(lower=0)
-    bx.errorbar(mid, y, xerr=[lo, hi], fmt="o", color="#e6550d", ecolor="#636363",
+    mid = df["loss_musd_p50"].to_numpy(dtype=float)
+    lo = np.clip(mid - df["loss_musd_p10"].to_numpy(dtype=float), 0.0, None)
+    hi = np.clip(df["loss_musd_p90"].to_numpy(dtype=float) - mid, 0.0, None)
+    bx.errorbar(mid, y, xerr=np.vstack([lo, hi]), fmt="o", color="#e6550d", ecolor="#636363",
                 capsize=3, ms=4)
     bx.set_xscale("symlog", linthresh=0.01)
     bx.set_xlabel("loss per disruption, P50 and P10-P90 [M USD]")
