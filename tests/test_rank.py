@@ -146,6 +146,9 @@ def _results(rows: list[tuple[str, str, float, float, float]]) -> pd.DataFrame:
                         "shortfall_t_p10": 0.5 * s * k, "shortfall_t_p50": s * k,
                         "shortfall_t_p90": 1.5 * s * k, "cost_musd_p10": 0.5 * c * k,
                         "cost_musd_p50": c * k, "cost_musd_p90": 1.5 * c * k})
+        # a coupled material of the same run (a magnet's elements): never the loss
+        out.append({**out[-1], "material": "Z", "base_price_usd_per_kg": 1e6,
+                    "shortfall_t_mean": 1e6, "cost_musd_mean": 1e6})
     return pd.DataFrame(out)
 
 
@@ -226,6 +229,18 @@ def test_result_means_match_the_draws(store: Store) -> None:
     assert row["cost_musd_mean"] == pytest.approx(float(res.arrays.cost[:, i, r].mean()) / 1e6)
 
 
+def test_magnet_loss_uses_the_magnet_row(store: Store) -> None:
+    sset = standard_scenarios("USA", ["NdFeB"], store=store)
+    pairs = [p for p in sset.scenarios if p[0]["kind"] == "all"][:1]
+    res = serial_runner(pairs, 5, 0, store=store)
+    assert {"Nd", "NdFeB"} <= set(res["material"])  # the run holds the coupled elements
+    loss = scenario_losses(res, sset.probabilities)
+    row = loss[loss["scenario_id"] == pairs[0][0]["scenario_id"]].iloc[0]
+    mag = res[(res["material"] == "NdFeB") & (res["role"] == "targets")].iloc[0]
+    assert row["price_usd_per_kg"] == mag["base_price_usd_per_kg"]
+    assert row["shortfall_t_mean"] == mag["shortfall_t_mean"]
+
+
 def test_standard_set_for_usa(store: Store) -> None:
     sset = standard_scenarios("USA", ["Nd", "Sb", "Sc", "Ga"], store=store)
     assert set(sset.skipped) == {"Sc", "Ga"}
@@ -269,7 +284,8 @@ def test_injected_runner_is_used(store: Store) -> None:
     def fake(scenarios: list[tuple[dict[str, Any], Scenario]], draws: int,
              seed: int) -> pd.DataFrame:
         seen.update(n=len(scenarios), draws=draws, seed=seed)
-        rows = [{**key, "role": "targets", "base_price_usd_per_kg": 100.0,
+        rows = [{**key, "material": str(key["scenario_id"]).split(":")[0],
+                 "role": "targets", "base_price_usd_per_kg": 100.0,
                  "shortfall_t_mean": 10.0 * float(key["severity"]),  # type: ignore[arg-type]
                  "cost_musd_mean": 0.0} for key, _ in scenarios]
         return pd.DataFrame(rows)

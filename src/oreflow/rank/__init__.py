@@ -109,6 +109,9 @@ def serial_runner(scenarios: list[tuple[dict[str, Any], Scenario]], draws: int, 
     for k, (key, sc) in enumerate(scenarios, start=1):
         res = simulate(sc, draws, seed=scenario_seed(seed, key), workers=1, store=store)
         df = result_means(res)
+        clash = sorted(set(key).intersection(df.columns))
+        if clash:
+            raise ValueError(f"scenario key names summary column(s) {', '.join(clash)}")
         for name, value in key.items():
             df[name] = value
         frames.append(df)

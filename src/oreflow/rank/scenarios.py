@@ -486,11 +486,15 @@ class ScenarioSet:
 
     importer: Importer
     scenarios: list[tuple[dict[str, object], Scenario]]
-    """(key, scenario) pairs; the key holds ``scenario_id``, ``material``, ``supplier``,
-    ``stage``, ``kind``, ``severity``, ``duration_months``."""
+    """(key, scenario) pairs; the key holds ``scenario_id`` (``material:supplier:kind:
+    severity:months``), ``supplier``, ``supplier_stage``, ``kind``, ``severity``,
+    ``duration_months``: no name of a ``Result.summary()`` column, so a runner can add the
+    key's columns to the summary rows without overwriting any (a scenario's summary holds
+    coupled materials too: the magnets' elements)."""
     probabilities: pd.DataFrame
-    """One row per scenario: the key columns, ``supplier_share``, ``rate_per_yr`` (of the
-    scenario: supplier rate x kind, severity and duration weights) [1/yr]."""
+    """One row per scenario: the key columns, ``material``, ``supplier_share``,
+    ``rate_per_yr`` (of the scenario: supplier rate x kind, severity and duration weights)
+    [1/yr]."""
     suppliers: list[Supplier]
     rates: pd.DataFrame
     """From :func:`disruption_rates`."""
@@ -563,15 +567,15 @@ def standard_scenarios(importer: str | Importer, materials: Sequence[str] | None
                 for dur in DURATIONS:
                     key: dict[str, object] = {
                         "scenario_id": f"{s.material}:{s.country}:{kind}:{sev:g}:{dur}",
-                        "material": s.material, "supplier": s.country, "stage": s.stage,
-                        "kind": kind, "severity": sev, "duration_months": dur}
+                        "supplier": s.country, "supplier_stage": s.stage, "kind": kind,
+                        "severity": sev, "duration_months": dur}
                     pairs.append((key, scenario_for(imp, s, kind, sev, dur)))
-                    prob_rows.append({**key, "supplier_share": s.share,
+                    prob_rows.append({**key, "material": s.material, "supplier_share": s.share,
                                       "rate_per_yr": rate_of[s.country] * w_kind * w_sev
                                       * w_dur})
     probs = pd.DataFrame(prob_rows, columns=[
-        "scenario_id", "material", "supplier", "stage", "kind", "severity", "duration_months",
-        "supplier_share", "rate_per_yr"])
+        "scenario_id", "material", "supplier", "supplier_stage", "kind", "severity",
+        "duration_months", "supplier_share", "rate_per_yr"])
     return ScenarioSet(importer=imp, scenarios=pairs, probabilities=probs, suppliers=sups,
                        rates=rates, kinds=kinds, events=events, history=(first, last),
                        skipped=skipped)
