@@ -36,6 +36,7 @@ from .scenarios import (
     SEVERITIES,
     Importer,
     ScenarioSet,
+    importer_baseline,
     resolve_importer,
     standard_scenarios,
 )
@@ -211,14 +212,9 @@ def rank(importer: str, *, runner: Runner | None = None, draws: int = DEFAULT_DR
     sources = sorted({s for ids in sset.events["source_ids"] for s in str(ids).split(";") if s})
     known = set(st.table("sources")["source_id"].astype(str))
     base_sources: set[str] = set()
-    try:
-        from .scenarios import importer_baseline
-
-        for texts in importer_baseline(imp, store=st).notes.values():
-            for t in texts:
-                base_sources.update(s for s in _source_ids(t) if s in known)
-    except Exception:  # pragma: no cover - notes are informative only
-        pass
+    for texts in importer_baseline(imp, store=st).notes.values():  # cached: built above
+        for t in texts:
+            base_sources.update(s for s in _source_ids(t) if s in known)
     wgi = st.table("countries")
     wgi_ids = {str(s) for c, s in zip(wgi["iso3"], wgi.get("wgi_source_id", []), strict=False)
                if c in set(sset.rates["country"]) and isinstance(s, str) and s}
