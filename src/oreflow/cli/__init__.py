@@ -15,6 +15,7 @@ from oreflow.cli import (  # noqa: F401  (registers commands)
     exposure,
     history,
     plan,
+    rank,
     stress,
 )
 from oreflow.cli._app import app
