@@ -31,7 +31,6 @@ from oreflow.plan import (
     parse_targets,
     solve_plan,
 )
-from oreflow.plan.targets import parse_target
 from oreflow.plan.stochastic import (
     _stocks,
     sample_futures,
@@ -39,6 +38,7 @@ from oreflow.plan.stochastic import (
     solve_stochastic,
     stress_from_scenario,
 )
+from oreflow.plan.targets import parse_target
 
 YEARS = list(range(2028, 2033))
 OUT_OF_SAMPLE = 300
