@@ -14,7 +14,6 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -129,8 +128,11 @@ def test_run_points_table_columns(tmp_path: Path) -> None:
             "peak_price_multiple_p50"} <= set(t.columns)
     assert t["point"].is_monotonic_increasing
     assert t["share_lost"].dtype == "float64" and t["duration_months"].dtype == "int64"
-    # the mean lies within the draws' range: P10 <= mean is not guaranteed, but min <= mean
     assert (t["shortfall_t_mean"] >= 0).all()
+    # a material without a market (Sc: no production or demand in the baseline) has no rows
+    sc = load_sweep(write_spec(tmp_path, "  materials: [Sc, Dy]\n", name="sc.yaml"))
+    both = run_points(sc.points, workers=1)
+    assert set(both["point"]) == {1} and set(both["materials"]) == {"Dy"}
 
 
 # -- bad specs: one line with file:line:field, exit 2, nothing written ------------------
@@ -191,7 +193,7 @@ def test_limits_on_points(tmp_path: Path) -> None:
 def test_resume_skips_done_points_and_refuses_another_spec(tmp_path: Path) -> None:
     sw = load_sweep(write_spec(tmp_path, SMALL))
     out = tmp_path / "out"
-    part = replace(sw, points=sw.points[:5])  # as if interrupted after 5 points
+    part = sw.head(5)  # as if interrupted after 5 points
     run_sweep(part, out, workers=1, chunk_points=2)
     man = json.loads((out / "manifest.json").read_text())
     assert [c["points"] for c in man["chunks"]] == [[0, 1], [2, 3], [4]]
@@ -281,7 +283,7 @@ def test_serial_pool_and_dask_give_identical_tables(tmp_path: Path,
                                                     dask_executor: object) -> None:
     sw: Sweep = load_sweep(write_spec(tmp_path, SMALL))
     serial = run_sweep(sw, tmp_path / "serial", executor=SerialExecutor(), chunk_points=3)
-    with LocalPool(2, warm=sw.points[0].scenario) as pool:
+    with LocalPool(2, warm=sw.point(0).scenario) as pool:
         pooled = run_sweep(sw, tmp_path / "pool", executor=pool, chunk_points=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)

@@ -64,13 +64,13 @@ def sweep(
     from oreflow.sweep.executor import make_executor
     from oreflow.sweep.runner import run_sweep
 
-    n = len(sw.points)
+    n = len(sw)
     backend = ("dask " + scheduler if scheduler else "dask LocalCluster" if dask
                else "process pool")
     with progress(f"{sw.spec.name}: {n:,} points x {sw.spec.draws:,} draws",
                   waiting=f"starting the {backend}") as bar:
         ex = make_executor(workers=workers, dask=dask, scheduler=scheduler,
-                           warm=sw.points[0].scenario)
+                           warm=sw.point(0).scenario)
         try:
             res = run_sweep(sw, out, executor=ex, resume=not no_resume, progress=bar,
                             chunk_points=chunk_points)

@@ -15,7 +15,8 @@ Order of the checks (all problems of a stage are reported together, one line eac
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ ROLES = ("controller", "rest", "targets")
 
 @dataclass(frozen=True)
 class Sweep:
-    """A checked sweep, ready to run.
+    """A checked sweep, ready to run. Points are built on demand (:meth:`point`,
+    :meth:`iter_points`) from their keys, so a sweep of 100,000 points holds 100,000 small
+    keys, not 100,000 scenarios (about 20 kB each).
 
     Attributes
     ----------
@@ -65,8 +68,8 @@ class Sweep:
         The sweep file's content.
     base : Scenario
         The base scenario.
-    points : list of Point
-        Every point, in sweep order.
+    keys : tuple of dict
+        Every point's key (axis name → value), in sweep order: point ``i`` has ``keys[i]``.
     source : str
         The sweep file (for messages and the manifest).
     hash : str
@@ -75,14 +78,46 @@ class Sweep:
 
     spec: SweepSpec
     base: Scenario
-    points: list[Point]
+    keys: tuple[dict[str, Any], ...]
     source: str
     hash: str
+    _dicts: tuple[dict[str, Any], dict[str, Any]] = field(init=False, repr=False,
+                                                          compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_dicts", scenario_dicts(self.base))
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
     @property
     def axis_names(self) -> list[str]:
         """The axes, in file order (the key columns of the result table)."""
         return list(self.spec.axes)
+
+    def point(self, index: int) -> Point:
+        """Point ``index``: its scenario built from the base and its key, its seed from the
+        key (:func:`~oreflow.sweep.points.point_seed`)."""
+        key = self.keys[index]
+        sc = point_scenario(*self._dicts, key)
+        return make_point(index, key, sc, sweep_seed=self.spec.seed, draws=self.spec.draws)
+
+    def iter_points(self, skip: Collection[int] = ()) -> Iterator[Point]:
+        """Every point in order, built one at a time, except the indices in ``skip``."""
+        for i in range(len(self.keys)):
+            if i not in skip:
+                yield self.point(i)
+
+    @property
+    def points(self) -> list[Point]:
+        """Every point, built at once (small sweeps, tests; the runner iterates)."""
+        return list(self.iter_points())
+
+    def head(self, n: int) -> Sweep:
+        """The sweep of its first ``n`` points (same spec hash: a prefix of the same
+        results; benchmarks and tests)."""
+        return Sweep(spec=self.spec, base=self.base, keys=self.keys[:n], source=self.source,
+                     hash=self.hash)
 
 
 def _scenario_rule(exc: ValidationError, data: Any) -> str:
@@ -199,40 +234,36 @@ def _check_outputs(spec: SweepSpec, source: str, lines: dict[FieldPath, int]) ->
         raise SweepSpecError(out)
 
 
-def _check_points(points: list[Point], source: str, lines: dict[FieldPath, int]) -> None:
-    """Regions (supplier, importers) and run limits of every point, each distinct case once."""
-    from oreflow.simulate.compile import resolve_regions
-    from oreflow.simulate.run import check_limits
+class _PointChecks:
+    """Regions (supplier, importers) and run limits of a point's scenario, each distinct
+    case checked once."""
 
-    out: list[str] = []
-    seen_regions: dict[tuple[str, tuple[str, ...]], str | None] = {}
-    seen_limits: dict[tuple[int, int, int], str | None] = {}
-    for p in points:
-        sc = p.scenario
+    def __init__(self, source: str, lines: dict[FieldPath, int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.regions: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        self.limits: dict[tuple[int, int, int], str | None] = {}
+
+    def __call__(self, sc: Scenario, ck: str, draws: int) -> list[str]:
+        from oreflow.simulate.compile import resolve_regions
+        from oreflow.simulate.run import check_limits
+
         rk = (sc.controller, sc.named_targets())
-        if rk not in seen_regions:
+        if rk not in self.regions:
             try:
                 resolve_regions(sc)
-                seen_regions[rk] = None
+                self.regions[rk] = None
             except InputError as exc:
-                seen_regions[rk] = str(exc)
+                self.regions[rk] = str(exc)
         lk = (sc.horizon_months, sc.step_months, len(sc.material_list()))
-        if lk not in seen_limits:
+        if lk not in self.limits:
             try:
-                check_limits(sc, p.draws)
-                seen_limits[lk] = None
+                check_limits(sc, draws)
+                self.limits[lk] = None
             except InputError as exc:
-                seen_limits[lk] = str(exc)
-        for why in (seen_regions[rk], seen_limits[lk]):
-            if why is not None:
-                msg = problem(source, lines, ("axes",),
-                              f"point {canonical_key(p.key)}: {why}")
-                if msg not in out:
-                    out.append(msg)
-        if len(out) >= 20:
-            break
-    if out:
-        raise SweepSpecError(out)
+                self.limits[lk] = str(exc)
+        return [problem(self.source, self.lines, ("axes",), f"point {ck}: {why}")
+                for why in (self.regions[rk], self.limits[lk]) if why is not None]
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -258,9 +289,10 @@ def load_sweep(path: str | Path) -> Sweep:
     _check_axes(spec, base, source, lines)
     _check_outputs(spec, source, lines)
     base_set, base_full = scenario_dicts(base)
-    points: list[Point] = []
+    keys: list[dict[str, Any]] = []
     out: list[str] = []
     seen: dict[str, int] = {}
+    checks = _PointChecks(source, lines)
     for i, key in enumerate(keys_of(spec.axes, spec.mode)):
         ck = canonical_key(key)
         if ck in seen:
@@ -275,11 +307,11 @@ def load_sweep(path: str | Path) -> Sweep:
                     else str(exc))
             out.append(problem(source, lines, ("axes",), f"point {ck}: {rule}"))
             continue
-        points.append(make_point(i, key, sc, sweep_seed=spec.seed, draws=spec.draws))
+        out += checks(sc, ck, spec.draws)  # the scenario is dropped: rebuilt when run
+        keys.append(key)
         if len(out) >= 20:
             break
     if out:
-        raise SweepSpecError(out)
-    _check_points(points, source, lines)
-    return Sweep(spec=spec, base=base, points=points, source=source,
+        raise SweepSpecError(list(dict.fromkeys(out)))
+    return Sweep(spec=spec, base=base, keys=tuple(keys), source=source,
                  hash=spec_hash(spec, base.hash()))

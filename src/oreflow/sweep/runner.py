@@ -21,7 +21,7 @@ import datetime as _dt
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -78,16 +78,16 @@ def _as_text(v: Any) -> str:
     return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def key_columns(points: Sequence[Point]) -> dict[str, str]:
+def key_columns(keys: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Axis name → column kind (``bool``, ``int``, ``float`` or ``str``; lists of names as
     ``Nd+Pr``, other values as JSON), from every point's key."""
     names: list[str] = []
-    for p in points:
-        names += [a for a in p.key if a not in names]
+    for k in keys:
+        names += [a for a in k if a not in names]
     out: dict[str, str] = {}
     for a in names:
-        kind = _kind([p.key[a] for p in points if a in p.key])
-        if any(a not in p.key for p in points):  # missing values: NaN or None
+        kind = _kind([k[a] for k in keys if a in k])
+        if any(a not in k for k in keys):  # missing values: NaN or None
             kind = "float" if kind in ("int", "float") else "str"
         out[a] = kind
     return out
@@ -96,13 +96,13 @@ def key_columns(points: Sequence[Point]) -> dict[str, str]:
 _DTYPES = {"bool": "bool", "int": "int64", "float": "float64", "str": "object"}
 
 
-def _with_keys(frame: pd.DataFrame, by_index: dict[int, Point],
+def _with_keys(frame: pd.DataFrame, keys: Mapping[int, Mapping[str, Any]],
                kinds: dict[str, str]) -> pd.DataFrame:
     """``frame`` (rows of points) with one column per axis after ``key``."""
     idx = frame["point"].to_numpy()
     cols: dict[str, Any] = {}
     for a, kind in kinds.items():
-        raw = [by_index[int(i)].key.get(a) for i in idx]
+        raw = [keys[int(i)].get(a) for i in idx]
         if kind == "str":
             cols[a] = pd.Series([None if v is None else _as_text(v) for v in raw],
                                 dtype=object, index=frame.index)
@@ -163,12 +163,13 @@ def run_points(points: Sequence[Point], *, executor: Executor | None = None,
         :meth:`~oreflow.simulate.result.Result.summary`'s columns and ``shortfall_t_mean``,
         ``cost_musd_mean``, ``lost_output_t_mean``. Identical whatever the executor.
     """
-    by_index = {p.index: p for p in points}
+    by_index = {p.index: p.key for p in points}
     if len(by_index) != len(points):
         raise InputError("points must have distinct indices")
-    kinds = key_columns(points)
+    kinds = key_columns(list(by_index.values()))
     own = executor is None
-    ex = executor if executor is not None else _default_executor(workers, points)
+    ex = executor if executor is not None else _default_executor(
+        workers, len(points), points[0] if points else None)
     frames: list[pd.DataFrame] = []
     try:
         for k, frame in enumerate(ex.submit_all(partial(run_point, outputs=outputs), points), 1):
@@ -181,13 +182,13 @@ def run_points(points: Sequence[Point], *, executor: Executor | None = None,
     return _sorted(frames)
 
 
-def _default_executor(workers: int | None, points: Sequence[Point]) -> Executor:
+def _default_executor(workers: int | None, n_points: int, first: Point | None) -> Executor:
     n = int(workers or default_workers())
     if n < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
-    if n == 1 or len(points) <= 1:
+    if n == 1 or n_points <= 1:
         return SerialExecutor()
-    return LocalPool(n, warm=points[0].scenario if points else None)
+    return LocalPool(n, warm=first.scenario if first is not None else None)
 
 
 # --------------------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def _prepare(out: Path, sweep: Sweep, resume: bool, prov: dict[str, Any]) -> dic
     return {"format": MANIFEST_FORMAT, "name": sweep.spec.name, "spec_hash": sweep.hash,
             "spec": sweep.spec.model_dump(mode="json"), "source": sweep.source,
             "base_scenario": sweep.base.name, "base_scenario_hash": sweep.base.hash(),
-            **prov, "points_total": len(sweep.points), "draws": sweep.spec.draws,
+            **prov, "points_total": len(sweep), "draws": sweep.spec.draws,
             "seed": sweep.spec.seed, "seeds": "oreflow.sweep.points.point_seed(seed, key)",
             "created_utc": _now(), "updated_utc": _now(), "complete": False, "chunks": []}
 
@@ -387,13 +388,13 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, *, executor: Executor | None = 
     _clean(out, man)
     _write_json(out / MANIFEST, man)
     done = {int(i) for c in man["chunks"] for i in c["points"]}
-    todo = [p for p in sweep.points if p.index not in done]
-    total = len(sweep.points)
+    total = len(sweep)
+    todo = sweep.iter_points(skip=done)  # built one at a time, as the executor asks
     k = int(chunk_points or default_chunk(total))
     if k < 1:
         raise InputError(f"chunk_points must be at least 1, got {chunk_points}")
-    by_index = {p.index: p for p in sweep.points}
-    kinds = key_columns(sweep.points)
+    by_index = dict(enumerate(sweep.keys))
+    kinds = key_columns(sweep.keys)
     n_done = len(done)
     if progress is not None:
         progress(n_done, total)
@@ -417,9 +418,10 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, *, executor: Executor | None = 
         buffered.clear()
         last = time.monotonic()
 
-    own = executor is None and bool(todo)
+    left = total - len(done)
+    own = executor is None and left > 0
     ex = executor if executor is not None else (
-        _default_executor(workers, todo) if todo else SerialExecutor())
+        _default_executor(workers, left, sweep.point(0)) if left else SerialExecutor())
     fn = partial(run_indexed, outputs=_outputs(sweep.spec.outputs))
     try:
         for index, frame in ex.submit_all(fn, todo):

@@ -45,12 +45,14 @@ def means(result: Result) -> dict[str, np.ndarray[Any, np.dtype[np.float64]]]:
 def summary_rows(result: Result) -> pd.DataFrame:
     """:meth:`Result.summary` with the :data:`MEAN_COLUMNS` added."""
     table = result.summary()
+    if table.empty:  # no market for any simulated material (e.g. Sc, Pm: no volume)
+        return pd.DataFrame()
     mean = means(result)
     idx = {m: i for i, m in enumerate(result.materials)}
     mi = np.array([idx[m] for m in table["material"]], dtype=np.intp)
     ri = np.array([_ROLES.index(r) for r in table["role"]], dtype=np.intp)
     for name, arr in mean.items():
-        table[name] = arr[mi, ri] if len(table) else np.zeros(0)
+        table[name] = arr[mi, ri]
     return table
 
 
@@ -60,12 +62,14 @@ def run_point(point: Point, outputs: tuple[Sequence[str] | None, Sequence[str] |
     rows: ``point``, ``key``, ``seed``, the summary columns and the mean columns.
 
     ``outputs`` = (materials, segments) keeps only those rows (segments by role or region).
+    A point whose materials have no market (no production or demand in the baseline: Sc,
+    Pm) has no rows.
     """
     from oreflow.simulate.run import simulate
 
     res = simulate(point.scenario, draws=point.draws, seed=point.seed, workers=1)
     table = summary_rows(res)
-    if outputs is not None:
+    if outputs is not None and not table.empty:
         mats, segs = outputs
         keep = np.ones(len(table), dtype=bool)
         if mats is not None:
