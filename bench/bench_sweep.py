@@ -5,8 +5,9 @@ Case: the ``full-embargo`` built-in scenario (36 months, pipeline on) swept over
 points of 1,000 draws each, written to chunked Parquet as ``oreflow sweep`` does.
 
 Each measurement runs in a fresh child process (``--one``), so its peak memory (ru_maxrss
-of the process and of its worker processes, which have exited when it is read) belongs to
-that run alone. Measured:
+of the process and of its worker processes, which have exited when it is read) and its CPU
+time (the process and its workers) belong to that run alone; the 1-minute load average
+(the larger of before and after) says how busy the machine was. Measured:
 
 - the process pool with 2 workers on all 1,200 points (target: under 10 minutes);
 - a Dask LocalCluster with 2 workers on the same points (target: within 1.2x of the pool);
@@ -58,6 +59,7 @@ def one(spec: Path, out: Path, backend: str, workers: int, points: int) -> dict[
     """Run the first ``points`` points of the spec on one backend; time and memory."""
     from oreflow.sweep import DaskExecutor, LocalPool, SerialExecutor, load_sweep, run_sweep
 
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     sw = load_sweep(spec)
     sw = sw.head(points)
@@ -77,12 +79,17 @@ def one(spec: Path, out: Path, backend: str, workers: int, points: int) -> dict[
     finally:
         ex.close()  # type: ignore[attr-defined]
     time.sleep(0.5)  # let the workers exit so RUSAGE_CHILDREN counts them
-    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_mb = me.ru_maxrss / 1024
+    child_mb = kids.ru_maxrss / 1024
+    cpu_s = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     rows = len(res.table())
     return {"points": res.points_done, "rows": rows, "load_s": t_load, "start_s": t_start,
             "run_s": t_run, "total_s": time.perf_counter() - t0,
-            "points_per_s": res.points_done / t_run, "parent_mb": self_mb,
+            "points_per_s": res.points_done / t_run, "cpu_s": cpu_s,
+            "cpu_ms_per_point": 1000 * cpu_s / res.points_done, "parent_mb": self_mb,
+            "load": max(load_before, os.getloadavg()[0]),
             "worker_mb": child_mb}
 
 
@@ -131,12 +138,13 @@ def main() -> None:
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {time.strftime('%Y-%m-%d')}.\n")
-    print("| run | points | total [s] | of which start-up [s] | points/s | parent peak [MB] "
-          "| worker peak [MB] |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| run | points | total [s] | of which start-up [s] | points/s | CPU per point [ms] "
+          "| parent peak [MB] | worker peak [MB] | load avg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, _, _, points, r in got:
         print(f"| {label} | {points:,} | {r['total_s']:.1f} | {r['load_s'] + r['start_s']:.1f} "
-              f"| {r['points_per_s']:.2f} | {r['parent_mb']:.0f} | {r['worker_mb']:.0f} |")
+              f"| {r['points_per_s']:.2f} | {r['cpu_ms_per_point']:.0f} | {r['parent_mb']:.0f} "
+              f"| {r['worker_mb']:.0f} | {r['load']:.1f} |")
     pool, dask = got[0][4], got[1][4]
     one_w, two_w = got[2][4], got[3][4]
     print(f"\nDask / pool (total time, {n:,} points): {dask['total_s'] / pool['total_s']:.2f}x; "

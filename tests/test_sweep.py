@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +95,12 @@ def test_supplier_importer_and_dotted_paths(tmp_path: Path) -> None:
     assert sc.horizon_months == 6 and sc.parameters.recovery_tolerance == 0.05
     # a field the axes do not touch stays unset: the calibrated sample still fills it
     assert "leakage" not in sc.parameters.model_fields_set
+    # a path into a mapping changes one entry and keeps the others
+    el = load_sweep(write_spec(tmp_path, "  parameters.elasticity.default: [-0.3]\n",
+                               name="el.yaml")).point(0).scenario.parameters.elasticity
+    from oreflow.simulate import Parameters
+
+    assert set(el) == set(Parameters().elasticity) and el["default"].mean() == -0.3
 
 
 def test_seeds_come_from_the_key_not_the_order(tmp_path: Path) -> None:
@@ -267,16 +272,13 @@ def dask_executor() -> Iterator[object]:
     pytest.importorskip("distributed")
     from oreflow.sweep import DaskExecutor
 
-    # distributed's own start-up and shut-down may warn (e.g. about its event loop or a
-    # closed comm at teardown); none of that concerns the results compared here
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ex = DaskExecutor(workers=2)
-        try:
-            yield ex
-        finally:
-            ex.close()
+    # no warning filter: the executor starts its LocalCluster on a free dashboard port
+    # (Dask warns when its default 8787 is taken) and closes it; warnings stay errors
+    ex = DaskExecutor(workers=2)
+    try:
+        yield ex
+    finally:
+        ex.close()
 
 
 def test_serial_pool_and_dask_give_identical_tables(tmp_path: Path,
@@ -285,10 +287,8 @@ def test_serial_pool_and_dask_give_identical_tables(tmp_path: Path,
     serial = run_sweep(sw, tmp_path / "serial", executor=SerialExecutor(), chunk_points=3)
     with LocalPool(2, warm=sw.point(0).scenario) as pool:
         pooled = run_sweep(sw, tmp_path / "pool", executor=pool, chunk_points=5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        dasked = run_sweep(sw, tmp_path / "dask", executor=dask_executor,  # type: ignore[arg-type]
-                           chunk_points=4)
+    dasked = run_sweep(sw, tmp_path / "dask", executor=dask_executor,  # type: ignore[arg-type]
+                       chunk_points=4)
     want = serial.table()
     assert len(want) == 24 and want["point"].nunique() == 12
     pd.testing.assert_frame_equal(pooled.table(), want, check_exact=True)
@@ -309,6 +309,15 @@ def test_cli_json_summary_and_outputs_filter(tmp_path: Path) -> None:
     res = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o"),
                               "--dask", "remote"])
     assert res.exit_code == 2 and "--dask takes 'local'" in res.stderr
+    other = write_spec(tmp_path, "  materials: [Dy, Ga]\n", name="other.yaml")
+    before = (tmp_path / "o" / "manifest.json").read_text()
+    res = runner.invoke(app, ["sweep", str(other), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "spec hash" in res.stderr and "--no-resume" in res.stderr
+    assert (tmp_path / "o" / "manifest.json").read_text() == before
+    res = runner.invoke(app, ["sweep", str(other), "--out", str(tmp_path / "o"), "--workers",
+                              "1", "--no-resume", "--json"])
+    assert res.exit_code == 0, res.output
+    assert set(read_table(tmp_path / "o")["material"]) == {"Dy", "Ga"}
 
 
 def test_shipped_example_sweep_is_valid() -> None:

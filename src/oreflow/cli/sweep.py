@@ -58,11 +58,11 @@ def sweep(
     from oreflow.sweep.load import load_sweep
 
     sw = load_sweep(spec)  # every check, before any work or any directory is made
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
     from oreflow.cli.render import progress
     from oreflow.sweep.executor import make_executor
-    from oreflow.sweep.runner import run_sweep
+    from oreflow.sweep.runner import check_out_dir, run_sweep
+
+    check_out_dir(sw, out, resume=not no_resume)  # before starting any worker
 
     n = len(sw)
     backend = ("dask " + scheduler if scheduler else "dask LocalCluster" if dask

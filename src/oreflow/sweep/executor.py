@@ -133,6 +133,10 @@ class LocalPool(_Closing):
 
 _END: Any = object()
 
+#: Dask configuration of the LocalCluster this module starts (``--dask local``): no
+#: statistical profiling of the tasks (see :class:`DaskExecutor`).
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+
 
 class DaskExecutor(_Closing):
     """Run items on a Dask ``distributed`` cluster.
@@ -172,10 +176,15 @@ class DaskExecutor(_Closing):
         try:
             if address is None:
                 n = int(workers or default_workers())
-                self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                    silence_logs=logging.ERROR)
+                dask: Any = importlib.import_module("dask")
+                # the workers' statistical profiler samples every thread's stack every
+                # 10 ms, holding the GIL: for many short pure-Python-heavy tasks it costs
+                # a large share of the CPU; the workers get this config from their nannies
+                with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=n, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                        silence_logs=logging.ERROR)
                 self.client = distributed.Client(self._cluster, set_as_default=False)
             else:
                 self.client = distributed.Client(address, timeout=timeout,

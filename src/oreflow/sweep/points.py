@@ -46,11 +46,13 @@ import hashlib
 import itertools
 import json
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from oreflow.simulate.scenario import Scenario
 
@@ -190,10 +192,33 @@ def parse_path(text: str) -> list[str | int]:
     return out
 
 
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models named anywhere in a type annotation (unions, lists, dicts)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _models(a)]
+
+
+def _field_kind(models: list[type[BaseModel]],
+                name: str) -> tuple[bool, list[type[BaseModel]]]:
+    """Whether field ``name`` of any of ``models`` is a mapping (``dict[...]``), and the
+    models its values may be."""
+    for m in models:
+        f = m.model_fields.get(name)
+        if f is not None:
+            ann = f.annotation
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            mapping = typing.get_origin(ann) is dict or any(
+                typing.get_origin(a) is dict for a in args)
+            return mapping, _models(ann)
+    return False, []
+
+
 def _set_path(data: dict[str, Any], full: dict[str, Any], name: str, value: Any) -> None:
     """Set ``name`` (a dotted path) in ``data``; the path must exist in ``full`` (the
     scenario dumped with every field)."""
     path = parse_path(name)
+    models: list[type[BaseModel]] = [Scenario]
     cur_full: Any = full
     cur: Any = data
     for i, part in enumerate(path):
@@ -213,8 +238,12 @@ def _set_path(data: dict[str, Any], full: dict[str, Any], name: str, value: Any)
         if isinstance(part, int):
             nxt = cur[part]
         else:
+            mapping, models = _field_kind(models, part)
             if part not in cur or cur[part] is None:
-                cur[part] = [] if isinstance(nxt_full, list) else {}
+                # a model stays sparse (its unset fields keep their defaults and the
+                # calibrated sample); a mapping (elasticity by sector) is copied whole
+                cur[part] = ([] if isinstance(nxt_full, list) else
+                             copy.deepcopy(nxt_full) if mapping else {})
             nxt = cur[part]
             if isinstance(nxt_full, list) and len(nxt) < len(nxt_full):
                 nxt[:] = copy.deepcopy(nxt_full)  # a list is set whole

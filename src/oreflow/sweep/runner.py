@@ -37,7 +37,8 @@ from .load import Sweep
 from .points import Point
 from .worker import run_indexed, run_point
 
-__all__ = ["MANIFEST", "SweepResult", "key_columns", "read_table", "run_points", "run_sweep"]
+__all__ = ["MANIFEST", "SweepResult", "check_out_dir", "key_columns", "read_table", "run_points",
+           "run_sweep"]
 
 #: Name of the manifest file in an output directory.
 MANIFEST = "manifest.json"
@@ -300,8 +301,17 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _prepare(out: Path, sweep: Sweep, resume: bool, prov: dict[str, Any]) -> dict[str, Any]:
-    """The manifest to continue from (an existing one, checked) or a new one."""
+def check_out_dir(sweep: Sweep, out_dir: str | Path, *, resume: bool = True) -> None:
+    """Check, without touching it, that ``out_dir`` can take this sweep (as
+    :func:`run_sweep` would): new, empty, or holding this same sweep (or any sweep with
+    ``resume=False``). Lets a caller refuse before starting workers."""
+    _prepare(Path(out_dir), sweep, resume, _provenance(), dry=True)
+
+
+def _prepare(out: Path, sweep: Sweep, resume: bool, prov: dict[str, Any], *,
+             dry: bool = False) -> dict[str, Any]:
+    """The manifest to continue from (an existing one, checked) or a new one; ``dry``:
+    delete nothing."""
     man = read_manifest(out) if out.exists() else None
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")
@@ -309,6 +319,8 @@ def _prepare(out: Path, sweep: Sweep, resume: bool, prov: dict[str, Any]) -> dic
         raise InputError(f"--out {out}: not empty and holds no sweep ({MANIFEST}); choose an "
                          "empty or new directory")
     if man is not None and not resume:
+        if dry:
+            return man
         for c in man.get("chunks", []):
             (out / str(c["file"])).unlink(missing_ok=True)
         man = None
