@@ -17,6 +17,7 @@ time (the process and its workers) belong to that run alone; the 1-minute load a
 Run::
 
     python bench/bench_sweep.py [--points 1200] [--draws 1000]
+    python bench/bench_sweep.py --ab 3        # pool and Dask alternately, medians
 
 Prints a markdown section for ``bench/RESULTS.md``.
 """
@@ -104,11 +105,43 @@ def child(spec: Path, backend: str, workers: int, points: int) -> dict[str, floa
         return result
 
 
+def ab(draws: int, points: int, rounds: int) -> None:
+    """Pool and Dask alternately, ``rounds`` times each, on the same points: on a shared
+    machine whose load changes by the minute, alternating and taking medians compares the
+    backends under the same conditions."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = write_spec(Path(tmp), draws)
+        got: dict[str, list[dict[str, float]]] = {"pool": [], "dask": []}
+        for k in range(rounds):
+            for backend in ("pool", "dask") if k % 2 == 0 else ("dask", "pool"):
+                r = child(spec, backend, 2, points)
+                got[backend].append(r)
+                print(f"# {backend} {points}: {r}", file=sys.stderr)
+    print(f"| backend (2 workers, {points} points, {rounds} alternating runs) | median total [s] "
+          "| median run [s] | median CPU per point [ms] | loads |")
+    print("|---|---:|---:|---:|---|")
+    med = {}
+    for b, rs in got.items():
+        med[b] = {f: statistics.median(r[f] for r in rs)
+                  for f in ("total_s", "run_s", "cpu_ms_per_point")}
+        loads = ", ".join(f"{r['load']:.1f}" for r in rs)
+        print(f"| {b} | {med[b]['total_s']:.1f} | {med[b]['run_s']:.1f} "
+              f"| {med[b]['cpu_ms_per_point']:.0f} | {loads} |")
+    print(f"\nDask / pool: total {med['dask']['total_s'] / med['pool']['total_s']:.2f}x, run "
+          f"{med['dask']['run_s'] / med['pool']['run_s']:.2f}x, CPU per point "
+          f"{med['dask']['cpu_ms_per_point'] / med['pool']['cpu_ms_per_point']:.2f}x.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--points", type=int, default=1200)
     ap.add_argument("--scaling-points", type=int, default=200)
+    ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
+                    help="only the A/B comparison: ROUNDS alternating pool and Dask runs on "
+                         "--scaling-points points (the median of each)")
     ap.add_argument("--one", type=Path)
     ap.add_argument("--backend", default="pool")
     ap.add_argument("--workers", type=int, default=2)
@@ -119,6 +152,9 @@ def main() -> None:
         print(json.dumps(one(args.one, args.out, args.backend, args.workers, args.n)))
         return
 
+    if args.ab:
+        ab(args.draws, args.scaling_points, args.ab)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         spec = write_spec(Path(tmp), args.draws)
         n = args.points

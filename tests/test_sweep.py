@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import oreflow
@@ -328,3 +330,37 @@ def test_shipped_example_sweep_is_valid() -> None:
     assert names == ["embargo-grid.yaml"]
     sw = load_sweep(Path(str(root.joinpath(names[0]))))
     assert len(sw.points) == 45 and sw.points[0].scenario.material_list() == ("Dy",)
+
+
+# -- fuzz: any sweep file is either loaded or refused with file:line messages -------------
+
+_AXES = ["materials", "supplier", "share_lost", "duration_months", "importer", "targets",
+         "horizon_months", "shocks[0].approval_rate", "shocks[5].x", "parameters.leakage",
+         "parameters.nope", "bogus", "a.b[", ""]
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 700),
+                    st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from(["Dy", "Ga", "NdFeB", "USA", "EU27", "CHN", "Atlantis", "",
+                                     "[", "{a: 1}"]),
+                    st.lists(st.sampled_from(["Dy", "Tb", "JPN", 3]), max_size=3))
+
+
+@settings(max_examples=int(os.environ.get("OREFLOW_FUZZ_EXAMPLES", "200")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(axes=st.dictionaries(st.sampled_from(_AXES), st.lists(_VALUES, max_size=3),
+                            max_size=3),
+       mode=st.sampled_from(["product", "list", "zip"]),
+       draws=st.sampled_from(["10", "0", "-1", "x", "1e12"]))
+def test_fuzz_spec_is_loaded_or_refused_with_lines(tmp_path: Path, axes: dict[str, list[object]],
+                                                   mode: str, draws: str) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"name": "f", "base": "gage-2023", "draws": 1, "mode": mode,
+                           "axes": axes}, sort_keys=False)
+    spec = tmp_path / "f.yaml"
+    spec.write_text(text.replace("draws: 1\n", f"draws: {draws}\n"))
+    try:
+        sw = load_sweep(spec)
+    except SweepSpecError as exc:
+        assert exc.lines() and all(line.startswith(str(spec)) for line in exc.lines())
+        return
+    assert len(sw) >= 1 and sw.point(0).scenario.name == "gage-2023"

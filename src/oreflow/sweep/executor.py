@@ -133,9 +133,17 @@ class LocalPool(_Closing):
 
 _END: Any = object()
 
-#: Dask configuration of the LocalCluster this module starts (``--dask local``): no
-#: statistical profiling of the tasks (see :class:`DaskExecutor`).
-LOCAL_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+#: Dask configuration of the LocalCluster this module starts (``--dask local``), so that a
+#: point costs the same CPU as in the process pool: no statistical profiling of the tasks
+#: (it samples every thread's stack every 10 ms, holding the GIL), and glibc's own malloc
+#: trimming instead of Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` (which returns freed memory
+#: to the OS at once, so every point's arrays of a few hundred kB fault their pages in
+#: again). The thread limits of numerical libraries stay at 1 (one point per worker).
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+}
 
 
 class DaskExecutor(_Closing):
@@ -177,9 +185,7 @@ class DaskExecutor(_Closing):
             if address is None:
                 n = int(workers or default_workers())
                 dask: Any = importlib.import_module("dask")
-                # the workers' statistical profiler samples every thread's stack every
-                # 10 ms, holding the GIL: for many short pure-Python-heavy tasks it costs
-                # a large share of the CPU; the workers get this config from their nannies
+                # the workers get this config from their nannies
                 with dask.config.set(LOCAL_CLUSTER_CONFIG):
                     self._cluster = distributed.LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True,
