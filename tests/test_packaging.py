@@ -27,7 +27,7 @@ def test_wheel_contains_every_data_file(tmp_path: Path) -> None:
     missing = [n for n in shipped if f"oreflow/data/tables/{n}" not in names]
     assert missing == []
     assert "oreflow/py.typed" in names
-    for sub in ("simulate/builtin", "examples/bom", "plan"):
+    for sub in ("simulate/builtin", "examples/bom", "examples/sweeps", "plan"):
         folder = ROOT / "src" / "oreflow" / sub
         for p in folder.glob("*.yaml"):
             assert f"oreflow/{sub}/{p.name}" in names

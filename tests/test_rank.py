@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from oreflow.cli import app
 from oreflow.data.store import Store
 from oreflow.errors import InputError
-from oreflow.rank import rank, result_means, scenario_seed, serial_runner
+from oreflow.rank import rank, sweep_runner
 from oreflow.rank.loss import (
     loss_distribution,
     rank_materials,
@@ -38,6 +38,7 @@ from oreflow.rank.scenarios import (
 )
 from oreflow.simulate.run import simulate
 from oreflow.simulate.scenario import Scenario
+from oreflow.sweep.worker import summary_rows
 
 cli = CliRunner()
 USA = Importer("USA", ("USA",), ("USA",))
@@ -222,7 +223,7 @@ def test_scenarios_name_the_importer_segment(store: Store) -> None:
 def test_result_means_match_the_draws(store: Store) -> None:
     sc = scenario_for(USA, Supplier("Dy", "CHN", "separation", 0.99), "all", 1.0, 12)
     res = simulate(sc, 40, seed=2, store=store)
-    df = result_means(res)
+    df = summary_rows(res)
     row = df[(df["material"] == "Dy") & (df["role"] == "targets")].iloc[0]
     i, r = res.materials.index("Dy"), 2
     assert row["shortfall_t_mean"] == pytest.approx(res.cumulative_shortfall()[:, i, r].mean())
@@ -232,7 +233,7 @@ def test_result_means_match_the_draws(store: Store) -> None:
 def test_magnet_loss_uses_the_magnet_row(store: Store) -> None:
     sset = standard_scenarios("USA", ["NdFeB"], store=store)
     pairs = [p for p in sset.scenarios if p[0]["kind"] == "all"][:1]
-    res = serial_runner(pairs, 5, 0, store=store)
+    res = sweep_runner(pairs, 5, 0)
     assert {"Nd", "NdFeB"} <= set(res["material"])  # the run holds the coupled elements
     loss = scenario_losses(res, sset.probabilities)
     row = loss[loss["scenario_id"] == pairs[0][0]["scenario_id"]].iloc[0]
@@ -266,16 +267,16 @@ def test_rank_reproducible_and_reports_unrankable(store: Store) -> None:
     assert "wb_wgi_2024" in a.sources
 
 
-def test_scenario_seed_depends_on_key_not_order(store: Store) -> None:
-    assert scenario_seed(0, {"a": 1, "b": 2}) == scenario_seed(0, {"b": 2, "a": 1})
-    assert scenario_seed(0, {"a": 1}) != scenario_seed(0, {"a": 2})
+def test_runner_numbers_depend_on_keys_not_order_or_workers(store: Store) -> None:
     sset = standard_scenarios("USA", ["Dy"], store=store)
     pairs = sset.scenarios[:3]
-    fwd = serial_runner(pairs, 5, 9, store=store)
-    bwd = serial_runner(pairs[::-1], 5, 9, store=store)
+    fwd = sweep_runner(pairs, 5, 9)
+    bwd = sweep_runner(pairs[::-1], 5, 9, workers=2)
     key = ["scenario_id", "material", "role"]
-    pd.testing.assert_frame_equal(fwd.sort_values(key, ignore_index=True),
-                                  bwd.sort_values(key, ignore_index=True)[fwd.columns])
+    drop = ["point"]  # the point index is the position in the list
+    pd.testing.assert_frame_equal(
+        fwd.drop(columns=drop).sort_values(key, ignore_index=True),
+        bwd.drop(columns=drop).sort_values(key, ignore_index=True)[fwd.columns.drop(drop)])
 
 
 def test_injected_runner_is_used(store: Store) -> None:

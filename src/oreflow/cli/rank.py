@@ -62,6 +62,9 @@ def rank(
                                   "separated; default: all the engine simulates).")] = None,
     plot: Annotated[Path | None, typer.Option(
         help="Write a bar chart of the expected losses (.png, .svg or .pdf).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Worker processes (default: the CPUs available); the numbers do not "
+                    "depend on it.")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -88,7 +91,8 @@ def rank(
     fmt = _fmt(as_json, as_csv)
     with progress(f"ranking for {importer}", waiting="building the scenarios",
                   enabled=fmt is Format.table) as bar:
-        answer = run(importer, draws=draws, seed=seed, materials=mats, progress=bar)
+        answer = run(importer, draws=draws, seed=seed, materials=mats, progress=bar,
+                     workers=workers)
     if plot is not None:
         save_figure(ranking_figure(answer.tables["ranking"], answer.meta["importer"]), plot)
     if fmt is Format.json:

@@ -2,21 +2,19 @@
 causes an importer (``oreflow rank``; method in ``docs/ranking.md``).
 
 :func:`rank` builds the standard scenario set (:mod:`oreflow.rank.scenarios`), runs it
-through a runner (default :func:`serial_runner`: one :func:`oreflow.simulate.simulate` call per
-scenario, seeded from the run's seed and the scenario's key) and ranks the materials
+through a runner (default :func:`sweep_runner`: the scenarios as points of a sweep, each
+seeded from the run's seed and the scenario's key) and ranks the materials
 (:mod:`oreflow.rank.loss`). A runner is any callable
 ``runner(scenarios, draws, seed) -> DataFrame`` with ``scenarios`` a list of
 ``(key, Scenario)``: it returns each scenario's ``Result.summary()`` rows with the key's
 columns and ``shortfall_t_mean``, ``cost_musd_mean``, ``lost_output_t_mean`` (means over
-draws), so a parallel sweep runner can replace the serial one.
+draws).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,8 +23,6 @@ import pandas as pd
 from oreflow.answer import Answer
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError
-from oreflow.simulate.result import Result
-from oreflow.simulate.run import simulate
 from oreflow.simulate.scenario import Scenario
 
 from .loss import loss_distribution, rank_materials, scenario_losses, weighted_quantiles
@@ -49,11 +45,9 @@ __all__ = [
     "loss_distribution",
     "rank",
     "rank_materials",
-    "result_means",
     "scenario_losses",
-    "scenario_seed",
-    "serial_runner",
     "standard_scenarios",
+    "sweep_runner",
     "weighted_quantiles",
 ]
 
@@ -65,62 +59,18 @@ Runner = Callable[[list[tuple[dict[str, Any], Scenario]], int, int], pd.DataFram
 ProgressFn = Callable[[int, int], None]
 
 
-def scenario_seed(seed: int, key: Mapping[str, Any]) -> int:
-    """The seed of one scenario: ``SeedSequence(seed, spawn_key=(crc32(key JSON),))`` as a
-    63-bit integer; the canonical JSON of the key (sorted keys, no spaces) identifies it, so
-    a scenario's draws do not depend on which other scenarios run or in what order.
+def sweep_runner(scenarios: list[tuple[dict[str, Any], Scenario]], draws: int, seed: int, *,
+                 workers: int | None = 1, progress: ProgressFn | None = None
+                 ) -> pd.DataFrame:
+    """Run the scenarios as sweep points (:func:`oreflow.sweep.run_points`): each seeded
+    from the run's seed and its key only (:func:`oreflow.sweep.point_seed`), so the numbers
+    do not depend on the order, the other scenarios or the number of ``workers`` (1: in
+    process; more: a local process pool); ``progress(done, total)`` after each."""
+    from oreflow.sweep import make_point, run_points
 
-    Examples
-    --------
-    >>> scenario_seed(0, {"a": 1}) == scenario_seed(0, {"a": 1})
-    True
-    >>> scenario_seed(0, {"a": 1}) != scenario_seed(1, {"a": 1})
-    True
-    """
-    blob = json.dumps(dict(key), sort_keys=True, separators=(",", ":"), default=str)
-    ss = np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(blob.encode()),))
-    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-def result_means(res: Result) -> pd.DataFrame:
-    """``Result.summary()`` with ``shortfall_t_mean``, ``cost_musd_mean`` and
-    ``lost_output_t_mean``: means over draws of the quantities the summary's quantiles are
-    taken of (cumulative shortfall [t], consumer cost [M USD], lost output [t])."""
-    summ = res.summary()
-    short = res.cumulative_shortfall().mean(axis=0)
-    cost = (np.asarray(res.arrays.cost, np.float64) / 1e6).mean(axis=0)
-    lost = (np.asarray(res.arrays.lost, np.float64).sum(axis=1) * res.plan.dt).mean(axis=0)
-    roles = ("controller", "rest", "targets")
-    idx = {m: i for i, m in enumerate(res.materials)}
-    i = [idx[m] for m in summ["material"]]
-    r = [roles.index(x) for x in summ["role"]]
-    summ["shortfall_t_mean"] = short[i, r]
-    summ["cost_musd_mean"] = cost[i, r]
-    summ["lost_output_t_mean"] = lost[i, r]
-    return summ
-
-
-def serial_runner(scenarios: list[tuple[dict[str, Any], Scenario]], draws: int, seed: int, *,
-                  store: Store | None = None, progress: ProgressFn | None = None
-                  ) -> pd.DataFrame:
-    """Run each scenario in turn (:func:`oreflow.simulate.simulate`, one thread) and stack
-    :func:`result_means` with the key's columns; ``progress(done, total)`` after each."""
-    frames = []
-    total = len(scenarios)
-    for k, (key, sc) in enumerate(scenarios, start=1):
-        res = simulate(sc, draws, seed=scenario_seed(seed, key), workers=1, store=store)
-        df = result_means(res)
-        clash = sorted(set(key).intersection(df.columns))
-        if clash:
-            raise ValueError(f"scenario key names summary column(s) {', '.join(clash)}")
-        for name, value in key.items():
-            df[name] = value
-        frames.append(df)
-        if progress is not None:
-            progress(k, total)
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    points = [make_point(i, key, sc, sweep_seed=seed, draws=draws)
+              for i, (key, sc) in enumerate(scenarios)]
+    return run_points(points, workers=workers, progress=progress)
 
 
 def _source_ids(text: str) -> list[str]:
@@ -130,7 +80,7 @@ def _source_ids(text: str) -> list[str]:
 
 def rank(importer: str, *, runner: Runner | None = None, draws: int = DEFAULT_DRAWS,
          seed: int = 0, materials: list[str] | None = None, store: Store | None = None,
-         progress: ProgressFn | None = None) -> Answer:
+         progress: ProgressFn | None = None, workers: int | None = 1) -> Answer:
     """Rank materials by the importer's expected loss from supplier disruptions.
 
     Parameters
@@ -139,7 +89,7 @@ def rank(importer: str, *, runner: Runner | None = None, draws: int = DEFAULT_DR
         ISO3 code, country name or bloc (``USA``, ``Japan``, ``EU27``).
     runner : callable, optional
         ``runner(scenarios, draws, seed) -> DataFrame`` (see the module doc); default
-        :func:`serial_runner`.
+        :func:`sweep_runner`.
     draws : int, default 300
         Monte Carlo draws per scenario.
     seed : int, default 0
@@ -150,6 +100,9 @@ def rank(importer: str, *, runner: Runner | None = None, draws: int = DEFAULT_DR
         Data (default the embedded data with the user's imports).
     progress : callable, optional
         ``progress(done, total)`` for the default runner.
+    workers : int, optional
+        Processes of the default runner (1: in process; ``None``: the CPUs available); the
+        numbers do not depend on it.
 
     Returns
     -------
@@ -173,7 +126,7 @@ def rank(importer: str, *, runner: Runner | None = None, draws: int = DEFAULT_DR
     run = runner
     if run is None:
         def run(scs: list[tuple[dict[str, Any], Scenario]], n: int, s: int) -> pd.DataFrame:
-            return serial_runner(scs, n, s, store=st, progress=progress)
+            return sweep_runner(scs, n, s, workers=workers, progress=progress)
     results = run(sset.scenarios, draws, seed) if sset.scenarios else pd.DataFrame(
         columns=["scenario_id", "material", "role", "base_price_usd_per_kg"])
     losses = scenario_losses(results, sset.probabilities)

@@ -99,7 +99,17 @@ _DTYPES = {"bool": "bool", "int": "int64", "float": "float64", "str": "object"}
 
 def _with_keys(frame: pd.DataFrame, keys: Mapping[int, Mapping[str, Any]],
                kinds: dict[str, str]) -> pd.DataFrame:
-    """``frame`` (rows of points) with one column per axis after ``key``."""
+    """``frame`` (rows of points) with one column per axis after ``key``.
+
+    Raises
+    ------
+    oreflow.errors.InputError
+        An axis is named like a result column (``material``, ``seed``...): it would shadow it.
+    """
+    clash = sorted(set(kinds).intersection(frame.columns))
+    if clash:
+        raise InputError(f"point keys name result column(s) {', '.join(clash)}; rename the "
+                         "axis (e.g. 'materials')")
     idx = frame["point"].to_numpy()
     cols: dict[str, Any] = {}
     for a, kind in kinds.items():
