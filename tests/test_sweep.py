@@ -365,3 +365,17 @@ def test_fuzz_spec_is_loaded_or_refused_with_lines(tmp_path: Path, axes: dict[st
         assert exc.lines() and all(line.startswith(str(spec)) for line in exc.lines())
         return
     assert len(sw) >= 1 and sw.point(0).scenario.name == "gage-2023"
+
+
+def test_cli_scheduler_address_runs_on_an_existing_cluster(tmp_path: Path,
+                                                          dask_executor: object) -> None:
+    # the module's LocalCluster stands in for a cluster: `--scheduler ADDR` connects to it
+    # (a client of its own) and gives exactly the in-process table
+    address = dask_executor._cluster.scheduler_address  # type: ignore[attr-defined]
+    spec = write_spec(tmp_path, "  materials: [Dy, Tb]\n")
+    res = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "c"),
+                              "--scheduler", address, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["points_done"] == 2
+    want = run_points(load_sweep(spec).points, workers=1)
+    pd.testing.assert_frame_equal(read_table(tmp_path / "c"), want, check_exact=True)
