@@ -279,8 +279,10 @@ def plan(
         raise InputError(f"--objective must be 'cost' or 'shortfall' (got '{objective}')")
     if basis not in ("expected", "nominal"):
         raise InputError(f"--basis must be 'expected' or 'nominal' (got '{basis}')")
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"--plot {plot}: use a .png, .svg or .pdf file name")
+    if plot is not None:
+        from oreflow.plotting import check_plot_path
+
+        check_plot_path(plot)
 
     from oreflow.plan.defaults import load_defaults
     from oreflow.plan.formulate import PlanSettings

@@ -6,36 +6,28 @@ functions (it takes about half a second), with the non-interactive Agg backend.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
-from oreflow.errors import InputError
 from oreflow.plan.result import PlanResult
+from oreflow.plotting import check_plot_path, pyplot, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from oreflow.plan.formulate import Frontier
 
-__all__ = ["frontier_figure", "save_figure", "timeline_figure"]
+__all__ = ["check_plot_path", "frontier_figure", "save_figure", "timeline_figure"]
 
 _COLOURS = {"mine": "#8c6d31", "separation": "#3182bd", "metal": "#756bb1",
             "magnet": "#e6550d", "stockpile": "#31a354"}
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def timeline_figure(plan: PlanResult) -> Figure:
     """A Gantt chart of the plan: building (light) and producing (dark) years per option,
     the decided pipeline greyed, the targets' years marked."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = list(plan.choices)
     fig, ax = plt.subplots(figsize=(9, 0.35 * max(len(rows), 4) + 1.5))
     last = max([int(plan.balance["year"].max())] + [int(c.full_year) + 1 for c in rows])
@@ -62,7 +54,7 @@ def timeline_figure(plan: PlanResult) -> Figure:
 def frontier_figure(front: Frontier) -> Figure:
     """Least capital cost to reach the target, by target year; years no plan reaches are
     marked with the best share reachable."""
-    plt = _pyplot()
+    plt = pyplot()
     tab = front.table
     fig, ax = plt.subplots(figsize=(7, 4))
     ok = tab[tab["feasible"]]
@@ -77,23 +69,3 @@ def frontier_figure(front: Frontier) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return cast("Figure", fig)
-
-
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG, SVG or PDF (by suffix) and close it.
-
-    Raises
-    ------
-    oreflow.errors.InputError
-        Unknown suffix or a path that cannot be written.
-    """
-    out = Path(path)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
-    try:
-        fig.savefig(out, dpi=150)
-    except OSError as exc:
-        raise InputError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        _pyplot().close(fig)
-    return out

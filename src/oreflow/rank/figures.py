@@ -7,54 +7,29 @@ functions, with the non-interactive Agg backend.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
 
-from oreflow.errors import InputError
+from oreflow.plotting import check_plot_path, pyplot, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["PLOT_SUFFIXES", "check_plot_path", "ranking_figure", "save_figure"]
-
-#: File types ``--plot`` writes.
-PLOT_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
+__all__ = ["check_plot_path", "ranking_figure", "save_figure"]
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
-def check_plot_path(path: str | Path) -> Path:
-    """The plot path, checked before any work: a known suffix and an existing directory.
 
-    Raises
-    ------
-    oreflow.errors.InputError
-        One line naming the path.
-    """
-    out = Path(path)
-    if out.suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
-    parent = out.expanduser().resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"--plot {path}: directory {parent} does not exist")
-    return out
 
 
 def ranking_figure(ranking: pd.DataFrame, importer: str) -> Figure:
     """Horizontal bars of the expected loss [M USD/yr] per material, highest on top, on a
     symmetric-log axis (losses span orders of magnitude and may be negative); a second panel
     gives each material's loss per disruption, P50 with a P10-P90 whisker [M USD]."""
-    plt = _pyplot()
+    plt = pyplot()
     df = ranking.reset_index(drop=True)
     n = max(len(df), 1)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 0.32 * n + 1.8), sharey=True)
@@ -76,21 +51,3 @@ def ranking_figure(ranking: pd.DataFrame, importer: str) -> Figure:
                  "disruptions")
     fig.tight_layout()
     return cast("Figure", fig)
-
-
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG, SVG or PDF (by suffix) and close it.
-
-    Raises
-    ------
-    oreflow.errors.InputError
-        Unknown suffix or a path that cannot be written.
-    """
-    out = check_plot_path(path)
-    try:
-        fig.savefig(out, dpi=150)
-    except OSError as exc:
-        raise InputError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        _pyplot().close(fig)
-    return out
