@@ -32,10 +32,10 @@ from oreflow.plan import (
     solve_plan,
 )
 from oreflow.plan.stochastic import (
-    _stocks,
     sample_futures,
     score_plan,
     solve_stochastic,
+    stock_options,
     stress_from_scenario,
 )
 from oreflow.plan.targets import parse_target
@@ -80,7 +80,7 @@ def main() -> None:
     cfg = PlanSettings(budget_musd=2000, time_limit_s=args.time_limit)
     prob = Problem.build("MSP", (), settings=cfg, horizon=YEARS[-1])
     stress = stress_from_scenario("china-2025-04")
-    stocks = _stocks(prob, ("NdPr", "Dy", "Tb"), None, prob.defaults)
+    stocks = stock_options(prob, ("NdPr", "Dy", "Tb"), None, prob.defaults)
     fresh = sample_futures(prob, OUT_OF_SAMPLE, OUT_SEED)
     print(f"Least expected shortfall, MSP, china-2025-04 stress in {YEARS[0]}-{YEARS[-1]}, "
           f"USD 2 bn; out of sample: {OUT_OF_SAMPLE} futures of seed {OUT_SEED} "

@@ -55,10 +55,12 @@ from oreflow.simulate.scenario import ExportRestriction, Scenario, expand_materi
 __all__ = [
     "Future",
     "Stochastic",
+    "Stock",
     "Stress",
     "sample_futures",
     "score_plan",
     "solve_stochastic",
+    "stock_options",
     "stress_from_scenario",
 ]
 
@@ -194,7 +196,10 @@ def _central(prob: Problem) -> Future:
 
 
 @dataclass(frozen=True)
-class _Stock:
+class Stock:
+    """A stockpile option as the stochastic program sees it: lead time [yr], tonnes of
+    oxide counted at separation [t], purchase [M USD] and holding cost [share/yr]."""
+
     option: Option
     lead: float
     tonnes: float  # t oxide, counted at separation
@@ -202,9 +207,10 @@ class _Stock:
     holding: float  # share of the purchase per year
 
 
-def _stocks(prob: Problem, materials: Sequence[str], store: Store | None,
-            defaults: PlanDefaults) -> list[_Stock]:
-    """Stockpile options sized on the bloc's magnet demand (oxide content of its NdFeB)."""
+def stock_options(prob: Problem, materials: Sequence[str], store: Store | None,
+            defaults: PlanDefaults) -> list[Stock]:
+    """Stockpile options of ``materials`` sized on the bloc's magnet demand (the oxide
+    content of its NdFeB use), from :func:`oreflow.plan.options.stockpile_options`."""
     if not materials:
         return []
     chain = build_chain("REO", store=store)
@@ -219,7 +225,7 @@ def _stocks(prob: Problem, materials: Sequence[str], store: Store | None,
     opts = stockpile_options(mats, demand_t_per_yr={m: need[m] for m in mats},
                              bloc=prob.base.bloc, store=store, defaults=defaults,
                              year=prob.settings.year)
-    return [_Stock(o, o.lead_time_years_median, float(o.stock_t or 0.0),
+    return [Stock(o, o.lead_time_years_median, float(o.stock_t or 0.0),
                    float(o.capex_musd), (o.holding_cost_pct_per_yr or 0.0) / 100.0)
             for o in opts if o.capex_musd is not None and o.stock_t]
 
@@ -256,7 +262,7 @@ class Stochastic:
 
 
 def _program(prob: Problem, futures: Sequence[Future], stress: Stress,
-             stocks: Sequence[_Stock], years: Sequence[int],
+             stocks: Sequence[Stock], years: Sequence[int],
              targets: Sequence[Target]) -> tuple[Model, dict[tuple[str, int], Var],
                                                  dict[tuple[str, int], Var]]:
     m = Model()
@@ -296,16 +302,16 @@ def _program(prob: Problem, futures: Sequence[Future], stress: Stress,
     return m, x, b
 
 
-def _stock_tonnes(stocks: Sequence[_Stock], oid: str) -> float:
+def _stock_tonnes(stocks: Sequence[Stock], oid: str) -> float:
     return next(k.tonnes for k in stocks if k.option.option_id == oid)
 
 
-def _lead(stocks: Sequence[_Stock], oid: str) -> float:
+def _lead(stocks: Sequence[Stock], oid: str) -> float:
     return next(k.lead for k in stocks if k.option.option_id == oid)
 
 
 def _spending(prob: Problem, x: Mapping[tuple[str, int], Var], b: Mapping[tuple[str, int], Var],
-              stocks: Sequence[_Stock], years: Sequence[int]) -> dict[int, Expr]:
+              stocks: Sequence[Stock], years: Sequence[int]) -> dict[int, Expr]:
     """Capital and stock spending by year [million USD]: options as in the cost program;
     a stock's purchase over its lead time, then its holding cost every year to the end."""
     spend: dict[int, list[Expr]] = {y: [e] for y, e in prob.spending(x).items()}
@@ -318,7 +324,7 @@ def _spending(prob: Problem, x: Mapping[tuple[str, int], Var], b: Mapping[tuple[
 
 def score_plan(prob: Problem, starts: Mapping[tuple[str, int], float],
                stock_years: Mapping[str, int], futures: Sequence[Future], stress: Stress,
-               stocks: Sequence[_Stock], years: Sequence[int]) -> np.ndarray:
+               stocks: Sequence[Stock], years: Sequence[int]) -> np.ndarray:
     """Mean shortfall per future [t REO-eq/yr] of a fixed plan: the second stage in closed
     form (the most output the coupling allows, then the stress rows)."""
     by_id = {k.option.option_id: k for k in stocks}
@@ -389,7 +395,7 @@ def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str | Stres
     say("building the program")
     prob = Problem.build(bloc, targets, controller=controller, settings=cfg, options=options,
                          store=st, defaults=defaults, horizon=yrs[-1], base=base)
-    stocks = _stocks(prob, stockpiles, st, prob.defaults)
+    stocks = stock_options(prob, stockpiles, st, prob.defaults)
     sampled = sample_futures(prob, futures, seed)
     say(f"solving over {futures} futures")
     stoch = _solve(prob, sampled, stress, stocks, yrs, list(targets))
@@ -408,7 +414,7 @@ def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str | Stres
     return Stochastic(stoch[2], det[2], pd.DataFrame(rows), stress, futures, seed)
 
 
-def _solve(prob: Problem, futures: Sequence[Future], stress: Stress, stocks: Sequence[_Stock],
+def _solve(prob: Problem, futures: Sequence[Future], stress: Stress, stocks: Sequence[Stock],
            years: Sequence[int], targets: Sequence[Target]
            ) -> tuple[dict[tuple[str, int], float], dict[str, int], PlanResult]:
     cfg = prob.settings
@@ -437,7 +443,7 @@ def _solve(prob: Problem, futures: Sequence[Future], stress: Stress, stocks: Seq
     return starts, stock_years, plan
 
 
-def _stock_spending(k: _Stock, t: int, last: int) -> dict[int, float]:
+def _stock_spending(k: Stock, t: int, last: int) -> dict[int, float]:
     """A stock's purchase spread over its lead time, then its holding cost each year to
     ``last`` [million USD]."""
     n = max(1, math.ceil(k.lead - 1e-9))
@@ -446,7 +452,7 @@ def _stock_spending(k: _Stock, t: int, last: int) -> dict[int, float]:
     return out
 
 
-def _stock_choice(k: _Stock, t: int) -> Choice:
+def _stock_choice(k: Stock, t: int) -> Choice:
     o = k.option
     return Choice(option_id=o.option_id, kind="stockpile", name=o.name, stage=o.stage,
                   iso3="", material=o.material, start_year=t, online_year=t + k.lead,
