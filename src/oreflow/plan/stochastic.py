@@ -208,7 +208,7 @@ class Stock:
 
 
 def stock_options(prob: Problem, materials: Sequence[str], store: Store | None,
-            defaults: PlanDefaults) -> list[Stock]:
+                  defaults: PlanDefaults) -> list[Stock]:
     """Stockpile options of ``materials`` sized on the bloc's magnet demand (the oxide
     content of its NdFeB use), from :func:`oreflow.plan.options.stockpile_options`."""
     if not materials:
