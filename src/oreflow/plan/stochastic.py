@@ -280,6 +280,10 @@ def _program(prob: Problem, futures: Sequence[Future], stress: Stress,
     if targets:  # targets hold on the expected basis (the first stage)
         bal = prob.add_balance(m, x, sorted({t.year for t in targets}), tag="u_target")
         prob.add_targets(m, bal, targets)
+    by_id = {k.option.option_id: k for k in stocks}
+    # stock held in each stress year [t oxide]: the same in every future
+    held = {y: quicksum(v * by_id[oid].tonnes for (oid, t), v in b.items()
+                        if t + by_id[oid].lead <= y) for y in years}
     terms: list[Expr] = []
     weight = 1.0 / (len(futures) * len(years))
     for f, fut in enumerate(futures):
@@ -290,8 +294,7 @@ def _program(prob: Problem, futures: Sequence[Future], stress: Stress,
                     continue
                 u, _, other, _ = bal[s, y]
                 d = prob.demand(s, y, fut.growth_pct_per_yr)
-                stock = quicksum(b[key] * _stock_tonnes(stocks, key[0]) for key in b
-                                 if s == "separation" and key[1] + _lead(stocks, key[0]) <= y)
+                stock = held[y] if s == "separation" else 0.0
                 short = m.add_var(("short", f, s, y))
                 m.add_constraint(short + u * w + other * w + stock, ">=", w * d,
                                  ("short", f, s, y), group="shortfall")
@@ -300,14 +303,6 @@ def _program(prob: Problem, futures: Sequence[Future], stress: Stress,
     prob.add_budgets(m, spend)
     m.minimize(quicksum(terms) + prob.discounted(spend) * COST_WEIGHT)
     return m, x, b
-
-
-def _stock_tonnes(stocks: Sequence[Stock], oid: str) -> float:
-    return next(k.tonnes for k in stocks if k.option.option_id == oid)
-
-
-def _lead(stocks: Sequence[Stock], oid: str) -> float:
-    return next(k.lead for k in stocks if k.option.option_id == oid)
 
 
 def _spending(prob: Problem, x: Mapping[tuple[str, int], Var], b: Mapping[tuple[str, int], Var],
