@@ -297,3 +297,12 @@ def test_any_target_text_parses_or_gets_one_clear_line(text: str) -> None:
         assert len(exc.lines()) == 1 and "target" in exc.lines()[0]
     else:
         assert 0 <= t.value <= 10 and 2000 <= t.year <= 2100 and parse_target(t.spec) == t
+
+
+def test_balance_names_every_target_of_a_stage_and_year() -> None:
+    plan = solve(["magnet:self>=0.5@2029", "magnet:supplier<=0.6@2029",
+                  "recycling:self>=0.1@2029"])
+    at = plan.balance.set_index(["year", "stage"])["target"]
+    assert at[2029, "magnet"] == "magnet:self>=0.5@2029, magnet:supplier<=0.6@2029"
+    assert at[2029, "separation"] == "recycling:self>=0.1@2029"
+    assert at[2028, "magnet"] == ""

@@ -288,7 +288,7 @@ def plan(
     from oreflow.plan.formulate import PlanSettings
     from oreflow.plan.targets import parse_targets
 
-    specs = [t for item in (target or []) for t in [item] if t.strip()]
+    specs = [t for t in target or [] if t.strip()]
     targets = parse_targets(specs, preset or [], preset_year=preset_year) \
         if specs or preset or objective == "cost" else ()
     members: str | list[str] = bloc.split("+") if "+" in bloc else bloc
@@ -317,7 +317,7 @@ def plan(
         if scenario is None:
             raise InputError("--objective shortfall needs --scenario (the stress)")
         yrs = parse_years(stress_years, "--stress-years") if stress_years else sorted(
-            {int(t.spec.rsplit("@", 1)[1]) for t in targets})
+            {t.year for t in targets})
         if not yrs:
             raise InputError("--objective shortfall needs --stress-years or a --target")
         _shortfall(out, members, targets, scenario, yrs, futures, seed, settings, dfl,

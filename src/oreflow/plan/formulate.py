@@ -558,8 +558,11 @@ class Problem:
         choices += [self._choice(by_id[oid], t, int(n), decided=False)
                     for (oid, t), n in sorted(starts.items(), key=lambda kv: (kv[0][1],
                                                                               kv[0][0]))]
-        targets = {(t.stage if t.measure != "recycling" else "recycling", t.year): t
-                   for t in self.targets}
+        # every target of a stage and year (recycled oxide enters at separation)
+        targets: dict[tuple[str, int], list[str]] = {}
+        for t in self.targets:
+            stage = "separation" if t.measure == "recycling" else t.stage
+            targets.setdefault((stage, t.year), []).append(t.spec)
         rows = []
         for y in self.years:
             before = self.balance_numbers({}, y)
@@ -567,7 +570,6 @@ class Problem:
             for s in self.base.stages:
                 d = self.demand(s, y)
                 b, a = before[s], after[s]
-                tg = targets.get((s, y))
                 rows.append({
                     "year": y, "stage": s, "unit": self.base.unit(s),
                     "demand": d, "existing": a["existing"], "decided": a["decided"],
@@ -577,7 +579,7 @@ class Problem:
                     "self_sufficiency": a["output"] / d if d > 0 else math.nan,
                     "controller_share_without": _ctrl(b, d),
                     "controller_share": _ctrl(a, d),
-                    "target": tg.spec if tg is not None else "",
+                    "target": ", ".join(targets.get((s, y), [])),
                 })  # fmt: skip
         balance = pd.DataFrame(rows)
         cost = _cost_table(self, choices)

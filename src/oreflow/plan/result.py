@@ -167,7 +167,8 @@ class PlanResult:
         bloc can make from allowed material over demand) and ``controller_share`` (of the
         bloc's supply) with the plan, and ``self_sufficiency_without``,
         ``controller_share_without`` with the decided pipeline only [-]; ``unit``;
-        ``target`` (the target of that stage and year, if any).
+        ``target`` (the targets of that stage and year, comma-separated; recycling targets
+        at separation, where recycled oxide enters).
     cost : pandas.DataFrame
         Spending by year and kind [million USD].
     misses : tuple of TargetMiss
