@@ -76,6 +76,11 @@ def test_shortfall_objective_scores_both_plans() -> None:
     (["--bloc", "MSP", "-t", "magnet:self>=0.4@2030", "--frontier", "2035:2030"],
      "FIRST:LAST"),
     (["--bloc", "MSP", "--preset", "crm"], "crma"),
+    (["--bloc", "MSP", "-t", "magnet:self>=0.3@2033", "--countries", "XXX"], "XXX"),
+    (["--bloc", "MSP", "-t", "magnet:self>=0.3@2033", "--check", "--scenario", "nosuch"],
+     "nosuch"),
+    (["--bloc", "MSP", "-t", "magnet:self>=0.3@2033", "--check", "--example", "nope"],
+     "nope"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(args: list[str], words: str) -> None:
     res = runner.invoke(app, ["plan", *args])

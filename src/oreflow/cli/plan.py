@@ -32,8 +32,10 @@ from oreflow.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from oreflow.exposure import Bom
     from oreflow.plan.evaluate import PlanEvaluation
     from oreflow.plan.result import PlanResult
+    from oreflow.simulate.scenario import Scenario
 
 __all__ = ["check_rows", "parse_years", "plan", "timeline_rows"]
 
@@ -292,8 +294,10 @@ def plan(
     targets = parse_targets(specs, preset or [], preset_year=preset_year) \
         if specs or preset or objective == "cost" else ()
     members: str | list[str] = bloc.split("+") if "+" in bloc else bloc
-    where = tuple(c.strip().upper() for item in (countries or []) for c in item.split(",")
-                  if c.strip()) or None
+    from oreflow.chain.lookup import country_code
+
+    where = tuple(country_code(c.strip()) for item in (countries or [])
+                  for c in item.split(",") if c.strip()) or None
     settings = PlanSettings(
         year=year, budget_musd=None if budget is None else budget / 1e6,
         annual_budget_musd=None if annual_budget is None else annual_budget / 1e6,
@@ -311,8 +315,8 @@ def plan(
         return
     # with the cost objective a scenario has one use: checking the plan in the engine
     check = check or (objective == "cost" and scenario is not None)
-    checking = _Check(scenario or "china-2025-04", check_year, draws, seed, example) \
-        if check else None
+    checking = _Check.checked(scenario or "china-2025-04", check_year, draws, seed,
+                              example) if check else None
     if objective == "shortfall":
         if scenario is None:
             raise InputError("--objective shortfall needs --scenario (the stress)")
@@ -346,28 +350,37 @@ def plan(
 
 @dataclass(frozen=True)
 class _Check:
-    """What ``--check`` runs: the scenario, the year, draws, seed and an example BOM."""
+    """What ``--check`` runs: the scenario, the year, draws, seed and an example BOM, all
+    checked before the plan is solved."""
 
-    scenario: str
+    scenario: Scenario
     year: int | None
     draws: int
     seed: int
-    example: str | None
+    bom: Bom | None
 
-    def run(self, plan: PlanResult, show: bool) -> PlanEvaluation:
+    @classmethod
+    def checked(cls, scenario: str, year: int | None, draws: int, seed: int,
+                example: str | None) -> _Check:
+        """Load the scenario and the example BOM now: a bad name fails before any work."""
         from oreflow.errors import unknown
         from oreflow.exposure import Bom, list_examples
-        from oreflow.plan.evaluate import evaluate_plan
+        from oreflow.simulate.scenario import Scenario
 
         bom = None
-        if self.example is not None:
-            if self.example not in list_examples():
-                raise unknown("example BOM", self.example, list_examples())
-            bom = Bom.example(self.example)
+        if example is not None:
+            if example not in list_examples():
+                raise unknown("example BOM", example, list_examples())
+            bom = Bom.example(example)
+        return cls(Scenario.load(scenario), year, draws, seed, bom)
+
+    def run(self, plan: PlanResult, show: bool) -> PlanEvaluation:
+        from oreflow.plan.evaluate import evaluate_plan
+
         year = self.year or max(int(y) for y in plan.balance["year"])
-        with progress(f"engine check ({self.scenario} in {year})", enabled=show) as bar:
+        with progress(f"engine check ({self.scenario.name} in {year})", enabled=show) as bar:
             return evaluate_plan(plan, self.scenario, draws=self.draws, seed=self.seed,
-                                 at_year=year, bom=bom, progress=bar)
+                                 at_year=year, bom=self.bom, progress=bar)
 
 
 def check_rows(ev: PlanEvaluation) -> tuple[pd.DataFrame, list[str]]:

@@ -405,7 +405,6 @@ def solve_stochastic(bloc: str | Sequence[str], scenario: Scenario | str | Stres
         rows.append({"plan": name, "expected_shortfall_t_reo_per_yr": float(per.mean()),
                      "p10": float(p10), "p50": float(p50), "p90": float(p90),
                      "capex_musd": plan.total_capex_musd if plan is not None else 0.0})
-    assert stoch[2] is not None and det[2] is not None
     return Stochastic(stoch[2], det[2], pd.DataFrame(rows), stress, futures, seed)
 
 
