@@ -132,3 +132,70 @@ def test_viability_lists_npv_with_and_without_the_floor() -> None:
 def test_plan_without_bloc_or_viability_is_refused() -> None:
     res = runner.invoke(app, ["plan", "-t", "magnet:self>=0.3@2033"])
     assert res.exit_code == 2 and "--bloc" in res.output
+
+
+# -- alignment of a country (issue 15, item 3) ---------------------------------------------
+
+
+def test_compare_alignment_table_names_each_side() -> None:
+    res = runner.invoke(app, ["plan", "--bloc", "MSP", "-t", "metal:self>=0.4@2030",
+                              "--compare-alignment", "VNM", "--compare-years", "2030:2031",
+                              "--wide"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    for words in ("MSP self-sufficiency by year and stage, 2030–2031", "with MSP",
+                  "with CHN", "CHN's share of MSP's supply and of world output",
+                  "Cost of each alignment's plan",
+                  "VNM reserves 3,500,000 t REO"):
+        assert words in res.stdout, words
+    assert "Traceback" not in res.output
+
+
+def test_compare_alignment_json() -> None:
+    out = run_json("--bloc", "MSP", "-t", "metal:self>=0.4@2030", "--compare-alignment",
+                   "vnm", "--compare-years", "2030,2035")
+    assert out["country"] == "VNM" and out["bloc"] == "MSP" and out["years"] == [2030, 2035]
+    assert {r["alignment"] for r in out["rows"]} == {"as_is", "bloc", "controller"}
+    assert {r["year"] for r in out["rows"]} == {2030, 2035}
+    assert set(out["plans"]) == {"as_is", "bloc", "controller"}
+    assert [c["alignment"] for c in out["cost"]] == ["as_is", "bloc", "controller"]
+    # the target of 2030 holds through 2035
+    assert "metal:self>=0.4@2035" in out["targets"]
+
+
+def test_align_one_plan_json_counts_vietnam_as_the_blocs() -> None:
+    plain = run_json("--bloc", "MSP", "-t", "mine:self>=0.1@2030")
+    aligned = run_json("--bloc", "MSP", "-t", "mine:self>=0.1@2030", "--align", "VNM=MSP")
+
+    def metal(out: dict) -> float:
+        return next(r["self_sufficiency_without"] for r in out["balance"]
+                    if r["year"] == 2030 and r["stage"] == "metal")
+
+    assert metal(aligned) > metal(plain)
+    assert any("VNM aligned with MSP" in n for n in aligned["notes"])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--align", "VNM"], "--align 'VNM': expected COUNTRY=SIDE"),
+    (["--align", "VNM=EU27"], "--align 'VNM=EU27': side 'EU27' is neither"),
+    (["--align", "XYZ=MSP"], "--align: unknown country 'XYZ'"),
+    (["--align", "USA=MSP"], "USA is a member of MSP"),
+    (["--compare-alignment", "Vietnam"], "--compare-alignment 'Vietnam': expected an ISO3"),
+    (["--compare-alignment", "XYZ"], "unknown country 'XYZ'"),
+    (["--align", "VNM=MSP", "--compare-alignment", "VNM"], "exclude each other"),
+    (["--align", "VNM=MSP", "--frontier", "2030:2031"], "take the cost objective"),
+    (["--align-status", "study"], "--align-status needs --align"),
+    (["--align", "VNM=MSP", "--align-status", "nope"], "unknown status class 'nope'"),
+])
+def test_bad_alignment_exits_2_in_one_line(args: list[str], words: str) -> None:
+    res = runner.invoke(app, ["plan", "--bloc", "MSP", "-t", "mine:self>=0.1@2030", *args])
+    assert res.exit_code == 2, res.output
+    assert words in res.output
+    assert "Traceback" not in res.output
+    assert len([ln for ln in res.output.splitlines() if ln.strip()]) == 1, res.output
+
+
+def test_compare_alignment_unknown_bloc_exits_2() -> None:
+    res = runner.invoke(app, ["plan", "--bloc", "NOPE", "-t", "mine:self>=0.1@2030",
+                              "--compare-alignment", "VNM"])
+    assert res.exit_code == 2, res.output
+    assert "NOPE" in res.output and "Traceback" not in res.output

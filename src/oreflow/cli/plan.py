@@ -256,6 +256,22 @@ def plan(
         help="Your planning defaults (YAML, the schema of plan/defaults.yaml).")] = None,
     plot: Annotated[Path | None, typer.Option(
         help="Write the timeline (or the frontier) as a PNG, SVG or PDF.")] = None,
+    align: Annotated[str | None, typer.Option(
+        "--align", metavar="COUNTRY=SIDE",
+        help="A country's output and deposits aligned with the bloc or the controller: "
+             "VNM=MSP, VNM=CHN, VNM=MSP:option (the bloc may develop them), @YEAR from "
+             "when.")] = None,
+    compare_alignment: Annotated[str | None, typer.Option(
+        "--compare-alignment", metavar="COUNTRY",
+        help="Solve the plan with COUNTRY (e.g. VNM) as is, aligned with the bloc and "
+             "with the controller; compare self-sufficiency and the controller's shares "
+             "by year.")] = None,
+    compare_years: Annotated[str, typer.Option(
+        help="Years of --compare-alignment (targets hold in every year from their own).")
+    ] = "2030:2035",
+    align_status: Annotated[str | None, typer.Option(
+        help="Status class of the aligned country's reserve modules (default: its mine "
+             "project's in the data; Vietnam: stalled), e.g. study.")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -306,6 +322,13 @@ def plan(
     dfl = load_defaults(defaults) if defaults is not None else None
     out = renderer(fmt, wide=wide, sources=sources, table=table)
     show = fmt is Format.table
+    alignment = _alignment_request(align, compare_alignment, align_status, bloc, controller,
+                                   frontier is not None or objective != "cost" or check
+                                   or scenario is not None or plot is not None)
+    if compare_alignment is not None:
+        _compare(out, members, targets, compare_alignment, parse_years(
+            compare_years, "--compare-years"), settings, dfl, controller, align_status, show)
+        return
 
     if frontier is not None:
         if check:
@@ -332,7 +355,7 @@ def plan(
 
     with progress("planning", enabled=show) as bar:
         result = solve_plan(members, targets, controller=controller, settings=settings,
-                            defaults=dfl, progress=bar.describe)
+                            defaults=dfl, progress=bar.describe, alignment=alignment)
     ev = checking.run(result, show) if checking is not None else None
     if plot is not None:
         from oreflow.plan.figures import save_figure, timeline_figure
@@ -599,4 +622,123 @@ def _shortfall(out: Renderer, members: str | list[str], targets: Any, scenario: 
     _show_check(out, ev)
     if plot is not None:
         out.print(f"timeline written to {plot}")
+    out.finish()
+
+
+# --------------------------------------------------------------------------------------
+# Alignment of a country's output and deposits (issue 15, item 3)
+# --------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from oreflow.plan.alignment import Alignment
+    from oreflow.plan.alignment_effect import AlignmentComparison
+
+#: Columns of the alignment comparison (``<measure>:<alignment>`` after widening).
+_ALIGN_LABELS = {"as_is": "as is", "bloc": "with {bloc}", "controller": "with {ctrl}"}
+
+
+def _alignment_request(align: str | None, compare: str | None, status: str | None,
+                       bloc: str, controller: str, other_mode: bool) -> Alignment | None:
+    """The ``--align`` alignment, checked before any solve (one line on bad input)."""
+    from oreflow.plan.alignment import parse_alignment
+
+    if align is not None and compare is not None:
+        raise InputError("--align and --compare-alignment exclude each other (the comparison "
+                         "solves as is, with the bloc and with the controller)")
+    if (align is not None or compare is not None) and other_mode:
+        raise InputError("--align and --compare-alignment take the cost objective without "
+                         "--frontier, --check, --scenario or --plot")
+    if status is not None and align is None and compare is None:
+        raise InputError("--align-status needs --align or --compare-alignment")
+    if compare is not None and not (len(compare.strip()) == 3 and compare.strip().isalpha()):
+        raise InputError(f"--compare-alignment '{compare}': expected an ISO3 country code, "
+                         "e.g. VNM")
+    if align is None:
+        return None
+    a = parse_alignment(align, bloc, controller)
+    if status is not None:
+        from dataclasses import replace
+
+        a = replace(a, status_class=status)
+    return a
+
+
+def alignment_rows(cmp: AlignmentComparison) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The comparison for people: self-sufficiency without and with the plan, and the
+    controller's shares (of the bloc's supply, of world output), by year and stage, one
+    column per alignment."""
+    import pandas as pd
+
+    def wide(column: str, prefix: str) -> pd.DataFrame:
+        w = cmp.wide(column).set_index(["year", "stage"])
+        return w.rename(columns={c: f"{prefix}:{c}" for c in w.columns})
+
+    first = pd.concat([wide("self_sufficiency_without", "without"),
+                       wide("self_sufficiency", "with")], axis=1).reset_index()
+    first["change"] = first["with:bloc"] - first["with:controller"]
+    second = pd.concat([wide("controller_share", "supply"),
+                        wide("controller_world_share", "world")], axis=1).reset_index()
+    return first, second
+
+
+def _align_cols(cmp: AlignmentComparison) -> dict[str, Col]:
+    cols: dict[str, Col] = {"year": Col("year", kind="year", priority=0),
+                            "stage": Col("stage", kind="id", priority=0),
+                            "change": Col(f"with {cmp.bloc} − with {cmp.controller}",
+                                          kind="share", priority=1)}
+    for prefix, what, pr in (("without", "self-suff. no plan", 3), ("with", "self-suff.", 0),
+                             ("supply", f"{cmp.controller} share of supply", 2),
+                             ("world", f"{cmp.controller} world share", 0)):
+        for case, label in _ALIGN_LABELS.items():
+            cols[f"{prefix}:{case}"] = Col(
+                f"{what} {label.format(bloc=cmp.bloc, ctrl=cmp.controller)}", kind="share",
+                priority=pr)
+    return cols
+
+
+def _compare(out: Renderer, members: str | list[str], targets: Any, country: str,
+             years: list[int], settings: Any, dfl: Any, controller: str,
+             status: str | None, show: bool) -> None:
+    from oreflow.plan.alignment_effect import compare_alignment
+
+    with progress(f"{country}: as is, with the bloc, with {controller}", enabled=show) as bar:
+        cmp = compare_alignment(members, targets, country.strip().upper(), years=years,
+                                controller=controller, settings=settings, defaults=dfl,
+                                status_class=status, progress=bar.describe)
+    if out.fmt == "json":
+        print_json({"country": cmp.country, "bloc": cmp.bloc, "controller": cmp.controller,
+                    "years": list(cmp.years), "targets": list(cmp.plans["as_is"].targets),
+                    "rows": _jsonable(cmp.table), "cost": _jsonable(cmp.cost),
+                    "plans": {k: _plan_payload(p) for k, p in cmp.plans.items()},
+                    "notes": list(cmp.notes), "source_ids": list(cmp.source_ids)})
+        return
+    first, second = alignment_rows(cmp)
+    cols = _align_cols(cmp)
+    span = f"{cmp.years[0]}–{cmp.years[-1]}"
+    out.print(f"[bold]{cmp.bloc}[/bold] with [bold]{cmp.country}[/bold] as is, aligned with "
+              f"{cmp.bloc}, aligned with {cmp.controller}: "
+              f"{', '.join(sorted({t.rsplit('@', 1)[0] for t in cmp.plans['as_is'].targets}))}"
+              f" held {span}")
+    out.table("alignment", first, columns=cols,
+              title=f"{cmp.bloc} self-sufficiency by year and stage, {span}",
+              caption="no plan = today's output and the decided pipeline; with the least-cost "
+                      "plan for the targets (best reachable where none meets them)")
+    out.table("alignment_shares", second, columns=cols,
+              title=f"{cmp.controller}'s share of {cmp.bloc}'s supply and of world output",
+              caption="world share = its output of the data year (plus the country's when "
+                      "aligned with it) over world output plus the bloc's new capacity")
+    cost = cmp.cost.assign(alignment=[_ALIGN_LABELS[a].format(bloc=cmp.bloc,
+                                                              ctrl=cmp.controller)
+                                      for a in cmp.cost["alignment"]])
+    out.table("alignment_cost", cost, columns={
+        "alignment": Col("alignment", kind="id", priority=0),
+        "feasible": Col("met", kind="bool", priority=0),
+        "capex_musd": Col("capex", "M USD", priority=0),
+        "present_value_musd": Col("present value", "M USD", priority=0),
+        "capex_change_musd": Col("capex vs as is", "M USD", priority=1),
+        "misses": Col("missed (best reachable)", kind="text", priority=2),
+        "options": Col("what it starts", kind="text", priority=4)},
+        title="Cost of each alignment's plan")
+    out.notes(cmp.notes)
+    out.sources(list(cmp.source_ids))
     out.finish()

@@ -6,11 +6,22 @@ futures).
 stockpiles, recycling, offtake contracts) from the data tables and ``defaults.yaml``;
 :mod:`oreflow.plan.model` is a small builder of mixed-integer programs over labelled
 variables, solved with HiGHS, with an elastic relaxation that says which target cannot be
-met and by how much (:func:`~oreflow.plan.model.diagnose`).
+met and by how much (:func:`~oreflow.plan.model.diagnose`). :mod:`oreflow.plan.alignment`
+counts a country's output and deposits for the bloc or the controller, and
+:mod:`oreflow.plan.alignment_effect` compares the plans (issue 15).
 """
 
 from __future__ import annotations
 
+from oreflow.plan.alignment import (
+    Aligned,
+    Alignment,
+    country_table,
+    parse_alignment,
+    reserve_potential,
+    resolve_alignment,
+)
+from oreflow.plan.alignment_effect import AlignmentComparison, compare_alignment
 from oreflow.plan.evaluate import (
     EVALUATED_MATERIALS,
     PlanEvaluation,
@@ -80,6 +91,9 @@ __all__ = [
     "STAGES",
     "STATUS_RULES",
     "UNIT_RULES",
+    "Aligned",
+    "Alignment",
+    "AlignmentComparison",
     "BlocBaseline",
     "BreakEven",
     "CashFlows",
@@ -105,6 +119,8 @@ __all__ = [
     "break_even_floor",
     "cash_flows",
     "classify_projects",
+    "compare_alignment",
+    "country_table",
     "derive_module_size",
     "derive_unit_capex",
     "diagnose",
@@ -119,6 +135,7 @@ __all__ = [
     "npv",
     "offtake_options",
     "options_table",
+    "parse_alignment",
     "parse_defaults",
     "parse_targets",
     "plan_mapping",
@@ -129,6 +146,8 @@ __all__ = [
     "project_options",
     "quicksum",
     "recycling_options",
+    "reserve_potential",
+    "resolve_alignment",
     "shift_scenario",
     "solve_plan",
     "solve_stochastic",

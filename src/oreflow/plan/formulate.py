@@ -54,6 +54,7 @@ import pycountry
 from oreflow.chain.elements import oxide_factor
 from oreflow.data.store import Store, resolve_store
 from oreflow.errors import InputError
+from oreflow.plan.alignment import Aligned, Alignment, resolve_alignment
 from oreflow.plan.defaults import STAGES, PlanDefaults, load_defaults
 from oreflow.plan.model import Expr, Model, Solution, Var, Violation, diagnose, quicksum
 from oreflow.plan.options import (
@@ -209,6 +210,13 @@ class Problem:
     growth: float
     build_limit: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    #: Per stage ``(Δ output, Δ allowed outside supply)`` [stage unit/yr] from a country's
+    #: alignment (:mod:`oreflow.plan.align`), counted from :attr:`shift_from` on.
+    shift: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    shift_from: int = 0
+    #: ``(option ids, most capacity)``: the started capacity of these options over all
+    #: years is at most the bound [stage unit/yr] (an aligned country's potential).
+    caps: tuple[tuple[tuple[str, ...], float], ...] = ()
 
     # -- construction ------------------------------------------------------------------
 
@@ -217,10 +225,11 @@ class Problem:
               controller: str = "CHN", settings: PlanSettings | None = None,
               options: Sequence[Option] | None = None, store: Store | None = None,
               defaults: PlanDefaults | None = None, horizon: int | None = None,
-              base: BlocBaseline | None = None) -> Problem:
+              base: BlocBaseline | None = None, alignment: Aligned | None = None) -> Problem:
         """Assemble the problem from the data (see :func:`solve_plan` for the arguments;
         ``horizon`` extends the planning years beyond the last target year; ``base``
-        replaces the bloc's balance read from the data, e.g. a hand-made one in tests)."""
+        replaces the bloc's balance read from the data, e.g. a hand-made one in tests;
+        ``alignment`` a country's alignment resolved by :func:`oreflow.plan.align.resolve`)."""
         st = resolve_store(store)
         cfg = settings or PlanSettings()
         dfl = defaults or load_defaults(store=st)
@@ -266,14 +275,21 @@ class Problem:
                      "output of the stage (" + ", ".join(f"{k} {v:,.0f}" for k, v in
                                                         limit.items()) + " a year; "
                      "sprecher_2017, estimate).")
+        allied: frozenset[str] = frozenset()
+        blocked: frozenset[str] = frozenset()
+        if alignment is not None:
+            options = [*options, *alignment.options]
+            allied, blocked = alignment.allied, alignment.blocked
+            notes += list(alignment.notes)
         opts, decided = [], []
         skipped, elsewhere = [], []
         for o in options:
-            item = _item(o, base, cfg, limit)
+            item = _item(o, base, cfg, limit, allied=allied, blocked=blocked)
             if item is None:
                 skipped.append(o.option_id)
             elif o.project_id is not None and o.status_class in cfg.decided_classes:
-                if item.member:
+                if item.member and (alignment is None or alignment.counts_decided
+                                    or o.iso3 not in allied):
                     decided.append(item)
                 else:
                     elsewhere.append(o.option_id)
@@ -288,10 +304,26 @@ class Problem:
                          "capacity or cost, or the controller's country): "
                          + ", ".join(sorted(skipped)) + ".")
         years = tuple(range(cfg.year, last + 1))
+        if alignment is None:
+            return cls(base, tuple(targets), cfg, dfl, tuple(opts), tuple(decided), years,
+                       rate / 100.0, growth, limit, notes)
         return cls(base, tuple(targets), cfg, dfl, tuple(opts), tuple(decided), years,
-                   rate / 100.0, growth, limit, notes)
+                   rate / 100.0, growth, limit, notes, shift=dict(alignment.shift),
+                   shift_from=alignment.from_year, caps=tuple(alignment.caps))
 
     # -- pieces of the program ---------------------------------------------------------
+
+    def base_output(self, stage: str, year: int) -> float:
+        """The bloc's output of the data year at ``stage`` as counted in ``year``, with an
+        aligned country's output from its alignment year [stage unit/yr]."""
+        extra = self.shift.get(stage, (0.0, 0.0))[0] if year >= self.shift_from else 0.0
+        return self.base.value(stage, "output") + extra
+
+    def base_other(self, stage: str, year: int) -> float:
+        """Supply of the data year to the bloc from allowed outsiders at ``stage`` as
+        counted in ``year`` (an aligned country's supply moves out of it) [stage unit/yr]."""
+        extra = self.shift.get(stage, (0.0, 0.0))[1] if year >= self.shift_from else 0.0
+        return max(0.0, self.base.value(stage, "other_supply") + extra)
 
     def demand(self, stage: str, year: int, growth: float | None = None) -> float:
         """Bloc demand at ``stage`` in ``year`` [stage unit/yr]."""
@@ -342,6 +374,13 @@ class Problem:
         for (key, t), vs in rate.items():
             m.add_constraint(quicksum(vs), "<=", self.build_limit[key],
                              ("build_rate", tag, key, t), group="build_rate")
+        by_id = {o.option.option_id: o for o in self.options}
+        for k, (ids, most) in enumerate(self.caps):
+            terms = [x[oid, t] * by_id[oid].capacity for oid in ids if oid in by_id
+                     for t in self.starts(by_id[oid])]
+            if terms:
+                m.add_constraint(quicksum(terms), "<=", most, ("potential", tag, k),
+                                 group="potential")
         return x
 
     def contributions(self, stage: str, year: int, *, member: bool, recycling: bool = False,
@@ -415,9 +454,9 @@ class Problem:
             for s in self.base.stages:
                 dm = self.decided_capacity(s, y, delays=delays, alive=alive)
                 rm = self.decided_capacity(s, y, recycling=True, delays=delays, alive=alive)
-                cap = (self.base.value(s, "output") + dm
+                cap = (self.base_output(s, y) + dm
                        + self.capacity(x, s, y, member=True, delays=delays, alive=alive))
-                other = (self.base.value(s, "other_supply")
+                other = (self.base_other(s, y)
                          + self.capacity(x, s, y, member=False, delays=delays, alive=alive))
                 rec = (self.base.recycling_t_per_yr + rm
                        + self.capacity(x, s, y, member=True, recycling=True, delays=delays,
@@ -536,14 +575,14 @@ class Problem:
             outside_new = new(s, False)
             rec = (self.base.recycling_t_per_yr + rm + new(s, True, True)
                    if s == "separation" else 0.0)
-            cap = self.base.value(s, "output") + dm + planned
-            outside = self.base.value(s, "other_supply") + outside_new
+            cap = self.base_output(s, year) + dm + planned
+            outside = self.base_other(s, year) + outside_new
             if prev is None:
                 out = cap
             else:
                 need = self.input_need(s)
                 out = min(cap + rec, (prev[0] + prev[1]) / need + rec)
-            rows[s] = {"existing": self.base.value(s, "output"), "decided": dm,
+            rows[s] = {"existing": self.base_output(s, year), "decided": dm,
                        "planned": planned, "outside": outside, "recycled": rec,
                        "output": out}
             prev = (out, outside)
@@ -669,9 +708,13 @@ def _upstream(stages: Sequence[str], stage: str) -> str:
 
 
 def _item(o: Option, base: BlocBaseline, cfg: PlanSettings,
-          limit: Mapping[str, float]) -> _Opt | None:
-    """The program's view of an option, or None when it cannot add capacity."""
-    if o.kind not in ("project", "generic", "recycling") or o.iso3 == base.controller:
+          limit: Mapping[str, float], *, allied: frozenset[str] = frozenset(),
+          blocked: frozenset[str] = frozenset()) -> _Opt | None:
+    """The program's view of an option, or None when it cannot add capacity (``allied``:
+    countries whose options count as members'; ``blocked``: countries whose options the
+    bloc cannot take, e.g. aligned with the controller)."""
+    if o.kind not in ("project", "generic", "recycling") or o.iso3 == base.controller \
+            or o.iso3 in blocked:
         return None
     if o.capacity_t_per_yr is None or o.capex_musd is None or o.capacity_t_per_yr <= 0:
         return None
@@ -688,7 +731,7 @@ def _item(o: Option, base: BlocBaseline, cfg: PlanSettings,
         return None
     return _Opt(
         option=o,
-        member=o.iso3 in base.members,
+        member=o.iso3 in base.members or o.iso3 in allied,
         integer=generic,
         ub=most,
         lead=o.lead_time_years_median,
@@ -711,7 +754,8 @@ def solve_plan(bloc: str | Sequence[str], targets: Sequence[Target], *,
                controller: str = "CHN", settings: PlanSettings | None = None,
                options: Sequence[Option] | None = None, store: Store | None = None,
                defaults: PlanDefaults | None = None,
-               progress: Callable[[str], None] | None = None) -> PlanResult:
+               progress: Callable[[str], None] | None = None,
+               alignment: Alignment | None = None) -> PlanResult:
     """The least-cost plan that meets a bloc's targets, or why none does.
 
     Parameters
@@ -731,6 +775,9 @@ def solve_plan(bloc: str | Sequence[str], targets: Sequence[Target], *,
         Data store and planning defaults.
     progress : callable, optional
         Called with a short message at each phase (build, solve, diagnose).
+    alignment : Alignment, optional
+        A country's output and deposits aligned with the bloc or the controller
+        (:mod:`oreflow.plan.alignment`).
 
     Returns
     -------
@@ -747,8 +794,19 @@ def solve_plan(bloc: str | Sequence[str], targets: Sequence[Target], *,
     """
     say = progress or (lambda _msg: None)
     say("building the program")
-    prob = Problem.build(bloc, targets, controller=controller, settings=settings,
-                         options=options, store=store, defaults=defaults)
+    st = resolve_store(store)
+    aligned = None
+    if alignment is not None:
+        cfg = settings or PlanSettings()
+        dfl = defaults or load_defaults(store=st)
+        base = bloc_baseline(bloc, controller, store=st)
+        aligned = resolve_alignment(alignment, base, year=cfg.year, store=st, defaults=dfl)
+        prob = Problem.build(bloc, targets, controller=controller, settings=cfg,
+                             options=options, store=st, defaults=dfl, base=base,
+                             alignment=aligned)
+    else:
+        prob = Problem.build(bloc, targets, controller=controller, settings=settings,
+                             options=options, store=st, defaults=defaults)
     return prob.solve(say)
 
 
