@@ -13,8 +13,8 @@ import math
 
 import pandas as pd
 import pytest
-from tests.test_plan_formulate import STAGES, TOY_OPTIONS, opt, settings, toy_base
 
+from oreflow.chain.elements import oxide_factor
 from oreflow.errors import InputError
 from oreflow.plan import PlanSettings, parse_targets, solve_plan
 from oreflow.plan.alignment import (
@@ -26,8 +26,53 @@ from oreflow.plan.alignment import (
     resolve_alignment,
 )
 from oreflow.plan.alignment_effect import compare_alignment, controller_world_share
+from oreflow.plan.formulate import PlanSettings as Settings
 from oreflow.plan.formulate import Problem
-from oreflow.plan.targets import bloc_baseline
+from oreflow.plan.options import Option
+from oreflow.plan.targets import BlocBaseline, bloc_baseline
+
+STAGES = ("mine", "separation", "metal", "magnet")
+
+
+def toy_base() -> BlocBaseline:
+    """test_plan_formulate's toy bloc (a magnet needs 0.5 t REO-eq of metal)."""
+    table = pd.DataFrame({
+        "unit": ["t_REO", "t_REO", "t_REO", "t_product"],
+        "reo_per_unit": [1.0, 1.0, 1.0, 0.5],
+        "demand": [100.0, 50.0, 50.0, 100.0], "output": [1000.0, 0.0, 0.0, 0.0],
+        "world_output": [1e6] * 4, "controller_supply": [0.0, 50.0, 50.0, 100.0],
+        "other_supply": [0.0, 0.0, 0.0, 0.0], "own_supply": [100.0, 0.0, 0.0, 0.0],
+        "largest_other": ["", "", "", ""], "largest_other_share": [0.0] * 4,
+    }, index=pd.Index(STAGES, name="stage"))
+    return BlocBaseline("TOY", ("AAA",), "CCC", 2025, STAGES, table, 0.0, 1e6)
+
+
+def opt(oid: str, stage: str, cap: float, capex: float, *, iso3: str = "AAA",
+        kind: str = "generic") -> Option:
+    """A toy option online one year after its start, at full capacity."""
+    return Option(
+        option_id=oid, kind=kind, name=oid, stage=stage, iso3=iso3,  # type: ignore[arg-type]
+        material="NdFeB" if stage == "magnet" else "REO", capacity_t_per_yr=cap,
+        capacity_t_per_yr_low=cap, capacity_t_per_yr_high=cap, capex_musd=capex,
+        capex_musd_low=capex, capex_musd_high=capex, capex_estimated=False,
+        lead_time_years_low=1.0, lead_time_years_median=1.0, lead_time_years_high=1.0,
+        ramp_years=0.0, earliest_decision_year=2026, status="generic",
+        status_class="committed", p_fail=0.0, p_fail_low=0.0, p_fail_high=0.0,
+        delay_years_low=0.0, delay_years_median=0.0, delay_years_high=0.0,
+        source_ids=("toy",), estimate=False, method="")
+
+
+TOY_OPTIONS = [opt("generic:separation:AAA", "separation", 100.0, 10.0),
+               opt("generic:metal:AAA", "metal", 50 / oxide_factor("Nd"), 20.0),
+               opt("generic:magnet:AAA", "magnet", 100.0, 30.0)]
+
+
+def settings(**kw: object) -> Settings:
+    base: dict[str, object] = {"year": 2026, "discount_rate_pct": 0.0,
+                               "demand_growth_pct_per_yr": 0.0, "basis": "nominal"}
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
 
 ZZZ = pd.DataFrame({"output": [0.0, 20.0, 0.0, 0.0], "to_bloc": [0.0, 5.0, 0.0, 0.0],
                     "controller_output": [500.0, 800.0, 900.0, 950.0],
@@ -36,7 +81,7 @@ ZZZ = pd.DataFrame({"output": [0.0, 20.0, 0.0, 0.0], "to_bloc": [0.0, 5.0, 0.0, 
 
 def toy_plan(aligned: Aligned | None, targets: list[str], options: list | None = None,
              **kw: object):  # type: ignore[no-untyped-def]
-    base = toy_base(other_metal=0.0)
+    base = toy_base()
     base.table.loc["separation", "other_supply"] = 5.0  # ZZZ's shipment
     prob = Problem.build("TOY", parse_targets(targets), controller="CCC",
                          settings=settings(**kw), options=options or TOY_OPTIONS, base=base,
