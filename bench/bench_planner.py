@@ -5,6 +5,9 @@ Measures the real code path (`oreflow.plan.solve_plan`, `frontier`, `solve_stoch
 1. least cost, MSP ``magnet:self>=0.4@2030`` (infeasible: diagnosis, best reachable plan and
    the earliest-year search) and EU27 with the CRMA preset;
 2. the frontier of MSP ``magnet:self>=0.3`` for target years 2028-2040;
+2b. Vietnam's alignment (``compare_alignment``): MSP with the CRMA's 40% processing
+   benchmarks held 2030-2035, Vietnam as is, with the MSP and with China (three solves), and
+   the CRMA preset (infeasible: three diagnoses, no earliest-year search);
 3. least expected shortfall, MSP under ``china-2025-04`` in 2028-2032 within USD 2 bn, with
    10, 30, 50 and 100 sampled futures: solve time, MIP gap, and the in-sample and
    out-of-sample expected shortfall (the plan of each size scored on 300 fresh futures of
@@ -27,6 +30,7 @@ import scipy
 from oreflow.plan import (
     PlanSettings,
     Problem,
+    compare_alignment,
     frontier,
     parse_targets,
     solve_plan,
@@ -76,6 +80,17 @@ def main() -> None:
     met = front.table[front.table["feasible"]]
     print(f"| frontier MSP magnet:self>=0.3, 2028-2040 (13 solves) | first met "
           f"{int(met['year'].min())} at {met['capex_musd'].iloc[0]:,.0f} M USD | {sec:.1f} |")
+    for label, tg in (("separation, metal self>=0.4", parse_targets(
+            ["separation:self>=0.4@2030", "metal:self>=0.4@2030"])),
+                      ("CRMA preset", parse_targets([], ["crma"]))):
+        cmp, sec = _timed(lambda tg=tg: compare_alignment(  # type: ignore[misc]
+            "MSP", tg, "VNM", settings=PlanSettings(time_limit_s=args.time_limit)))
+        w = cmp.wide("self_sufficiency_without").set_index(["year", "stage"])
+        gap = float((w["bloc"] - w["controller"]).abs().max())
+        print(f"| VNM alignment, MSP {label} held 2030-2035 (3 solves) | largest "
+              f"self-sufficiency gap MSP vs CHN {gap:.1%}; capex "
+              + " / ".join(f"{v:,.0f}" for v in cmp.cost["capex_musd"])
+              + f" M USD | {sec:.1f} |")
     print()
     cfg = PlanSettings(budget_musd=2000, time_limit_s=args.time_limit)
     prob = Problem.build("MSP", (), settings=cfg, horizon=YEARS[-1])
