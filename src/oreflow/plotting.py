@@ -31,8 +31,10 @@ def pyplot() -> Any:
     return plt
 
 
-def check_plot_path(path: str | Path) -> Path:
+def check_plot_path(path: str | Path, *, html: bool = False) -> Path:
     """The plot path, checked before any work: a known suffix and an existing directory.
+
+    ``html=True`` also accepts ``.html`` (the Plotly figures of :mod:`oreflow.report`).
 
     Raises
     ------
@@ -40,9 +42,13 @@ def check_plot_path(path: str | Path) -> Path:
         One line naming the path.
     """
     out = Path(path)
-    if out.suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    known = ((".html",) if html else ()) + PLOT_SUFFIXES
+    if out.suffix.lower() not in known:
+        names = ", ".join(known[:-1]) + " or " + known[-1]
+        raise InputError(f"--plot {path}: use a {names} file name")
     parent = out.expanduser().resolve().parent
+    if out.expanduser().is_dir():
+        raise InputError(f"--plot {path}: is a directory; give a file name")
     if not parent.is_dir():
         raise InputError(f"--plot {path}: directory {parent} does not exist")
     return out
