@@ -226,6 +226,13 @@ def stress(
     all_materials: Annotated[bool, typer.Option(
         "--all-materials", help="Table: also materials the scenario leaves unchanged.")]
     = False,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the price fan chart (P10-P50-P90 inside and outside the controller, "
+             "shock dates marked) to a .html (offline), .png, .svg or .pdf file (static "
+             "formats need Chromium). Checked before the run.")] = None,
+    plot_material: Annotated[str | None, typer.Option(
+        help="Material of --plot (default: the one with the highest peak price multiple "
+             "outside the controller).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -251,6 +258,12 @@ def stress(
         paths = True
     if seed < 0:
         raise InputError(f"--seed must be a non-negative integer, got {seed}")
+    if plot is not None:
+        from oreflow.report.export import check_figure_path
+
+        check_figure_path(plot)
+    elif plot_material is not None:
+        raise InputError("--plot-material chooses the material of --plot: add --plot FILE")
 
     from oreflow.simulate import simulate
 
@@ -262,7 +275,17 @@ def stress(
     from oreflow.simulate.result import export_recovery
 
     summary = result.summary()
+    if plot is not None and plot_material is not None and plot_material not in result.materials:
+        from oreflow.errors import unknown
+
+        raise unknown("material", plot_material, result.materials)
     written = result.write(target.path, target.fmt) if target is not None else []
+    if plot is not None:
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import fan_chart
+
+        written.append(write_figure(fan_chart(result, plot_material or _top_material(summary)),
+                                    plot))
     shown = summary if all_materials else _affected(summary)
     sources = _scenario_sources(sc)
     if fmt is Format.json:
@@ -309,6 +332,13 @@ def stress(
     for p in written:
         out_.print(f"wrote {p}")
     out_.finish()
+
+
+def _top_material(summary: Any) -> str:
+    """The material with the highest P50 peak price multiple outside the controller."""
+    outside = summary[summary["role"] != "controller"]
+    rows = outside if not outside.empty else summary
+    return str(rows.loc[rows["peak_price_multiple_p50"].idxmax(), "material"])
 
 
 def _share(x: float) -> str:

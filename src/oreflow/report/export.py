@@ -17,10 +17,13 @@ import plotly.graph_objects as go
 from oreflow.errors import OreflowError
 from oreflow.plotting import check_plot_path
 
-__all__ = ["STATIC_SUFFIXES", "chromium_path", "figure_html", "write_figure"]
+__all__ = ["FIGURE_SUFFIXES", "STATIC_SUFFIXES", "check_figure_path", "chromium_path",
+           "figure_html", "write_figure"]
 
 #: Suffixes written through kaleido (a browser is needed).
 STATIC_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
+#: Suffixes :func:`write_figure` writes.
+FIGURE_SUFFIXES: tuple[str, ...] = (".html", *STATIC_SUFFIXES)
 #: Names of the browser looked up on ``PATH`` (``BROWSER_PATH`` wins when set).
 _BROWSERS: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
@@ -37,6 +40,12 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+def check_figure_path(path: str | Path) -> Path:
+    """A ``--plot`` path checked before any work: ``.html``, ``.png``, ``.svg`` or ``.pdf``
+    in an existing directory (raises :class:`~oreflow.errors.InputError`, one line)."""
+    return check_plot_path(path, html=True)
 
 
 def figure_html(fig: go.Figure, *, full_html: bool = True, include_plotlyjs: bool = True,
@@ -61,7 +70,7 @@ def write_figure(fig: go.Figure, path: str | Path) -> Path:
     oreflow.errors.OreflowError
         A static format without a Chromium browser (one line; ``.html`` needs none).
     """
-    out = check_plot_path(path, html=True)
+    out = check_figure_path(path)
     suffix = out.suffix.lower()
     if suffix == ".html":
         try:

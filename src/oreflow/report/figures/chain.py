@@ -160,11 +160,11 @@ def trace_flows(answer: Answer, *, store: Store | None = None,
         smat = chain.sourcing(stages[k]).to_numpy(dtype=float)  # supplier j x user c
         flows = smat * amount[None, :]
         for j, cj in enumerate(countries):
-            for c, cc in enumerate(countries):
-                if flows[j, c] > 0:
+            for u, cu in enumerate(countries):
+                if flows[j, u] > 0:
                     rows.append({"source_stage": stages[k - 1], "source": cj,
-                                 "target_stage": stages[k], "target": cc,
-                                 "value": float(flows[j, c])})
+                                 "target_stage": stages[k], "target": cu,
+                                 "value": float(flows[j, u])})
         amount = flows.sum(axis=1)
     df = pd.DataFrame(rows, columns=["source_stage", "source", "target_stage", "target",
                                      "value"])
@@ -180,9 +180,9 @@ def trace_flows(answer: Answer, *, store: Store | None = None,
                     for a, b in zip(df["source_stage"], df["source"], strict=True)]
     df["target"] = [("other" if (a, b) in small else b)
                     for a, b in zip(df["target_stage"], df["target"], strict=True)]
-    out: pd.DataFrame = df.groupby(["source_stage", "source", "target_stage", "target"],
-                                   sort=False, as_index=False)["value"].sum()
-    return out
+    grouped = df.groupby(["source_stage", "source", "target_stage", "target"], sort=False,
+                         as_index=False)["value"].sum()
+    return pd.DataFrame(grouped)
 
 
 def trace_sankey(answer: Answer, *, store: Store | None = None) -> go.Figure:
