@@ -6,7 +6,6 @@ Imports inside command functions are deliberate: each verb loads only what it us
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from oreflow.cli._app import (
     print_json,
 )
 from oreflow.errors import InputError
+from oreflow.report.tables import BANDS
 
 __all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show", "stress"]
 
@@ -36,41 +36,11 @@ __all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show
 NOT_RECOVERED = "not within horizon"
 
 
-def _multiple(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-
-
-#: Bands printed in the stress table: (column stem, header, number format).
-BANDS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("peak_price_multiple", "peak price ×", _multiple),
-    ("shortfall_share", "shortfall share", "{:.0%}".format),
-    ("months_to_recovery", "months to recovery", "{:.0f}".format),
-    ("cost_musd", "cost [M USD]", "{:,.0f}".format),
-)
-
-
-def _band(row: dict[str, Any], stem: str, fmt: Callable[[float], str]) -> str:
-    """``P50 (P10–P90)`` of one summary row, as text."""
-
-    def one(v: float) -> str:
-        return "∞" if v == float("inf") else fmt(v)
-
-    return f"{one(row[stem + '_p50'])} ({one(row[stem + '_p10'])}–{one(row[stem + '_p90'])})"
-
-
 def _display(summary: Any) -> Any:
     """Compact table: one row per material and segment, each band as P50 (P10–P90)."""
-    import pandas as pd
+    from oreflow.report.tables import headline_table
 
-    rows = []
-    for r in summary.to_dict("records"):
-        seg = r["region"] if r["region"] == r["role"] else f"{r['region']} ({r['role']})"
-        row = {"material": r["material"], "segment": seg}
-        for stem, header, fmt in BANDS:
-            if f"{stem}_p50" in r:
-                row[header] = _band(r, stem, fmt)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return headline_table(summary)
 
 
 def _load_scenario(name_or_path: str) -> Any:
@@ -90,10 +60,9 @@ def _scenario_sources(sc: Any) -> list[str]:
 
 def _affected(summary: Any) -> Any:
     """Rows of materials whose price or supply moves in any region (P90 band)."""
-    moved = ((summary["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
-        summary["shortfall_share_p90"] > 1e-6)
-    materials = set(summary.loc[moved, "material"])
-    return summary[summary["material"].isin(materials)]
+    from oreflow.report.tables import affected
+
+    return affected(summary)
 
 
 scenarios_app = App(help="List the built-in scenarios, or print one's YAML to start from.",
