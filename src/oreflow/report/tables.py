@@ -7,7 +7,7 @@ when it starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ BANDS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 )
 
 
-def band(row: dict[str, Any], stem: str, fmt: Callable[[float], str], *,
+def band(row: Mapping[Any, Any], stem: str, fmt: Callable[[float], str], *,
          inf: str = "∞") -> str:
     """``P50 (P10–P90)`` of one summary row as text; ``inf`` (not recovered within the
     horizon) written as ``inf``."""
