@@ -113,7 +113,7 @@ def test_stage_share_bars_sum_to_100_per_stage(concentration: Answer) -> None:
     fig = stage_share_bars(concentration)
     totals = np.sum([np.asarray(t.y, dtype=float) for t in fig.data], axis=0)
     np.testing.assert_allclose(totals, 100.0, atol=1e-6)
-    chn = [t for t in fig.data if t.name == "CHN"][0]
+    chn = next(t for t in fig.data if t.name == "CHN")
     assert chn.y[0] == pytest.approx(100 * concentration.tables["shares"].loc["mine", "CHN"])
 
 
@@ -147,7 +147,7 @@ def test_stockout_figure_from_an_impact(result: Result) -> None:
     else:  # never out of stock within the horizon: drawn at the axis end, said so
         assert prod.text[0] == "beyond horizon" and np.isfinite(prod.x[0])
     inputs = ans.tables["inputs"]
-    alone = [t for t in fig.data if t.name == "input"][0]
+    alone = next(t for t in fig.data if t.name == "input")
     assert len(alone.y) == len(inputs)
     assert "[months]" in fig.layout.title.text
     with pytest.raises(InputError):
@@ -172,7 +172,7 @@ def _plan() -> object:
 def test_timeline_bars_start_at_the_choices_years() -> None:
     plan = _plan()
     fig = timeline_figure(plan)  # type: ignore[arg-type]
-    building, ramping, full = fig.data
+    building, ramping, _full = fig.data
     assert list(building.base) == [2026, 2025]
     assert list(building.x) == pytest.approx([2.0, 2.5])
     assert list(ramping.base) == pytest.approx([2028.0, 2027.5])
@@ -251,8 +251,8 @@ def test_validation_figure_puts_observations_over_the_fan() -> None:
     assert sum(len(t.y) for t in obs) == len(prices)
     assert sorted(float(y) for t in obs for y in t.y) == pytest.approx(
         sorted(prices["observed"]))
-    p50 = [t for t in fig.data if t.name == "model outside P50"][0]
-    mat = [m for m in ("Ga", "Ge") if m in v.run.result.materials][0]
+    p50 = next(t for t in fig.data if t.name == "model outside P50")
+    mat = next(m for m in ("Ga", "Ge") if m in v.run.result.materials)
     i = v.run.result.materials.index(mat)
     np.testing.assert_allclose(p50.y, np.quantile(v.run.outside[:, :, i], 0.5, axis=0))
     assert fig.layout.meta["episode"] == "gage-2023" and _sources(fig)
