@@ -257,3 +257,9 @@ def test_validation_figure_puts_observations_over_the_fan() -> None:
     np.testing.assert_allclose(p50.y, np.quantile(v.run.outside[:, :, i], 0.5, axis=0))
     assert fig.layout.meta["episode"] == "gage-2023" and _sources(fig)
     assert v._repr_html_().count("plotly-graph-div") == 1
+
+
+def test_plan_repr_html_has_the_choices_and_the_timeline() -> None:
+    page = _plan()._repr_html_()  # type: ignore[attr-defined]
+    assert "sep-a" in page and "mag-b" in page and "optimal" in page
+    assert page.count('class="plotly-graph-div"') == 1

@@ -133,13 +133,14 @@ def trace_flows(answer: Answer, *, store: Store | None = None,
         ``other``.
     """
     from oreflow.chain.analysis import build_chain
+    from oreflow.data.catalog import DEFAULT_YEAR
 
     m = answer.meta
     for key in ("material", "country", "stage", "node", "tonnes"):
         if key not in m:
             raise InputError(f"this answer has no '{key}': use the answer of "
                              "oreflow.chain.analysis.trace")
-    chain = build_chain(str(m["material"]), int(m.get("year") or 0) or 2024, store=store)
+    chain = build_chain(str(m["material"]), int(m.get("year") or DEFAULT_YEAR), store=store)
     stages = list(chain.stages)
     stage, country, total = str(m["stage"]), str(m["country"]), float(m["tonnes"])
     countries = [str(c) for c in chain.countries]
