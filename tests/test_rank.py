@@ -319,7 +319,7 @@ def test_bad_input_is_one_line(store: Store) -> None:
 
 @pytest.mark.usefixtures("user_dir")
 def test_cli_json_shape(tmp_path: Path) -> None:
-    fig = tmp_path / "rank.png"
+    fig = tmp_path / "rank.html"
     res = cli.invoke(app, ["rank", "--importer", "USA", "--draws", "5", "-m", "Dy,Sc",
                            "--json", "--plot", str(fig)])
     assert res.exit_code == 0, res.output
@@ -332,7 +332,7 @@ def test_cli_json_shape(tmp_path: Path) -> None:
     assert {"expected_loss_musd_per_yr", "loss_musd_p10", "loss_musd_p50", "loss_musd_p90",
             "worst_scenario", "worst_probability_per_yr"} <= set(row)
     assert out["not_ranked"][0]["material"] == "Sc"
-    assert fig.stat().st_size > 1000
+    assert fig.stat().st_size > 1000 and "expected loss" in fig.read_text(encoding="utf-8")
 
 
 @pytest.mark.usefixtures("user_dir")

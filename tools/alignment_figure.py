@@ -14,11 +14,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 
 from oreflow.plan import compare_alignment, parse_targets
 from oreflow.plan.alignment_effect import CASES, AlignmentComparison
-from oreflow.plotting import pyplot, save_figure
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "figures" / "vietnam-alignment.png"
 TARGETS = ["separation:self>=0.4@2030", "metal:self>=0.4@2030"]
@@ -29,7 +29,9 @@ STYLE = {"as_is": ("#636363", "-"), "bloc": ("#3182bd", "--"), "controller": ("#
 
 def figure(cmp: AlignmentComparison, path: Path) -> None:
     """Two panels: self-sufficiency (no plan) at metal and magnet; China's world share."""
-    plt = pyplot()
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     t = cmp.table
     for case in CASES:
@@ -52,7 +54,8 @@ def figure(cmp: AlignmentComparison, path: Path) -> None:
         ax.set_xlabel("year")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    save_figure(fig, path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
 
 
 def markdown(df: pd.DataFrame) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from oreflow.rank import rank
-from oreflow.rank.figures import ranking_figure, save_figure
+from oreflow.report.export import write_figure
+from oreflow.report.figures import ranking_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "ranking.md"
@@ -52,7 +53,7 @@ def main() -> None:
         raise SystemExit("docs/ranking.md has no ranking:usa markers")
     new = table(ranking)
     DOC.write_text(pat.sub(lambda m: m.group(1) + new + m.group(2), text), encoding="utf-8")
-    save_figure(ranking_figure(ranking, answer.meta["importer"]), FIGURE)
+    write_figure(ranking_figure(answer), FIGURE)  # PNG through kaleido (needs Chromium)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,14 @@ MaterialOpt = Annotated[str, typer.Option(
     "--material", "-m", help="REO, an element (Nd, Dy, …) or another mineral (Ga, W, …).")]
 
 
+def _check_plot(plot: Path | None) -> None:
+    """Check a --plot path before any work."""
+    if plot is not None:
+        from oreflow.report.export import check_figure_path
+
+        check_figure_path(plot)
+
+
 @app.command()
 def overview(year: YearOpt = DEFAULT_YEAR, as_json: JsonOpt = False,
              as_csv: CsvOpt = False, wide: WideOpt = False, show_sources: SourcesOpt = False,
@@ -60,6 +68,9 @@ def concentration(
     year: YearOpt = DEFAULT_YEAR,
     shares: Annotated[bool, typer.Option("--shares", help="Also print country shares.")]
     = False,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the stage shares by country as stacked bars to a .html (offline), "
+             ".png, .svg or .pdf file (static formats need Chromium).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -73,7 +84,13 @@ def concentration(
     """
     from oreflow.chain.analysis import concentration as run
 
+    _check_plot(plot)
     answer = run(material, year, stage=stage)
+    if plot is not None:
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import stage_share_bars
+
+        write_figure(stage_share_bars(answer), plot)
     material = str(answer.meta.get("material", material))  # the code: Dysprosium -> Dy
     fmt = _fmt(as_json, as_csv)
     order = [("concentration", f"{material} {year}: concentration by stage")]
@@ -104,6 +121,10 @@ def trace(
         help="use (what the country's industry uses) or output (what it makes); default "
              "use where it has any.")] = None,
     year: YearOpt = DEFAULT_YEAR,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write a Sankey of the flows, mine to the country, stage by stage, to a .html "
+             "(offline), .png, .svg or .pdf file (static formats need Chromium).")] = None,
+
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -116,8 +137,14 @@ def trace(
     """
     from oreflow.chain.analysis import trace as run
 
+    _check_plot(plot)
     answer = run(material, country.upper(), stage=stage, year=year,
                  controllers=controller or ["CHN"], node=node)
+    if plot is not None:
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import trace_sankey
+
+        write_figure(trace_sankey(answer), plot)
     m = answer.meta
     material = str(m.get("material", material))  # the code: Dysprosium -> Dy
     fmt = _fmt(as_json, as_csv)

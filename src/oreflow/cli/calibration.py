@@ -119,7 +119,12 @@ def validate(
     draws: Annotated[int, typer.Option(help="Monte Carlo draws.", min=10)] = 500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2010,
     figures: Annotated[Path | None, typer.Option(
-        help="Write a PNG per episode and fit (observed points over the fan chart).")] = None,
+        help="Write a PNG per episode and fit (observed points over the fan chart; "
+             "matplotlib, as in the docs).")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the interactive figure per episode and fit to FILE with "
+             "-EPISODE-in-sample / -EPISODE-out-of-sample before the suffix: .html "
+             "(offline), .png, .svg or .pdf (static formats need Chromium).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -136,6 +141,10 @@ def validate(
     from oreflow.simulate.validate import validate as run
 
     names = episodes or list(EPISODES)
+    if plot is not None:
+        from oreflow.report.export import check_figure_path
+
+        check_figure_path(plot)
     for n in names:
         if n not in EPISODES:
             from oreflow.errors import InputError, unknown
@@ -153,11 +162,20 @@ def validate(
         for k, v in enumerate(results):
             tag = "in-sample" if v.fitted_on == "both" else "out-of-sample"
             written[k] = str(figure(v, figures / f"validation-{v.episode}-{tag}.png"))
+    plots: dict[int, str] = {}
+    if plot is not None:
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import validation_figure
+
+        for k, v in enumerate(results):
+            tag = "in-sample" if v.fitted_on == "both" else "out-of-sample"
+            path = plot.with_name(f"{plot.stem}-{v.episode}-{tag}{plot.suffix}")
+            plots[k] = str(write_figure(validation_figure(v), path))
     if fmt is Format.json:
         print_json({"episodes": [{
             "episode": v.episode, "fitted_on": v.fitted_on, "verdict": v.verdict(),
             "passes": v.passes, "observations": _jsonable(v.table), "peaks": _jsonable(v.peaks),
-            "checks": _jsonable(v.checks), "figure": written.get(k)}
+            "checks": _jsonable(v.checks), "figure": written.get(k), "plot": plots.get(k)}
             for k, v in enumerate(results)]})
         return
     out = renderer(fmt, wide=wide, table=table)
@@ -174,8 +192,9 @@ def validate(
                   title=f"{v.episode}: headline peaks (months from the start) and recovery")
         out.table(f"{v.episode}-{tag}-checks", v.checks, title=f"{v.episode}: bands")
         out.print(Text(v.verdict(), style="green" if v.passes else "red"))
-        if k in written:
-            out.print(f"wrote {written[k]}")
+        for done in (written, plots):
+            if k in done:
+                out.print(f"wrote {done[k]}")
     out.finish()
 
 

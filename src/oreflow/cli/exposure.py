@@ -78,6 +78,9 @@ def exposure(
     draws: Annotated[int, typer.Option(help="Monte Carlo draws for --scenario.", min=1)]
     = 500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    plot: Annotated[Path | None, typer.Option(
+        help="With --scenario: write months to stock-out per product and input to a .html "
+             "(offline), .png, .svg or .pdf file (static formats need Chromium).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -94,6 +97,12 @@ def exposure(
 
     if (bom is None) == (example is None):
         raise InputError("give a BOM file or --example NAME (one of them)")
+    if plot is not None:
+        from oreflow.report.export import check_figure_path
+
+        if not scenario:
+            raise InputError("--plot draws months to stock-out: add --scenario NAME")
+        check_figure_path(plot)
     if example is not None:
         if example not in list_examples():
             raise unknown("example BOM", example, list_examples())
@@ -107,6 +116,11 @@ def exposure(
     if scenario:
         with progress(f"{scenario}: {draws} draws", waiting="building the baseline") as bar:
             imp = impact(b, scenario, draws=draws, seed=seed, progress=bar)
+        if plot is not None:
+            from oreflow.report.export import write_figure
+            from oreflow.report.figures import stockout_figure
+
+            write_figure(stockout_figure(imp), plot)
     if fmt is Format.json:
         payload: dict[str, Any] = {
             "bom": b.name, "scenario": scenario, "draws": draws if scenario else None,

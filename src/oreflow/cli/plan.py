@@ -255,7 +255,8 @@ def plan(
     defaults: Annotated[Path | None, typer.Option(
         help="Your planning defaults (YAML, the schema of plan/defaults.yaml).")] = None,
     plot: Annotated[Path | None, typer.Option(
-        help="Write the timeline (or the frontier) as a PNG, SVG or PDF.")] = None,
+        help="Write the timeline (or the frontier) to a .html (offline), .png, .svg or .pdf "
+             "file (static formats need Chromium).")] = None,
     align: Annotated[str | None, typer.Option(
         "--align", metavar="COUNTRY=SIDE",
         help="A country's output and deposits aligned with the bloc or the controller: "
@@ -298,9 +299,9 @@ def plan(
     if basis not in ("expected", "nominal"):
         raise InputError(f"--basis must be 'expected' or 'nominal' (got '{basis}')")
     if plot is not None:
-        from oreflow.plotting import check_plot_path
+        from oreflow.report.export import check_figure_path
 
-        check_plot_path(plot)
+        check_figure_path(plot)
 
     from oreflow.plan.defaults import load_defaults
     from oreflow.plan.formulate import PlanSettings
@@ -358,9 +359,10 @@ def plan(
                             defaults=dfl, progress=bar.describe, alignment=alignment)
     ev = checking.run(result, show) if checking is not None else None
     if plot is not None:
-        from oreflow.plan.figures import save_figure, timeline_figure
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import timeline_figure
 
-        save_figure(timeline_figure(result), plot)
+        write_figure(timeline_figure(result), plot)
     if fmt is Format.json:
         print_json({**_plan_payload(result), **_check_payload(ev)})
         return
@@ -572,9 +574,10 @@ def _frontier(out: Renderer, members: str | list[str], targets: Any, years: list
         front = run_frontier(members, targets[0], years, controller=controller,
                              settings=settings, defaults=dfl, progress=bar.describe)
     if plot is not None:
-        from oreflow.plan.figures import frontier_figure, save_figure
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import frontier_figure
 
-        save_figure(frontier_figure(front), plot)
+        write_figure(frontier_figure(front), plot)
     if out.fmt == "json":
         print_json({"target": front.target, "rows": _jsonable(front.table),
                     "notes": list(front.plans[0].notes) if front.plans else []})
@@ -603,9 +606,10 @@ def _shortfall(out: Renderer, members: str | list[str], targets: Any, scenario: 
                                defaults=dfl, progress=bar.describe)
     ev = checking.run(res.plan, show) if checking is not None else None
     if plot is not None:
-        from oreflow.plan.figures import save_figure, timeline_figure
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import timeline_figure
 
-        save_figure(timeline_figure(res.plan), plot)
+        write_figure(timeline_figure(res.plan), plot)
     if out.fmt == "json":
         print_json({**_check_payload(ev), "plan": _plan_payload(res.plan),
                     "deterministic": _plan_payload(res.deterministic),

@@ -61,7 +61,8 @@ def rank(
         "--materials", "-m", help="Materials or groups to rank (repeatable or comma-"
                                   "separated; default: all the engine simulates).")] = None,
     plot: Annotated[Path | None, typer.Option(
-        help="Write a bar chart of the expected losses (.png, .svg or .pdf).")] = None,
+        help="Write a bar chart of the expected losses to a .html (offline), .png, .svg or "
+             ".pdf file (static formats need Chromium).")] = None,
     workers: Annotated[int | None, typer.Option(
         min=1, help="Worker processes (default: the CPUs available); the numbers do not "
                     "depend on it.")] = None,
@@ -80,11 +81,11 @@ def rank(
     """
     from oreflow.cli.render import progress
     from oreflow.rank import rank as run
-    from oreflow.rank.figures import check_plot_path, ranking_figure, save_figure
     from oreflow.rank.scenarios import check_materials, resolve_importer
+    from oreflow.report.export import check_figure_path
 
     if plot is not None:
-        check_plot_path(plot)
+        check_figure_path(plot)
     mats = [p.strip() for m in materials or [] for p in m.split(",") if p.strip()] or None
     resolve_importer(importer)  # bad input fails here, before the progress line
     check_materials(mats)
@@ -94,7 +95,10 @@ def rank(
         answer = run(importer, draws=draws, seed=seed, materials=mats, progress=bar,
                      workers=workers)
     if plot is not None:
-        save_figure(ranking_figure(answer.tables["ranking"], answer.meta["importer"]), plot)
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import ranking_figure
+
+        write_figure(ranking_figure(answer), plot)
     if fmt is Format.json:
         payload = json_payload(answer, **{k: v for k, v in answer.meta.items()
                                           if k != "sources_by_part"})

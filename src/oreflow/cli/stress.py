@@ -6,7 +6,6 @@ Imports inside command functions are deliberate: each verb loads only what it us
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from oreflow.cli._app import (
     print_json,
 )
 from oreflow.errors import InputError
+from oreflow.report.tables import BANDS
 
 __all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show", "stress"]
 
@@ -36,41 +36,11 @@ __all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show
 NOT_RECOVERED = "not within horizon"
 
 
-def _multiple(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-
-
-#: Bands printed in the stress table: (column stem, header, number format).
-BANDS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("peak_price_multiple", "peak price ×", _multiple),
-    ("shortfall_share", "shortfall share", "{:.0%}".format),
-    ("months_to_recovery", "months to recovery", "{:.0f}".format),
-    ("cost_musd", "cost [M USD]", "{:,.0f}".format),
-)
-
-
-def _band(row: dict[str, Any], stem: str, fmt: Callable[[float], str]) -> str:
-    """``P50 (P10–P90)`` of one summary row, as text."""
-
-    def one(v: float) -> str:
-        return "∞" if v == float("inf") else fmt(v)
-
-    return f"{one(row[stem + '_p50'])} ({one(row[stem + '_p10'])}–{one(row[stem + '_p90'])})"
-
-
 def _display(summary: Any) -> Any:
     """Compact table: one row per material and segment, each band as P50 (P10–P90)."""
-    import pandas as pd
+    from oreflow.report.tables import headline_table
 
-    rows = []
-    for r in summary.to_dict("records"):
-        seg = r["region"] if r["region"] == r["role"] else f"{r['region']} ({r['role']})"
-        row = {"material": r["material"], "segment": seg}
-        for stem, header, fmt in BANDS:
-            if f"{stem}_p50" in r:
-                row[header] = _band(r, stem, fmt)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return headline_table(summary)
 
 
 def _load_scenario(name_or_path: str) -> Any:
@@ -90,10 +60,9 @@ def _scenario_sources(sc: Any) -> list[str]:
 
 def _affected(summary: Any) -> Any:
     """Rows of materials whose price or supply moves in any region (P90 band)."""
-    moved = ((summary["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
-        summary["shortfall_share_p90"] > 1e-6)
-    materials = set(summary.loc[moved, "material"])
-    return summary[summary["material"].isin(materials)]
+    from oreflow.report.tables import affected
+
+    return affected(summary)
 
 
 scenarios_app = App(help="List the built-in scenarios, or print one's YAML to start from.",
@@ -226,6 +195,13 @@ def stress(
     all_materials: Annotated[bool, typer.Option(
         "--all-materials", help="Table: also materials the scenario leaves unchanged.")]
     = False,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the price fan chart (P10-P50-P90 inside and outside the controller, "
+             "shock dates marked) to a .html (offline), .png, .svg or .pdf file (static "
+             "formats need Chromium). Checked before the run.")] = None,
+    plot_material: Annotated[str | None, typer.Option(
+        help="Material of --plot (default: the one with the highest peak price multiple "
+             "outside the controller).")] = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     wide: WideOpt = False,
@@ -251,6 +227,12 @@ def stress(
         paths = True
     if seed < 0:
         raise InputError(f"--seed must be a non-negative integer, got {seed}")
+    if plot is not None:
+        from oreflow.report.export import check_figure_path
+
+        check_figure_path(plot)
+    elif plot_material is not None:
+        raise InputError("--plot-material chooses the material of --plot: add --plot FILE")
 
     from oreflow.simulate import simulate
 
@@ -262,7 +244,17 @@ def stress(
     from oreflow.simulate.result import export_recovery
 
     summary = result.summary()
+    if plot is not None and plot_material is not None and plot_material not in result.materials:
+        from oreflow.errors import unknown
+
+        raise unknown("material", plot_material, result.materials)
     written = result.write(target.path, target.fmt) if target is not None else []
+    if plot is not None:
+        from oreflow.report.export import write_figure
+        from oreflow.report.figures import fan_chart
+
+        written.append(write_figure(fan_chart(result, plot_material or _top_material(summary)),
+                                    plot))
     shown = summary if all_materials else _affected(summary)
     sources = _scenario_sources(sc)
     if fmt is Format.json:
@@ -309,6 +301,13 @@ def stress(
     for p in written:
         out_.print(f"wrote {p}")
     out_.finish()
+
+
+def _top_material(summary: Any) -> str:
+    """The material with the highest P50 peak price multiple outside the controller."""
+    outside = summary[summary["role"] != "controller"]
+    rows = outside if not outside.empty else summary
+    return str(rows.loc[rows["peak_price_multiple_p50"].idxmax(), "material"])
 
 
 def _share(x: float) -> str:

@@ -209,6 +209,13 @@ class PlanResult:
         """Capital cost of what the plan chooses [million USD]."""
         return float(sum(c.capex_musd for c in self.chosen))
 
+    def _repr_html_(self) -> str:
+        """Notebook view: status, cost, the choices and the timeline."""
+        # imported here: the report layer sits above the planner and loads Plotly
+        from oreflow.report.notebook import plan_html
+
+        return plan_html(self)
+
     def choices_frame(self, choices: Sequence[Choice] | None = None) -> pd.DataFrame:
         """The choices as a table, one row per choice (units in the column names)."""
         rows: list[dict[str, Any]] = [asdict(c) for c in (choices or self.choices)]

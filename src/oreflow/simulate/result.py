@@ -18,7 +18,6 @@ string :data:`NOT_RECOVERED` instead, so it is never confused with a missing val
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import importlib.util
 import json
 import math
@@ -678,37 +677,12 @@ class Result:
         return [p, *self._write_sidecars(side, None)]
 
     def _repr_html_(self) -> str:
-        """Notebook view: the provenance line and the P50 (P10-P90) of the headline numbers
-        in the segments whose price or supply moved."""
-        prov = self.provenance
-        head = (f"<p><b>{html.escape(self.scenario.name)}</b>: {prov.get('draws')} draws, "
-                f"seed {prov.get('seed')}, {self.scenario.horizon_months} months from "
-                f"{self.dates[0]:%Y-%m}; scenario hash "
-                f"{html.escape(str(prov.get('scenario_hash')))}, dataset "
-                f"{html.escape(str(prov.get('dataset_version')))}, oreflow "
-                f"{html.escape(str(prov.get('package_version')))}</p>")
-        summ = self.summary()
-        moved = ((summ["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
-            summ["shortfall_share_p90"] > 1e-6)
-        rows = summ[moved]
-        if rows.empty:
-            return head + "<p>No price or supply moved in any segment.</p>"
+        """Notebook view: the provenance line, the P50 (P10-P90) of the headline numbers in
+        the segments whose price or supply moved, and the main price fan chart."""
+        # imported here: the report layer sits above the simulator and loads Plotly
+        from oreflow.report.notebook import result_html
 
-        def band(r: pd.Series, stem: str, f: str) -> str:
-            def one(v: float) -> str:
-                return NOT_RECOVERED if np.isinf(v) else format(v, f)
-            return f"{one(r[stem + '_p50'])} ({one(r[stem + '_p10'])}–{one(r[stem + '_p90'])})"
-
-        table = pd.DataFrame({
-            "material": rows["material"], "region": rows["region"],
-            "peak price ×": [band(r, "peak_price_multiple", ".3g") for _, r in rows.iterrows()],
-            "shortfall share": [band(r, "shortfall_share", ".0%") for _, r in rows.iterrows()],
-            "months to recovery": [band(r, "months_to_recovery", ".0f")
-                                   for _, r in rows.iterrows()],
-            "cost [M USD]": [band(r, "cost_musd", ",.0f") for _, r in rows.iterrows()],
-        })
-        return head + table.to_html(index=False, escape=True) + (
-            "<p><small>P50 (P10–P90) over draws</small></p>")
+        return result_html(self)
 
     def __repr__(self) -> str:
         p = self.provenance

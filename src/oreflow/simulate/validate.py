@@ -57,6 +57,13 @@ class Validation:
         """All bands met."""
         return bool(self.checks["passes"].all())
 
+    def _repr_html_(self) -> str:
+        """Notebook view: the verdict, the bands and observed points over the model fan."""
+        # imported here: the report layer sits above the simulator and loads Plotly
+        from oreflow.report.notebook import validation_html
+
+        return validation_html(self)
+
     def verdict(self) -> str:
         """One line: which bands hold."""
         failed = self.checks.loc[~self.checks["passes"], "check"].tolist()

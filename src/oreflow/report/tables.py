@@ -1,0 +1,66 @@
+"""The headline table of a disruption run, as ``oreflow stress`` prints it and reports and
+notebooks show it: one row per material and segment, each band as ``P50 (P10–P90)``.
+
+Light on purpose (pandas is imported inside the functions): the CLI imports :data:`BANDS`
+when it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["BANDS", "affected", "band", "headline_table"]
+
+
+def _multiple(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+#: Bands of the headline table: (summary column stem, header, number format).
+BANDS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("peak_price_multiple", "peak price ×", _multiple),
+    ("shortfall_share", "shortfall share", "{:.0%}".format),
+    ("months_to_recovery", "months to recovery", "{:.0f}".format),
+    ("cost_musd", "cost [M USD]", "{:,.0f}".format),
+)
+
+
+def band(row: Mapping[Any, Any], stem: str, fmt: Callable[[float], str], *,
+         inf: str = "∞") -> str:
+    """``P50 (P10–P90)`` of one summary row as text; ``inf`` (not recovered within the
+    horizon) written as ``inf``."""
+
+    def one(v: float) -> str:
+        return inf if v == float("inf") else fmt(v)
+
+    return f"{one(row[stem + '_p50'])} ({one(row[stem + '_p10'])}–{one(row[stem + '_p90'])})"
+
+
+def affected(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :meth:`oreflow.simulate.Result.summary` for the materials whose price or
+    supply moves in any segment (P90 band)."""
+    moved = ((summary["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (
+        summary["shortfall_share_p90"] > 1e-6)
+    materials = set(summary.loc[moved, "material"])
+    return summary[summary["material"].isin(materials)]
+
+
+def headline_table(summary: pd.DataFrame, *, inf: str = "∞") -> pd.DataFrame:
+    """One row per material and segment of ``summary`` (``segment`` is the region, with its
+    role when they differ), each of :data:`BANDS` as ``P50 (P10–P90)`` text."""
+    import pandas as pd
+
+    rows = []
+    for r in summary.to_dict("records"):
+        seg = r["region"] if r["region"] == r["role"] else f"{r['region']} ({r['role']})"
+        row = {"material": r["material"], "segment": seg}
+        for stem, header, fmt in BANDS:
+            if f"{stem}_p50" in r:
+                row[header] = band(r, stem, fmt, inf=inf)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["material", "segment",
+                                       *[h for _, h, _ in BANDS]] if not rows else None)
