@@ -156,6 +156,7 @@ class StressTable(StrEnum):
     summary = "summary"
     paths = "paths"
     sectors = "sectors"
+    redirect = "redirect"
 
 
 #: What ``--json`` says about its conventions (also in ``--help``).
@@ -276,6 +277,8 @@ def stress(
             "notes": _notes(shown, result), "sources": sources,
             "written": [str(p) for p in written],
         }
+        if result.arrays.redirect is not None:
+            payload["redirect"] = _jsonable(result.redirect_table())
         if paths:
             payload["paths"] = _paths_json(result.to_pandas(), roles)
         print_json(payload)
@@ -285,6 +288,8 @@ def stress(
             emit(result.to_pandas(), fmt)
         elif table is StressTable.sectors:
             emit(result.sector_shortfall(), fmt)
+        elif table is StressTable.redirect:
+            emit(result.redirect_table(), fmt)
         else:
             emit(export_recovery(summary), fmt)
         return
@@ -297,6 +302,12 @@ def stress(
                        "price in that segment; shortfall = unmet share of baseline demand; "
                        "cost = buyers' loss (negative: gain); ∞ months = not recovered within "
                        "the horizon")
+    if result.arrays.redirect is not None:
+        out_.table("redirect", _redirect_display(result.redirect_table(), every=1 if wide else 3),
+                   title="flow redirect, t of the redirected content: P50 (P10–P90)",
+                   caption="redirected = feed the controller's separators lose; separated = "
+                           "what the receiving side separates; stock = ore waiting at month "
+                           "end [t]; flows in t/month; quarterly rows (--wide: every month)")
     out_.notes(_notes(shown, result))
     if paths:
         out_.print("monthly paths: --json --paths, --csv --table paths, or --out", style="dim")
@@ -309,6 +320,24 @@ def stress(
     for p in written:
         out_.print(f"wrote {p}")
     out_.finish()
+
+
+def _redirect_display(table: Any, every: int) -> Any:
+    """The redirect table of a result, one row per redirect and month (every ``every``
+    months), one "P50 (P10–P90)" column per quantity."""
+    import pandas as pd
+
+    t = table[table["month"] % every == 0]
+    many = t["redirect"].nunique() > 1
+    rows = []
+    for (rid, _), g in t.groupby(["redirect", "month"], sort=False):
+        row: dict[str, Any] = {"redirect": rid} if many else {}
+        row["date"] = str(g["date"].iloc[0])[:7]
+        for q in g.to_dict("records"):
+            row[str(q["quantity"]).removesuffix("_t")] = (
+                f"{q['p50']:,.0f} ({q['p10']:,.0f}–{q['p90']:,.0f})")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _share(x: float) -> str:
