@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
+from matplotlib.axes import Axes
 
 from oreflow.simulate import simulate
 from oreflow.simulate.result import Result
@@ -25,7 +26,7 @@ from oreflow.simulate.state import REDIRECT_COLUMNS
 SCENARIOS = ("myanmar-redirect", "myanmar-redirect-retaliation")
 
 
-def _band(ax: plt.Axes, x: np.ndarray, a: np.ndarray, label: str, color: str,
+def _band(ax: Axes, x: np.ndarray, a: np.ndarray, label: str, color: str,
           style: str = "-") -> None:
     """P50 line and P10-P90 band of per-draw paths ``a`` (draws, months)."""
     q = np.quantile(a, (0.1, 0.5, 0.9), axis=0)

@@ -432,6 +432,11 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
             on = (t_mid >= s0) & (t_mid < s1)
             wedge[on] += np.outer(mats, regs)[None] * math.log1p(sh.rate)
             onset = min(onset, s0)
+    live = 3 if b.members[2] and float(b.consumption()[:, 2].sum()
+                                      + b.production[:, 2].sum()) > 0 else 2
+    if any(r.dest >= live for r in redirects):
+        raise ScenarioError("a flow redirect goes to the targets segment, which has no "
+                            "production or consumption in the baseline (use to: rest)")
     if scenario.pipeline and b.projects:
         proj_cap = np.zeros((len(b.projects), nm, 3))
         for jp, p in enumerate(b.projects):
@@ -467,9 +472,7 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
         cross_border=cb,
         onset=max(onset, 0.0) if math.isfinite(onset) else math.inf,
         redirects=tuple(redirects),
-        n_regions=3
-        if b.members[2] and float(b.consumption()[:, 2].sum() + b.production[:, 2].sum()) > 0
-        else 2,
+        n_regions=live,
         notes={**b.notes, RESTRICTION_NOTES: tuple(restriction_notes)}
         if restriction_notes else dict(b.notes),
     )
