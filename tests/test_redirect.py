@@ -225,6 +225,12 @@ def test_cli_prints_the_redirect_table():
     res = runner.invoke(app, ["stress", "myanmar-redirect", "--draws", "10", "--horizon", "12"])
     assert res.exit_code == 0, res.output
     assert "flow redirect" in res.output and "2026-10" in res.output
+    head = next(ln for ln in res.output.splitlines() if "redirected" in ln and "┃" in ln)
+    assert "capacity" in head and "stock" in head and "lost" not in head  # no ore is lost
+    assert "2026-02" not in res.output  # quarterly rows
+    wide = runner.invoke(app, ["stress", "myanmar-redirect", "--draws", "10", "--horizon", "12",
+                               "--wide"])
+    assert "2026-02" in wide.output
     res = runner.invoke(app, ["stress", "myanmar-redirect", "--draws", "10", "--horizon", "12",
                               "--json"])
     payload = json.loads(res.stdout)

@@ -306,8 +306,9 @@ def stress(
         out_.table("redirect", _redirect_display(result.redirect_table(), every=1 if wide else 3),
                    title="flow redirect, t of the redirected content: P50 (P10–P90)",
                    caption="redirected = feed the controller's separators lose; separated = "
-                           "what the receiving side separates; stock = ore waiting at month "
-                           "end [t]; flows in t/month; quarterly rows (--wide: every month)")
+                           "what the receiving side separates, at most its usable capacity; "
+                           "stock = ore waiting at month end [t]; the rest in t/month; "
+                           "quarterly rows (--wide: every month)")
     out_.notes(_notes(shown, result))
     if paths:
         out_.print("monthly paths: --json --paths, --csv --table paths, or --out", style="dim")
@@ -324,10 +325,15 @@ def stress(
 
 def _redirect_display(table: Any, every: int) -> Any:
     """The redirect table of a result, one row per redirect and month (every ``every``
-    months), one "P50 (P10–P90)" column per quantity."""
+    months), one "P50 (P10–P90)" column per quantity (``lost`` only where some ore is)."""
     import pandas as pd
 
-    t = table[table["month"] % every == 0]
+    order = ["redirected_t", "separated_t", "capacity_t", "stock_t", "lost_t"]
+    if not (table.loc[table["quantity"] == "lost_t", "p90"] > 0).any():
+        order.remove("lost_t")
+    t = table[(table["month"] % every == 0) & table["quantity"].isin(order)]
+    t = t.assign(_o=t["quantity"].map(order.index)).sort_values(["redirect", "month", "_o"],
+                                                                  kind="stable")
     many = t["redirect"].nunique() > 1
     rows = []
     for (rid, _), g in t.groupby(["redirect", "month"], sort=False):
