@@ -240,3 +240,18 @@ def test_cli_prints_the_redirect_table():
     res = runner.invoke(app, ["stress", "myanmar-redirect", "--draws", "10", "--horizon", "6",
                               "--csv", "--table", "redirect"])
     assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("redirect,month")
+
+
+def test_after_end_nothing_moves_and_the_stock_is_worked_down():
+    text = _redirect(share=0.6, unprocessed="stock",
+                     capacity="[{id: p, t_per_yr: 3, start: 2025-01}]")  # 0.25 t/month
+    text = text.replace("    start: 2025-01\n    ramp_months", "    start: 2025-01\n"
+                        "    end: 2025-07\n    ramp_months")
+    res = _run(text)
+    red, sep, stock = (_col(res, k) for k in ("redirected_t", "separated_t", "stock_t"))
+    np.testing.assert_allclose(red[:, :6], 0.55775)
+    assert np.all(red[:, 6:] == 0)
+    np.testing.assert_allclose(stock[:, 5], 6 * (0.55775 - 0.25), rtol=1e-9)
+    np.testing.assert_allclose(np.diff(stock[:, 5:12], axis=1), -0.25, rtol=1e-9)
+    np.testing.assert_allclose(sep[:, 6:12], 0.25)
+    assert np.all(stock[:, -1] == 0)
