@@ -125,6 +125,7 @@ class StressTable(StrEnum):
     summary = "summary"
     paths = "paths"
     sectors = "sectors"
+    redirect = "redirect"
 
 
 #: What ``--json`` says about its conventions (also in ``--help``).
@@ -268,6 +269,8 @@ def stress(
             "notes": _notes(shown, result), "sources": sources,
             "written": [str(p) for p in written],
         }
+        if result.arrays.redirect is not None:
+            payload["redirect"] = _jsonable(result.redirect_table())
         if paths:
             payload["paths"] = _paths_json(result.to_pandas(), roles)
         print_json(payload)
@@ -277,6 +280,8 @@ def stress(
             emit(result.to_pandas(), fmt)
         elif table is StressTable.sectors:
             emit(result.sector_shortfall(), fmt)
+        elif table is StressTable.redirect:
+            emit(result.redirect_table(), fmt)
         else:
             emit(export_recovery(summary), fmt)
         return
@@ -289,6 +294,13 @@ def stress(
                        "price in that segment; shortfall = unmet share of baseline demand; "
                        "cost = buyers' loss (negative: gain); ∞ months = not recovered within "
                        "the horizon")
+    if result.arrays.redirect is not None:
+        out_.table("redirect", _redirect_display(result.redirect_table(), every=1 if wide else 3),
+                   title="flow redirect, t of the redirected content: P50 (P10–P90)",
+                   caption="redirected = feed the controller's separators lose; separated = "
+                           "what the receiving side separates, at most its usable capacity; "
+                           "stock = ore waiting at month end [t]; the rest in t/month; "
+                           "quarterly rows (--wide: every month)")
     out_.notes(_notes(shown, result))
     if paths:
         out_.print("monthly paths: --json --paths, --csv --table paths, or --out", style="dim")
@@ -308,6 +320,29 @@ def _top_material(summary: Any) -> str:
     outside = summary[summary["role"] != "controller"]
     rows = outside if not outside.empty else summary
     return str(rows.loc[rows["peak_price_multiple_p50"].idxmax(), "material"])
+
+
+def _redirect_display(table: Any, every: int) -> Any:
+    """The redirect table of a result, one row per redirect and month (every ``every``
+    months), one "P50 (P10–P90)" column per quantity (``lost`` only where some ore is)."""
+    import pandas as pd
+
+    order = ["redirected_t", "separated_t", "capacity_t", "stock_t", "lost_t"]
+    if not (table.loc[table["quantity"] == "lost_t", "p90"] > 0).any():
+        order.remove("lost_t")
+    t = table[(table["month"] % every == 0) & table["quantity"].isin(order)]
+    t = t.assign(_o=t["quantity"].map(order.index)).sort_values(["redirect", "month", "_o"],
+                                                                  kind="stable")
+    many = t["redirect"].nunique() > 1
+    rows = []
+    for (rid, _), g in t.groupby(["redirect", "month"], sort=False):
+        row: dict[str, Any] = {"redirect": rid} if many else {}
+        row["date"] = str(g["date"].iloc[0])[:7]
+        for q in g.to_dict("records"):
+            row[str(q["quantity"]).removesuffix("_t")] = (
+                f"{q['p50']:,.0f} ({q['p10']:,.0f}–{q['p90']:,.0f})")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _share(x: float) -> str:

@@ -13,6 +13,7 @@ it adds, and what it cannot add, is said in ``Plan.notes[RESTRICTION_NOTES]``.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 
 import numpy as np
@@ -28,6 +29,7 @@ from .scenario import (
     PRODUCTS,
     DemandChange,
     ExportRestriction,
+    FlowRedirect,
     PriceFloor,
     ProductionOutage,
     Scenario,
@@ -37,10 +39,10 @@ from .scenario import (
     expand_materials,
     month_offset,
 )
-from .state import DemandShift, Outage, Plan, Restriction
+from .state import DemandShift, Outage, Plan, Redirect, Restriction
 
-__all__ = ["MAGNET_ELEMENTS", "RESTRICTION_NOTES", "compile_plan", "magnet_coverage",
-           "resolve_regions"]
+__all__ = ["MAGNET_ELEMENTS", "RESTRICTION_NOTES", "compile_plan", "compile_redirect",
+           "magnet_coverage", "resolve_regions"]
 
 F = NDArray[np.float64]
 
@@ -206,6 +208,71 @@ def magnet_coverage(sh: ExportRestriction, baseline: Baseline) -> tuple[tuple[st
     return tuple(added), notes
 
 
+def compile_redirect(sh: FlowRedirect, baseline: Baseline, start: _dt.date) -> Redirect:
+    """Compile a flow redirect against the baseline.
+
+    The redirected ore is measured by what the controller's separators make of it: for
+    each redirected element, the origin's share of the controller's output (the baseline's
+    origin shares, as for an outage) times that output [t/month]. A plant rated in other
+    materials' content (``capacity[].materials``, e.g. Dy+Tb) is converted with the ore's
+    own composition: ``factor = (content of the redirected materials) / (content of the
+    plant's materials) / 12``.
+
+    Raises
+    ------
+    ScenarioError
+        If the origin, the buyer, the receiving segment or a plant's materials do not fit
+        the baseline.
+    """
+    b = baseline
+    label = f"redirect {sh.id or sh.country}"
+    buyer = _country(sh.from_buyer, f"{label}: from_buyer")
+    if b.region_of(buyer) != 0:
+        raise ScenarioError(f"{label}: from_buyer {sh.from_buyer} is not the scenario's "
+                            "controller (only the controller's purchases can be redirected)")
+    key = (sh.country, sh.stage)
+    if key not in b.origin:
+        key = (_country(sh.country, label), sh.stage)
+    if key not in b.origin:
+        known = ", ".join(f"{c}/{s}" for c, s in b.origin) or "none"
+        raise ScenarioError(f"{label}: the baseline has no origin shares for {sh.country} at "
+                            f"stage {sh.stage} (known: {known})")
+    if sh.to in ("rest", "targets"):
+        dest = 1 if sh.to == "rest" else 2
+    elif sh.to == "controller":
+        dest = 0
+    else:
+        dest = b.region_of(_country(sh.to, f"{label}: to"))
+    if dest == 0:
+        raise ScenarioError(f"{label}: to {sh.to} is the controller's own segment")
+    if dest == 2 and not b.members[2]:
+        raise ScenarioError(f"{label}: to targets, but no export restriction names targets "
+                            "(use to: rest)")
+    content = b.origin[key][:, 0] * b.production[:, 0] / 12.0  # (M,) t/month
+    content = np.where(b.is_product, 0.0, content)
+    base = np.where(_mat_mask(b, sh.materials), content, 0.0)
+    if not base.sum() > 0:
+        raise ScenarioError(f"{label}: the controller's baseline output holds none of "
+                            f"{', '.join(sh.materials)} from {sh.country} {sh.stage} output")
+    c_start, c_ramp, c_factor = [], [], []
+    for c in sh.capacity:
+        basis = base if c.materials is None else np.where(_mat_mask(b, c.materials),
+                                                            content, 0.0)
+        if not basis.sum() > 0:
+            raise ScenarioError(f"{label}: capacity {c.id}: the redirected ore holds none of "
+                                f"{', '.join(c.materials or [])} in the simulated materials")
+        c_start.append(month_offset(c.start, start))
+        c_ramp.append(c.ramp_months)
+        c_factor.append(float(base.sum() / basis.sum()) / 12.0)
+    s0, s1 = sh.window(start)
+    return Redirect(
+        start=s0, end=s1, ramp=sh.ramp_months, base=base, dest=dest,
+        lost=sh.unprocessed == "lost", cap_start=np.array(c_start, dtype=np.float64),
+        cap_ramp=np.array(c_ramp, dtype=np.float64),
+        cap_factor=np.array(c_factor, dtype=np.float64),
+    )  # fmt: skip
+
+
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
@@ -250,6 +317,7 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
     restriction_notes: list[str] = []
     outages: list[Outage] = []
     demands: list[DemandShift] = []
+    redirects: list[Redirect] = []
     release = np.zeros((n_t, nm, 3))
     log_floor = np.full((n_t, nm, 3), -np.inf)
     wedge = np.zeros((n_t, nm, 3))
@@ -353,6 +421,9 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
             lf = np.log(sh.usd_per_kg / b.price)
             val = np.where(np.outer(mats, regs), lf[:, None], -np.inf)
             log_floor[on] = np.maximum(log_floor[on], val[None])
+        elif isinstance(sh, FlowRedirect):
+            redirects.append(compile_redirect(sh, b, start))
+            onset = min(onset, redirects[-1].start)
         elif isinstance(sh, Tariff):
             s0, s1 = sh.window(start)
             mats = _mat_mask(b, sh.materials)
@@ -361,6 +432,11 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
             on = (t_mid >= s0) & (t_mid < s1)
             wedge[on] += np.outer(mats, regs)[None] * math.log1p(sh.rate)
             onset = min(onset, s0)
+    live = 3 if b.members[2] and float(b.consumption()[:, 2].sum()
+                                      + b.production[:, 2].sum()) > 0 else 2
+    if any(r.dest >= live for r in redirects):
+        raise ScenarioError("a flow redirect goes to the targets segment, which has no "
+                            "production or consumption in the baseline (use to: rest)")
     if scenario.pipeline and b.projects:
         proj_cap = np.zeros((len(b.projects), nm, 3))
         for jp, p in enumerate(b.projects):
@@ -395,9 +471,8 @@ def compile_plan(scenario: Scenario, baseline: Baseline) -> Plan:
         proj_cap=proj_cap,
         cross_border=cb,
         onset=max(onset, 0.0) if math.isfinite(onset) else math.inf,
-        n_regions=3
-        if b.members[2] and float(b.consumption()[:, 2].sum() + b.production[:, 2].sum()) > 0
-        else 2,
+        redirects=tuple(redirects),
+        n_regions=live,
         notes={**b.notes, RESTRICTION_NOTES: tuple(restriction_notes)}
         if restriction_notes else dict(b.notes),
     )

@@ -7,7 +7,7 @@ depend on chunking or threads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,14 @@ from oreflow.rng import named_stream
 
 from .baseline import PRODUCT_SECTORS, Baseline
 from .posterior import load_posterior
-from .scenario import DemandChange, ExportRestriction, ProductionOutage, Scenario, ScenarioError
+from .scenario import (
+    DemandChange,
+    ExportRestriction,
+    FlowRedirect,
+    ProductionOutage,
+    Scenario,
+    ScenarioError,
+)
 from .state import Draws
 
 __all__ = ["elasticity_key", "entropy_of", "sample_draws"]
@@ -204,6 +211,7 @@ def sample_draws(
     def pos(name: str, dist: Any, lo: float = 0.0) -> F:
         return np.maximum(s(name, dist), lo)
 
+    red_share, red_cap, red_delay = _redirect_draws(scenario, n, s)
     return Draws(
         n=n,
         entropy=ent,
@@ -251,4 +259,31 @@ def sample_draws(
         outage_share=outage_share,
         dem_level=per_shock(dems, "level", "demand"),
         dem_growth=per_shock(dems, "growth_per_year", "demand"),
+        redirect_share=red_share,
+        redirect_cap=red_cap,
+        redirect_delay=red_delay,
     )
+
+
+def _redirect_draws(scenario: Scenario, n: int, s: Callable[[str, Any], F]
+                    ) -> tuple[F, tuple[F, ...], tuple[F, ...]]:
+    """Draws of the flow redirects: the share (n, J) and, per redirect, each plant's usable
+    capacity [t/yr] (capacity x available share) and start delay [months], (n, plants).
+    Each has its own stream (``redirect{j}.share``, ``redirect{j}.capacity{c}.t_per_yr`` …),
+    so a scenario without redirects draws exactly what it drew before."""
+    reds = [x for x in scenario.shocks if isinstance(x, FlowRedirect)]
+    share = np.zeros((n, len(reds)))
+    caps: list[F] = []
+    delays: list[F] = []
+    for j, r in enumerate(reds):
+        share[:, j] = np.clip(s(f"redirect{j}.share", r.share), 0.0, 1.0)
+        cap = np.zeros((n, len(r.capacity)))
+        delay = np.zeros((n, len(r.capacity)))
+        for c, p in enumerate(r.capacity):
+            tag = f"redirect{j}.capacity{c}"
+            avail = np.clip(s(f"{tag}.available_share", p.available_share), 0.0, 1.0)
+            cap[:, c] = np.maximum(s(f"{tag}.t_per_yr", p.t_per_yr), 0.0) * avail
+            delay[:, c] = np.maximum(s(f"{tag}.delay_months", p.delay_months), 0.0)
+        caps.append(cap)
+        delays.append(delay)
+    return share, tuple(caps), tuple(delays)

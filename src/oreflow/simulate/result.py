@@ -35,8 +35,16 @@ from numpy.typing import NDArray
 
 from oreflow.errors import InputError
 
-from .scenario import Scenario
-from .state import FLAG_BACKSTOP, FLAG_FLOOR, FLAG_STOCK_GUARD, Draws, Plan, RunArrays
+from .scenario import FlowRedirect, Scenario
+from .state import (
+    FLAG_BACKSTOP,
+    FLAG_FLOOR,
+    FLAG_STOCK_GUARD,
+    REDIRECT_COLUMNS,
+    Draws,
+    Plan,
+    RunArrays,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -368,6 +376,38 @@ class Result:
             }
         )
 
+    def redirect_table(self) -> pd.DataFrame:
+        """Month-by-month P10/P50/P90 of every flow redirect, long form (empty without one).
+
+        Columns ``redirect`` (the shock's id), ``month``, ``date``, ``quantity`` and
+        ``p10``/``p50``/``p90``. Quantities, in tonnes of the redirected materials' content
+        (:data:`~oreflow.simulate.state.REDIRECT_COLUMNS`): ``redirected_t`` ore taken from
+        the controller's separators (the feed it loses) [t/month], ``separated_t`` what the
+        receiving side separates [t/month], ``stock_t`` ore waiting at the month's end [t],
+        ``lost_t`` ore lost [t/month], ``capacity_t`` the receiving side's usable
+        separation capacity [t/month]. Each quantity's bands are taken on its own (the P50
+        rows need not add up).
+        """
+        red = self.arrays.redirect
+        cols = ["redirect", "month", "date", "quantity", "p10", "p50", "p90"]
+        if red is None:
+            return pd.DataFrame(columns=cols)
+        ids = [sh.id or f"redirect{j}" for j, sh in
+               enumerate(x for x in self.scenario.shocks if isinstance(x, FlowRedirect))]
+        q = np.quantile(red, QUANTILES, axis=0)  # (3, T, J, 5)
+        n_t, n_j, n_c = q.shape[1:]
+        grid = np.meshgrid(np.arange(n_t), np.arange(n_j), np.arange(n_c), indexing="ij")
+        tt, jj, cc = (a.transpose(1, 0, 2).ravel() for a in grid)
+        return pd.DataFrame({
+            "redirect": np.array(ids, dtype=object)[jj],
+            "month": self.month_offsets[tt],
+            "date": self.dates.to_numpy()[tt],
+            "quantity": np.array(REDIRECT_COLUMNS, dtype=object)[cc],
+            "p10": q[0][tt, jj, cc],
+            "p50": q[1][tt, jj, cc],
+            "p90": q[2][tt, jj, cc],
+        }, columns=cols)
+
     def to_pandas(self, variables: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
         """Monthly quantile paths in long form: one row per variable, material, segment and
         month; columns ``variable``, ``unit``, ``material``, ``region``, ``month`` (integer
@@ -565,12 +605,16 @@ class Result:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables every export holds: ``summary``, ``paths`` (monthly P10/P50/P90 of
-        every variable) and ``sector_shortfall``."""
-        return {
+        every variable) and ``sector_shortfall``; with a flow redirect, ``redirect``
+        (:meth:`redirect_table`)."""
+        out = {
             "summary": self.summary(),
             "paths": self.to_pandas(),
             "sector_shortfall": self.sector_shortfall(),
         }
+        if self.arrays.redirect is not None:
+            out["redirect"] = self.redirect_table()
+        return out
 
     def write(self, path: str | Path, fmt: str | None = None, *,
               per_draw: bool = True) -> list[Path]:

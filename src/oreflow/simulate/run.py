@@ -37,6 +37,7 @@ __all__ = [
     "estimate_bytes",
     "mass_balance_residual",
     "max_horizon",
+    "redirect_residual",
     "simulate",
 ]
 
@@ -266,7 +267,8 @@ def simulate(
                 progress(done[0], total)
 
     nw = workers if workers is not None else min(2, os.cpu_count() or 1)
-    arrays = RunArrays.empty(draws, plan.n_steps, baseline.n_materials, len(baseline.sectors))
+    arrays = RunArrays.empty(draws, plan.n_steps, baseline.n_materials, len(baseline.sectors),
+                             len(plan.redirects))
     views = [arrays.view(sl) for sl in chunks]
     # markets without any volume (no data: e.g. Pm) stay at their base price; not simulated
     vol = baseline.production.sum(axis=1) + baseline.demand.sum(axis=(1, 2))
@@ -290,6 +292,23 @@ def simulate(
             job(k)
     elapsed = time.perf_counter() - t_start
     return Result.from_run(sc, plan, dr, arrays, seed=ent, elapsed_s=elapsed)
+
+
+def redirect_residual(res: Result) -> F:
+    """Largest absolute mass-balance residual of each flow redirect [t/month], (J,).
+
+    ``redirected - separated - lost - stock change`` per draw and step (the ore leaving
+    the controller's separators is separated by the receiving side, waits in stock or is
+    lost), and ``redirected`` against the controller's lost output is carried by the
+    segments' own balance (:func:`mass_balance_residual`). Empty without redirects.
+    """
+    red = res.arrays.redirect
+    if red is None:
+        return np.zeros(0)
+    dt = res.plan.dt
+    stock = np.concatenate([np.zeros_like(red[:, :1, :, 2]), red[:, :, :, 2]], axis=1)
+    gap = red[..., 0] - red[..., 1] - red[..., 3] - np.diff(stock, axis=1) / dt
+    return np.asarray(np.abs(gap).max(axis=(0, 1)))
 
 
 def mass_balance_residual(res: Result) -> F:

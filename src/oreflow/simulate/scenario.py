@@ -73,6 +73,7 @@ __all__ = [
     "Distribution",
     "ExportRestriction",
     "Fixed",
+    "FlowRedirect",
     "GeneralLicence",
     "LogNormal",
     "Normal",
@@ -81,6 +82,7 @@ __all__ = [
     "ProductionOutage",
     "Scenario",
     "ScenarioError",
+    "SeparationCapacity",
     "Shock",
     "StockpileRelease",
     "Tariff",
@@ -520,6 +522,86 @@ class ProductionOutage(_Timed):
     """Source keys."""
 
 
+class SeparationCapacity(_Input):
+    """One plant (or project) on the receiving side able to separate the redirected ore.
+
+    Its capacity counts tonnes of the content of ``materials`` (default: the redirect's own
+    materials) per year; the engine converts it to the redirect's basis with the redirected
+    ore's own composition. It separates redirected ore from ``start`` plus a drawn
+    ``delay_months``, ramping linearly over ``ramp_months``; ``available_share`` is the part
+    of it free for the redirected ore (the rest runs the plant's own feed).
+    """
+
+    id: str
+    """Plant or project key (``projects.csv`` ``project_id`` where the data hold it)."""
+    t_per_yr: Distribution
+    """Separation capacity [t/yr of the content of ``materials``]."""
+    materials: Materials | None = None
+    """Materials whose content ``t_per_yr`` counts (e.g. ``[Dy, Tb]`` for a plant rated in
+    Dy+Tb oxide); default: the redirect's materials."""
+    start: Month
+    """First month the plant can take the ore (announced start)."""
+    delay_months: Distribution = Field(default_factory=lambda: fixed(0.0))
+    """Delay on ``start`` [months]: an uncertain start."""
+    ramp_months: Annotated[float, AfterValidator(_months_ge0)] = 0.0
+    """Months from the (delayed) start to full capacity, linear [months]."""
+    available_share: Share = Field(default_factory=lambda: fixed(1.0))
+    """Share of the capacity free for the redirected ore [0-1]."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys of the capacity and the date."""
+    note: str = ""
+    """What is sourced and what is assumed."""
+
+    @field_validator("t_per_yr")
+    @classmethod
+    def _tonnes(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, MAX_TONNES, reason=_TONNES_REASON)
+        return v
+
+    @field_validator("delay_months")
+    @classmethod
+    def _delay(cls, v: Dist) -> Dist:
+        check_within(v, 0.0, MAX_MONTHS, reason=MONTHS_REASON)
+        return v
+
+
+class FlowRedirect(_Timed):
+    """A share of one country's output at one stage leaves its current buyer for another
+    segment, limited by that segment's separation capacity for the ore.
+
+    The controller's output that depends on the origin (the baseline's origin shares, as
+    for an outage) falls by ``share x ramp``; the receiving segment separates the
+    redirected ore up to the plants' capacity (``capacity``); ore it cannot separate waits
+    in an ore stock (``unprocessed: stock``, separated later as capacity allows) or is
+    lost (``unprocessed: lost``). ``docs/engine.md`` section 4.13.
+    """
+
+    kind: Literal["flow_redirect"]
+    id: str = ""
+    """Short label."""
+    country: str
+    """ISO3 code (or name) of the origin country whose output is redirected."""
+    stage: Stage = "mine"
+    """Stage of the origin's output (its ore feeds the current buyer's next stage)."""
+    materials: Materials = Field(default_factory=lambda: ["HREE"])
+    """Materials whose content is redirected (default: heavy rare earths)."""
+    from_buyer: str = "CHN"
+    """Current buyer: the scenario's controller (ISO3), whose separation loses the feed."""
+    to: str = "rest"
+    """Receiving segment: ``rest``, ``targets`` or a country (ISO3 or name: its segment)."""
+    share: Share
+    """Share of the origin's output redirected once the ramp is complete [0-1]."""
+    ramp_months: Annotated[float, AfterValidator(_months_ge0)] = 0.0
+    """Months from ``start`` over which the redirected share rises linearly [months]."""
+    unprocessed: Literal["stock", "lost"] = "stock"
+    """Ore the receiving side cannot separate: ``stock`` waits (separated later as capacity
+    allows), ``lost`` is lost (stays unmined, is sold elsewhere outside the model)."""
+    capacity: list[SeparationCapacity] = Field(default_factory=list)
+    """The receiving side's plants able to separate this ore (none: nothing is separated)."""
+    source_ids: list[str] = Field(default_factory=list)
+    """Source keys."""
+
+
 class DemandChange(_Timed):
     """A change in demand of a sector in a region: a step ``level`` and/or compound growth."""
 
@@ -622,7 +704,8 @@ class Tariff(_Timed):
 
 #: Any shock, told apart by its ``kind``.
 Shock = Annotated[
-    ExportRestriction | ProductionOutage | DemandChange | StockpileRelease | PriceFloor | Tariff,
+    ExportRestriction | ProductionOutage | DemandChange | StockpileRelease | PriceFloor | Tariff
+    | FlowRedirect,
     Field(discriminator="kind"),
 ]
 

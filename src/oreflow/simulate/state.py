@@ -22,17 +22,23 @@ __all__ = [
     "FLAG_BACKSTOP",
     "FLAG_FLOOR",
     "FLAG_STOCK_GUARD",
+    "REDIRECT_COLUMNS",
     "DemandShift",
     "Draws",
     "MarketState",
     "Outage",
     "Plan",
+    "Redirect",
     "Restriction",
     "RunArrays",
     "SectorArrays",
 ]
 
 F = NDArray[np.float64]
+
+#: Columns of :attr:`RunArrays.redirect`: ore redirected, separated by the receiving side,
+#: waiting in stock, lost, and the receiving side's separation capacity.
+REDIRECT_COLUMNS = ("redirected_t", "separated_t", "stock_t", "lost_t", "capacity_t")
 
 #: Bits of :attr:`RunArrays.flags`: the price sat at the backstop (buyers switch or stop;
 #: unmet demand is lost output) ...
@@ -99,6 +105,12 @@ class Draws:
     outage_share: F
     dem_level: F
     dem_growth: F
+    #: Flow redirects (one column each): the redirected share [0-1] ...
+    redirect_share: F = field(default_factory=lambda: np.zeros((0, 0)))
+    #: ... and per redirect, (n, plants): usable separation capacity [t/yr of the plant's
+    #: basis] (capacity x available share) and start delay [months].
+    redirect_cap: tuple[F, ...] = ()
+    redirect_delay: tuple[F, ...] = ()
 
     def take(self, sl: slice) -> Draws:
         """The draws in ``sl`` (views)."""
@@ -112,6 +124,8 @@ class Draws:
             else:
                 kw[f.name] = v
         kw["n"] = len(range(*sl.indices(self.n)))
+        if self.redirect_share.shape[0] != self.n:  # the empty default (no redirects)
+            kw["redirect_share"] = np.zeros((kw["n"], 0))
         return Draws(**kw)
 
 
@@ -150,6 +164,30 @@ class Outage:
     recovery: float
     weight: F  # (M, 3) share of segment output depending on (country, stage)
     world: F  # (M,) share of world output depending on it
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A flow redirect compiled against the baseline (times in months from start; after
+    ``end`` the ore goes back to its old buyer, and what waits in stock is still separated).
+
+    ``base`` (M,) the controller's baseline output from the origin's ore of the redirected
+    materials [t/month] (origin share x baseline output; 0 outside the materials); ``dest``
+    the receiving segment; ``lost`` whether ore that cannot be separated is lost (else it
+    waits in an ore stock); per plant ``cap_start`` [months from start], ``cap_ramp``
+    [months] and ``cap_factor``, which turns its capacity [t/yr of its basis] into t/month
+    of the redirected materials' content (the ore's composition).
+    """
+
+    start: float
+    end: float
+    ramp: float
+    base: F
+    dest: int
+    lost: bool
+    cap_start: F
+    cap_ramp: F
+    cap_factor: F
 
 
 @dataclass(frozen=True)
@@ -205,6 +243,7 @@ class Plan:
     onset: float
     notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     n_regions: int = 3
+    redirects: tuple[Redirect, ...] = ()
 
 
 @dataclass
@@ -342,15 +381,20 @@ class RunArrays:
     inventory0: NDArray[np.float32]
     cost: NDArray[np.float64]
     shortfall_sector: NDArray[np.float64]
+    #: Flow redirects (D, T, J, 5) [float64]: per redirect the ore redirected [t/month],
+    #: separated by the receiving side [t/month], waiting in the ore stock at the step's end
+    #: [t], lost [t/month] and the receiving side's capacity [t/month], all in tonnes of the
+    #: redirected materials' content (:data:`REDIRECT_COLUMNS`); None without redirects.
+    redirect: NDArray[np.float64] | None = None
 
     #: The float32 paths (D, T, M, 3).
     PATHS = ("price", "supply", "consumption", "imports", "exports_controller", "inventory",
              "backlog", "shortfall", "lost", "desired")  # fmt: skip
 
     @classmethod
-    def empty(cls, nd: int, nt: int, nm: int, nk: int) -> RunArrays:
-        """Zeroed arrays for ``nd`` draws, ``nt`` steps, ``nm`` materials (in small pages:
-        :func:`small_pages`)."""
+    def empty(cls, nd: int, nt: int, nm: int, nk: int, n_redirects: int = 0) -> RunArrays:
+        """Zeroed arrays for ``nd`` draws, ``nt`` steps, ``nm`` materials and
+        ``n_redirects`` flow redirects (in small pages: :func:`small_pages`)."""
         shp = (nd, nt, nm, 3)
         with small_pages():
             paths = {name: np.zeros(shp, np.float32) for name in cls.PATHS}
@@ -360,11 +404,15 @@ class RunArrays:
                 inventory0=np.zeros((nd, nm, 3), np.float32),
                 cost=np.zeros((nd, nm, 3)),
                 shortfall_sector=np.zeros((nd, nm, 3, nk)),
+                redirect=(np.zeros((nd, nt, n_redirects, len(REDIRECT_COLUMNS)))
+                          if n_redirects else None),
             )
 
     def view(self, sl: slice) -> RunArrays:
         """Views of the draws in ``sl`` (writes go to this object)."""
-        return RunArrays(**{f.name: getattr(self, f.name)[sl] for f in fields(self)})
+        kw: dict[str, Any] = {f.name: (None if getattr(self, f.name) is None
+                                       else getattr(self, f.name)[sl]) for f in fields(self)}
+        return RunArrays(**kw)
 
 
 @contextmanager
