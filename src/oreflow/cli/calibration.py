@@ -154,11 +154,9 @@ def validate(
             tag = "in-sample" if v.fitted_on == "both" else "out-of-sample"
             written[k] = str(figure(v, figures / f"validation-{v.episode}-{tag}.png"))
     if fmt is Format.json:
-        print_json({"episodes": [{
-            "episode": v.episode, "fitted_on": v.fitted_on, "verdict": v.verdict(),
-            "passes": v.passes, "observations": _jsonable(v.table), "peaks": _jsonable(v.peaks),
-            "checks": _jsonable(v.checks), "figure": written.get(k)}
-            for k, v in enumerate(results)]})
+        from oreflow.jsonview import validation_payload
+
+        print_json(validation_payload(results, written))
         return
     out = renderer(fmt, wide=wide, table=table)
     for k, v in enumerate(results):
