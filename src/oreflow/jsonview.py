@@ -29,8 +29,10 @@ __all__ = [
     "NOT_RECOVERED",
     "affected",
     "answer_payload",
+    "concentration_payload",
     "exposure_payload",
     "finite",
+    "nonzero_columns",
     "paths_json",
     "plan_payload",
     "records",
@@ -78,6 +80,21 @@ def answer_payload(answer: Answer, keys: Sequence[str], **extra: Any) -> dict[st
     payload: dict[str, Any] = {**extra, "sources": answer.sources_by_part,
                                "notes": answer.notes}
     payload.update({key: records(answer.tables[key]) for key in keys})
+    return payload
+
+
+def nonzero_columns(shares: pd.DataFrame) -> pd.DataFrame:
+    """A wide share table without the countries that hold nothing at any stage."""
+    return shares.loc[:, (shares > 0).any()]
+
+
+def concentration_payload(answer: Answer, material: str, year: int) -> dict[str, Any]:
+    """What ``oreflow concentration --json`` prints: the concentration table per stage
+    (CR1, CR3, HHI, WGI-weighted HHI) and each country's share of each stage (stages as
+    rows, countries with no share left out)."""
+    shares = nonzero_columns(answer.tables["shares"]).reset_index()
+    payload = answer_payload(answer, ["concentration"], material=material, year=year)
+    payload["shares"] = records(shares)
     return payload
 
 
@@ -130,7 +147,7 @@ def paths_json(paths: pd.DataFrame, roles: dict[tuple[str, str], str]) -> dict[s
     series = []
     for (var, mat, reg), g in paths.groupby(["variable", "material", "region"], sort=False):
         g = g.sort_values("month")
-        series.append({"material": mat, "region": reg, "role": roles.get((mat, reg), ""),
+        series.append({"material": mat, "region": reg, "role": roles.get((str(mat), str(reg)), ""),
                        "variable": var, "unit": g["unit"].iloc[0],
                        "p10": g["p10"].tolist(), "p50": g["p50"].tolist(),
                        "p90": g["p90"].tolist()})
@@ -147,7 +164,8 @@ def stress_payload(sc: Scenario, result: Result, *, paths: bool = False,
 
     summary = result.summary()
     shown = summary if all_materials else affected(summary)
-    roles = {(r["material"], r["region"]): r["role"] for r in summary.to_dict("records")}
+    roles = {(str(r["material"]), str(r["region"])): str(r["role"])
+             for r in summary.to_dict("records")}
     payload: dict[str, Any] = {
         "scenario": sc.name, "title": sc.title, "provenance": result.provenance,
         "conventions": CONVENTIONS,
