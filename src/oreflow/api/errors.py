@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,8 @@ from oreflow.errors import InputError, OreflowError
 __all__ = ["error_response", "install_handlers", "one_line", "validation_line"]
 
 _log = logging.getLogger("oreflow.api")
+#: A problem line naming where it is: ``FILE:LINE:``.
+_LOCATED = re.compile(r"^\S+:\d+\b")
 
 
 def one_line(text: object) -> str:
@@ -42,12 +45,14 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 def oreflow_error_lines(exc: OreflowError) -> tuple[str, list[str]]:
     """The headline of a library error and its problem lines (empty for one-liners).
 
-    A :class:`~oreflow.errors.ValidationError` lists its problems, then a summary: the
-    headline is the first problem (it names the file, line and field)."""
+    An error about a file lists its problems with a header or a summary line (``3 problems
+    found``); the headline is the first problem that names a line (``FILE:LINE: field …``),
+    else the first line."""
     lines = [one_line(x) for text in exc.lines() for x in str(text).splitlines() if x.strip()]
     if not lines:
         return type(exc).__name__, []
-    return lines[0], lines if len(lines) > 1 else []
+    located = next((x for x in lines if _LOCATED.search(x)), lines[0])
+    return located, lines if len(lines) > 1 else []
 
 
 def validation_line(exc: RequestValidationError) -> str:

@@ -71,6 +71,9 @@ class ApiSettings:
         Most rows one page of ``/api/data/tables/{name}`` returns.
     cache_entries : int
         Most results kept by the read endpoints' in-memory cache.
+    warm : bool
+        Start the worker processes when the server starts (each builds the default
+        baseline), so the first job pays only its draws; ``oreflow serve`` turns it on.
     """
 
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -87,6 +90,7 @@ class ApiSettings:
     sql_max_rows: int = 10_000
     page_max: int = 5_000
     cache_entries: int = 512
+    warm: bool = False
 
     @property
     def db_path(self) -> Path:

@@ -16,6 +16,7 @@ from oreflow.cli import (  # noqa: F401  (registers commands)
     history,
     plan,
     rank,
+    serve,
     stress,
     sweep,
 )
