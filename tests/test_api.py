@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _api_helpers import TestClient, cli_json, make_client, runner  # noqa: E402
-from oreflow.api.security import check_bind  # noqa: E402
-from oreflow.api.settings import ApiSettings, is_loopback  # noqa: E402
-from oreflow.cli import app as cli_app  # noqa: E402
-from oreflow.errors import InputError  # noqa: E402
+from _api_helpers import TestClient, cli_json, make_client, runner
+from oreflow.api.security import check_bind
+from oreflow.api.settings import ApiSettings, is_loopback
+from oreflow.cli import app as cli_app
+from oreflow.errors import InputError
 
 
 @pytest.fixture

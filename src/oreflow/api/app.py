@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import threading
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -52,16 +51,6 @@ _TAGS = [
     {"name": "exposure", "description": "A bill of materials' exposure."},
     {"name": "jobs", "description": "Long work: stress, validate, plan, sweeps, reports."},
 ]
-
-
-def _preload() -> None:
-    """Import the simulator and parse the built-in scenarios once, off the event loop, so
-    the first job submitted does not wait for them (best effort)."""
-    with contextlib.suppress(Exception):
-        from oreflow.simulate import Scenario, list_builtin
-
-        for name in list_builtin():
-            Scenario.builtin(name)
 
 
 def _include_pages(app: FastAPI) -> None:
@@ -101,7 +90,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if cfg.warm:
             runner.warm()
-            threading.Thread(target=_preload, name="oreflow-preload", daemon=True).start()
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import tempfile
 import time
 import warnings
@@ -124,6 +125,8 @@ def check_sweep_spec(text: str, *, max_points: int, max_draws: int,
     if isinstance(base, str) and base not in list_builtin():
         raise InputError(f"sweep.yaml: field 'base': {base!r} is not a built-in scenario; "
                          "the API takes a built-in name or an inline mapping (no files)")
+    if isinstance(data, dict):  # the limits first: checking a huge sweep takes long
+        _check_sweep_limits(data, max_points=max_points, max_draws=max_draws)
     path = workdir / "sweep.yaml"
     path.write_text(text, encoding="utf-8")
     try:
@@ -131,13 +134,25 @@ def check_sweep_spec(text: str, *, max_points: int, max_draws: int,
     except OreflowError as exc:
         lines = [line.replace(str(path), "sweep.yaml") for line in exc.lines()]
         raise InputError("\n".join(lines)) from None
-    if len(sw) > max_points:
-        raise InputError(f"sweep.yaml: the sweep has {len(sw)} points; the API runs at most "
-                         f"{max_points} (run bigger sweeps with `oreflow sweep`)")
-    if sw.spec.draws > max_draws:
-        raise InputError(f"sweep.yaml: field 'draws': {sw.spec.draws} draws per point; the "
-                         f"API runs at most {max_draws}")
+    _check_sweep_limits({"draws": sw.spec.draws, "axes": {"points": list(range(len(sw)))}},
+                        max_points=max_points, max_draws=max_draws)
     return sw
+
+
+def _check_sweep_limits(data: dict[str, Any], *, max_points: int, max_draws: int) -> None:
+    """Refuse a sweep over the API's limits, from its raw fields (points: the product of
+    the axes' lengths, or the longest axis in ``list`` mode)."""
+    axes = data.get("axes")
+    if isinstance(axes, dict) and axes and all(isinstance(v, list) for v in axes.values()):
+        lengths = [len(v) for v in axes.values()]
+        n = max(lengths) if data.get("mode") == "list" else math.prod(lengths)
+        if n > max_points:
+            raise InputError(f"sweep.yaml: the sweep has {n} points; the API runs at most "
+                             f"{max_points} (run bigger sweeps with `oreflow sweep`)")
+    draws = data.get("draws")
+    if isinstance(draws, int) and draws > max_draws:
+        raise InputError(f"sweep.yaml: field 'draws': {draws} draws per point; the API runs "
+                         f"at most {max_draws}")
 
 
 # -- kinds --------------------------------------------------------------------------------
