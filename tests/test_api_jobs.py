@@ -20,12 +20,11 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _api_helpers import TestClient, cli_json, make_client, wait  # noqa: E402
-
-from oreflow.api import tasks  # noqa: E402
-from oreflow.api.jobs import JobStore  # noqa: E402
-from oreflow.api.settings import ApiSettings  # noqa: E402
-from oreflow.errors import InputError  # noqa: E402
+from _api_helpers import TestClient, cli_json, make_client, wait
+from oreflow.api import tasks
+from oreflow.api.jobs import JobStore
+from oreflow.api.settings import ApiSettings
+from oreflow.errors import InputError
 
 HAS_REPORT = importlib.util.find_spec("oreflow.report") is not None
 
