@@ -22,6 +22,7 @@ import importlib.util
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from oreflow import __version__
 from oreflow.api.deps import ReadCache
@@ -51,6 +52,16 @@ _TAGS = [
     {"name": "exposure", "description": "A bill of materials' exposure."},
     {"name": "jobs", "description": "Long work: stress, validate, plan, sweeps, reports."},
 ]
+
+
+def _preload() -> None:
+    """Import the simulator and parse the built-in scenarios once, so the first job's
+    checks do not pay for it (best effort)."""
+    with contextlib.suppress(Exception):
+        from oreflow.simulate import Scenario, list_builtin
+
+        for name in list_builtin():
+            Scenario.builtin(name)
 
 
 def _include_pages(app: FastAPI) -> None:
@@ -90,6 +101,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if cfg.warm:
             runner.warm()
+            await run_in_threadpool(_preload)  # before serving: the first job is not slower
         try:
             yield
         finally:

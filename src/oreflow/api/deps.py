@@ -7,18 +7,20 @@ while a server runs), least recently used first out.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from oreflow.api.jobs import JobRunner, JobStore
 from oreflow.api.settings import ApiSettings
 
-__all__ = ["Cache", "Jobs", "ReadCache", "Runner", "Settings", "cache", "jobs", "runner",
-           "settings"]
+__all__ = ["Cache", "Jobs", "ReadCache", "Runner", "Settings", "cache", "cached_json",
+           "encode", "jobs", "runner", "settings"]
 
 T = TypeVar("T")
 
@@ -32,6 +34,15 @@ class ReadCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def peek(self, key: Hashable) -> Any:
+        """The cached value of ``key`` (counted as a hit), or ``None``."""
+        with self._lock:
+            if key not in self._data:
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return self._data[key]
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The cached value of ``key``, computing (outside the lock) and keeping it if
@@ -50,6 +61,24 @@ class ReadCache:
             while len(self._data) > self.entries:
                 self._data.popitem(last=False)
         return value
+
+
+def encode(payload: Any) -> bytes:
+    """Strict JSON bytes of a payload (NaN and ±inf as ``null``)."""
+    from oreflow.jsonview import finite
+
+    return json.dumps(finite(payload), ensure_ascii=False, allow_nan=False, default=str,
+                      separators=(",", ":")).encode("utf-8")
+
+
+async def cached_json(rc: ReadCache, key: Hashable, compute: Callable[[], Any]) -> Response:
+    """The response of a cached read: on a hit the stored JSON bytes at once (no thread, no
+    re-encoding); on a miss ``compute`` runs in a worker thread, off the event loop, and its
+    encoded result is kept."""
+    body = rc.peek(key)
+    if body is None:
+        body = await run_in_threadpool(rc.get, key, lambda: encode(compute()))
+    return Response(body, media_type="application/json")
 
 
 def settings(request: Request) -> ApiSettings:

@@ -8,12 +8,11 @@ fractions, sources by part, notes). Results are cached per query.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from oreflow.api.deps import Cache, ReadCache
+from oreflow.api.deps import Cache, cached_json
 from oreflow.data.catalog import DEFAULT_YEAR
 
 __all__ = ["router"]
@@ -25,18 +24,11 @@ MATERIAL = Query(description="REO, an element (Nd, Dy, …) or another mineral "
                                     "(Ga, W, …).")
 
 
-def _cached(rc: ReadCache, key: tuple[Any, ...], compute: Callable[[], dict[str, Any]]
-            ) -> dict[str, Any]:
-    from oreflow.jsonview import finite
-
-    return rc.get(key, lambda: finite(compute()))
-
-
 @router.get("/overview", summary="Stage shares of the rare-earth chain")
-def overview(
+async def overview(
     rc: Cache,
     year: Annotated[int, YEAR] = DEFAULT_YEAR,
-) -> dict[str, Any]:
+) -> Response:
     """Concentration of each stage (REO) and China's share of each stage by element
     (tables ``stages`` and ``controller``; shares as fractions), as ``oreflow overview
     --json``."""
@@ -47,16 +39,16 @@ def overview(
 
         return answer_payload(run(year), ["stages", "controller"], year=year)
 
-    return _cached(rc, ("overview", year), compute)
+    return await cached_json(rc, ("overview", year), compute)
 
 
 @router.get("/concentration", summary="Concentration per stage")
-def concentration(
+async def concentration(
     rc: Cache,
     material: Annotated[str, MATERIAL] = "REO",
     stage: Annotated[str | None, Query(description="One stage only.")] = None,
     year: Annotated[int, YEAR] = DEFAULT_YEAR,
-) -> dict[str, Any]:
+) -> Response:
     """Top producer, CR1, CR3, HHI and WGI-weighted HHI per stage, and each country's share
     of each stage, as ``oreflow concentration --json``."""
 
@@ -68,11 +60,11 @@ def concentration(
         return concentration_payload(answer, str(answer.meta.get("material", material)),
                                      year)
 
-    return _cached(rc, ("concentration", material, stage, year), compute)
+    return await cached_json(rc, ("concentration", material, stage, year), compute)
 
 
 @router.get("/trace", summary="Where a country's material was mined and whom it passed")
-def trace(
+async def trace(
     rc: Cache,
     material: Annotated[str, MATERIAL] = "REO",
     country: Annotated[str, Query(description="ISO3/ISO2 code or English name.")] = "JPN",
@@ -83,7 +75,7 @@ def trace(
     node: Annotated[str | None, Query(description="use or output (default use where it "
                                                      "has any).")] = None,
     year: Annotated[int, YEAR] = DEFAULT_YEAR,
-) -> dict[str, Any]:
+) -> Response:
     """Tables ``control`` (share that passed through each controller) and ``origin``
     (where it was mined), with the node's tonnes [unit/yr], as ``oreflow trace --json``."""
 
@@ -100,12 +92,12 @@ def trace(
                               tonnes=m["tonnes"], unit=m["unit"], year=year)
 
     ctrl = controller or ["CHN"]
-    return _cached(rc, ("trace", material, country.upper(), stage, tuple(ctrl), node, year),
-                   compute)
+    key = ("trace", material, country.upper(), stage, tuple(ctrl), node, year)
+    return await cached_json(rc, key, compute)
 
 
 @router.get("/blocs", summary="Blocs' output, needs and outside supply")
-def blocs(
+async def blocs(
     rc: Cache,
     bloc: Annotated[str | None, Query(description="Bloc name (MSP, G7, QUAD, EU27, …); "
                                                      "none: every bloc's share.")] = None,
@@ -114,7 +106,7 @@ def blocs(
     material: Annotated[str, MATERIAL] = "REO",
     crma: Annotated[bool, Query(description="Also the EU CRMA benchmarks.")] = False,
     year: Annotated[int, YEAR] = DEFAULT_YEAR,
-) -> dict[str, Any]:
+) -> Response:
     """Without ``bloc``: table ``summary`` (each bloc's share of world output per stage).
     With: table ``balance`` (and ``crma``), as ``oreflow blocs --json``."""
 
@@ -130,11 +122,11 @@ def blocs(
         return answer_payload(answer, keys, bloc=bloc, material=material, year=year,
                               without=without, members=answer.meta.get("members") or [])
 
-    return _cached(rc, ("blocs", bloc, without, material, crma, year), compute)
+    return await cached_json(rc, ("blocs", bloc, without, material, crma, year), compute)
 
 
 @router.get("/risk", summary="EU-style supply risk per stage")
-def risk(
+async def risk(
     rc: Cache,
     material: Annotated[str, MATERIAL] = "REO",
     bloc: Annotated[str | None, Query(description="Importer assessed (bloc or ISO3); "
@@ -143,7 +135,7 @@ def risk(
                                                              "rate [0-1].")] = 0.0,
     si_sr: Annotated[float, Query(ge=0, le=1, description="Substitution index [0-1].")] = 1.0,
     year: Annotated[int, YEAR] = DEFAULT_YEAR,
-) -> dict[str, Any]:
+) -> Response:
     """Table ``risk`` (WGI-weighted concentration and the bottleneck), as ``oreflow risk
     --json``."""
 
@@ -156,4 +148,4 @@ def risk(
                               material=str(answer.meta.get("material", material)),
                               year=year, bloc=bloc)
 
-    return _cached(rc, ("risk", material, bloc, eol_rir, si_sr, year), compute)
+    return await cached_json(rc, ("risk", material, bloc, eol_rir, si_sr, year), compute)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
-from oreflow.api.deps import Cache, Settings
+from oreflow.api.deps import Cache, Settings, cached_json
 from oreflow.api.schemas import SqlIn
 from oreflow.errors import InputError, unknown
 
@@ -27,9 +27,7 @@ def _store() -> Any:
 
 
 @router.get("/tables", summary="List the tables")
-def tables(
-    rc: Cache,
-) -> dict[str, Any]:
+async def tables(rc: Cache) -> Response:
     """Every table with its rows (embedded plus user rows), key, vintages and description
     (as ``oreflow data list --json``)."""
 
@@ -39,7 +37,7 @@ def tables(
         cat = Catalog.default()
         return {"dataset": cat.version, "tables": cat.summary()}
 
-    return rc.get(("tables",), compute)
+    return await cached_json(rc, ("tables",), compute)
 
 
 def _parse_where(where: list[str]) -> dict[str, str]:
@@ -53,77 +51,70 @@ def _parse_where(where: list[str]) -> dict[str, str]:
 
 
 @router.get("/tables/{name}", summary="A table's rows, paged")
-def table_rows(
+async def table_rows(
     rc: Cache,
     cfg: Settings,
     name: str,
     offset: Annotated[int, Query(ge=0, description="First row (0-based).")] = 0,
     limit: Annotated[int, Query(ge=1, description="Rows per page (at most the server's "
-                                              "page limit).")] = 100,
+                                                  "page limit).")] = 100,
     where: Annotated[list[str] | None, Query(
         description="Filters column=value (repeatable), e.g. iso3=CHN.")] = None,
     vintage: Annotated[str | None, Query(description="Only this edition.")] = None,
     latest: Annotated[bool, Query(description="Newest edition of each figure.")] = False,
-) -> dict[str, Any]:
+) -> Response:
     """Rows ``offset`` to ``offset + limit`` of a table (filtered as ``oreflow data show``),
-    with the total row count after filtering."""
-    from oreflow.jsonview import finite, records
-
+    with the total row count after filtering and the table's columns and key."""
     if limit > cfg.page_max:
         raise InputError(f"limit {limit} is over the page limit {cfg.page_max}")
-    store = _store()
-    if name not in store.tables():
-        raise unknown("table", name, store.tables())
     filters = _parse_where(where or [])
-
-    def frame() -> Any:
-        df = store.table(name, vintage=vintage, latest=latest)
-        return store.filter(name, df, filters)
-
     key = ("table", name, vintage, latest, tuple(sorted(filters.items())))
-    df = rc.get(key, frame)
 
     def page() -> dict[str, Any]:
-        info = store.info(name)
-        out: dict[str, Any] = finite({
-                       "table": name, "total": len(df), "offset": offset, "limit": limit,
-                       "columns": list(map(str, df.columns)),
-                       "primary_key": list(info.primary_key),
-                       "rows": records(df.iloc[offset:offset + limit])})
-        return out
+        from oreflow.jsonview import records
 
-    return rc.get((*key, offset, limit), page)
+        store = _store()
+        if name not in store.tables():
+            raise unknown("table", name, store.tables())
+
+        def frame() -> Any:
+            df = store.table(name, vintage=vintage, latest=latest)
+            return store.filter(name, df, filters)
+
+        df = rc.get(key, frame)
+        return {"table": name, "total": len(df), "offset": offset, "limit": limit,
+                "columns": list(map(str, df.columns)),
+                "primary_key": list(store.info(name).primary_key),
+                "rows": records(df.iloc[offset:offset + limit])}
+
+    return await cached_json(rc, (*key, offset, limit), page)
+
+
+def _sources() -> dict[str, Any]:
+    from oreflow.jsonview import records
+
+    df = _store().table("sources")
+    return {"total": len(df), "rows": records(df)}
 
 
 @router.get("/sources", summary="Every source")
-def sources(
-    rc: Cache,
-) -> dict[str, Any]:
+async def sources(rc: Cache) -> Response:
     """Every source: ``source_id``, publisher, title, edition, URL and licence (as
     ``oreflow data sources --json``)."""
-    from oreflow.jsonview import finite, records
-
-    def compute() -> dict[str, Any]:
-        df = _store().table("sources")
-        out: dict[str, Any] = finite({"total": len(df), "rows": records(df)})
-        return out
-
-    return rc.get(("sources",), compute)
+    return await cached_json(rc, ("sources",), _sources)
 
 
 @router.get("/sources/{source_id}", summary="One source")
-def source(
-    rc: Cache,
-    source_id: str,
-) -> dict[str, Any]:
+async def source(rc: Cache, source_id: str) -> Response:
     """One source by id (404 if unknown)."""
-    from fastapi import HTTPException
 
-    data = sources(rc)
-    for row in data["rows"]:
-        if row.get("source_id") == source_id:
-            return dict(row)
-    raise HTTPException(status_code=404, detail=f"unknown source '{source_id}'")
+    def compute() -> dict[str, Any]:
+        for row in rc.get(("source-rows",), _sources)["rows"]:
+            if row.get("source_id") == source_id:
+                return dict(row)
+        raise HTTPException(status_code=404, detail=f"unknown source '{source_id}'")
+
+    return await cached_json(rc, ("source", source_id), compute)
 
 
 @router.post("/sql", summary="Run a read-only SQL query")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from oreflow import __version__
-from oreflow.api.deps import Cache
+from oreflow.api.deps import Cache, cached_json
 
 __all__ = ["router"]
 
@@ -15,9 +15,7 @@ router = APIRouter(tags=["meta"])
 
 
 @router.get("/health", summary="Versions and status")
-def health(
-    rc: Cache,
-) -> dict[str, Any]:
+async def health(rc: Cache) -> Response:
     """The package version, the dataset version and ``status: ok``."""
 
     def compute() -> dict[str, Any]:
@@ -25,4 +23,4 @@ def health(
 
         return {"status": "ok", "oreflow": __version__, "dataset": Catalog.default().version}
 
-    return rc.get(("health",), compute)
+    return await cached_json(rc, ("health",), compute)
