@@ -17,6 +17,7 @@ from oreflow.cli import (  # noqa: F401  (registers commands)
     plan,
     rank,
     report,
+    serve,
     stress,
     sweep,
 )

@@ -96,8 +96,9 @@ def concentration(
     order = [("concentration", f"{material} {year}: concentration by stage")]
     views = {}
     if shares or fmt is Format.json:
-        sh = answer.tables["shares"]
-        sh = sh.loc[:, (sh > 0).any()]
+        from oreflow.jsonview import nonzero_columns
+
+        sh = nonzero_columns(answer.tables["shares"])
         answer.tables["shares"] = sh.reset_index()
         by_country = sh.T
         by_country = by_country.loc[by_country.max(axis=1).sort_values(ascending=False).index]

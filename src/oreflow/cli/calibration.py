@@ -172,11 +172,9 @@ def validate(
             path = plot.with_name(f"{plot.stem}-{v.episode}-{tag}{plot.suffix}")
             plots[k] = str(write_figure(validation_figure(v), path))
     if fmt is Format.json:
-        print_json({"episodes": [{
-            "episode": v.episode, "fitted_on": v.fitted_on, "verdict": v.verdict(),
-            "passes": v.passes, "observations": _jsonable(v.table), "peaks": _jsonable(v.peaks),
-            "checks": _jsonable(v.checks), "figure": written.get(k), "plot": plots.get(k)}
-            for k, v in enumerate(results)]})
+        from oreflow.jsonview import validation_payload
+
+        print_json(validation_payload(results, written, plots))
         return
     out = renderer(fmt, wide=wide, table=table)
     for k, v in enumerate(results):

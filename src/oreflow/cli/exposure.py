@@ -18,7 +18,6 @@ from oreflow.cli._app import (
     TableOpt,
     WideOpt,
     _fmt,
-    _jsonable,
     app,
     print_json,
     renderer,
@@ -122,16 +121,9 @@ def exposure(
 
             write_figure(stockout_figure(imp), plot)
     if fmt is Format.json:
-        payload: dict[str, Any] = {
-            "bom": b.name, "scenario": scenario, "draws": draws if scenario else None,
-            "seed": seed if scenario else None,
-            "exposure": {k: _jsonable(v) for k, v in exp.tables.items()},
-            "sources": exp.sources, "notes": exp.notes,
-        }
-        if imp is not None:
-            payload["impact"] = {k: _jsonable(v) for k, v in imp.tables.items()}
-            payload["notes"] = exp.notes + [n for n in imp.notes if n not in exp.notes]
-        print_json(payload)
+        from oreflow.jsonview import exposure_payload
+
+        print_json(exposure_payload(b, exp, imp, scenario=scenario, draws=draws, seed=seed))
         return
     out = renderer(fmt, wide=wide, sources=show_sources, table=table)
     if imp is not None:

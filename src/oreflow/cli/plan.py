@@ -144,22 +144,15 @@ def _balance_rows(plan: PlanResult, *, all_stages: bool) -> pd.DataFrame:
 
 
 def _miss_rows(plan: PlanResult) -> list[dict[str, Any]]:
-    return [{"target": m.target, "asked": m.asked, "reachable": m.reachable,
-             "earliest_year": str(m.earliest_year) if m.earliest_year is not None
-             else "none by +30 yr"} for m in plan.misses]
+    from oreflow.jsonview import plan_misses
+
+    return plan_misses(plan)
 
 
 def _plan_payload(plan: PlanResult) -> dict[str, Any]:
-    return {
-        "bloc": plan.bloc, "members": list(plan.members), "controller": plan.controller,
-        "targets": list(plan.targets), "objective": plan.objective, "status": plan.status,
-        "feasible": plan.feasible, "gap": plan.gap, "seconds": plan.seconds,
-        "capex_musd": plan.total_capex_musd,
-        "choices": _jsonable(plan.choices_frame()) if plan.choices else [],
-        "balance": _jsonable(plan.balance), "cost": _jsonable(plan.cost),
-        "misses": _miss_rows(plan), "notes": list(plan.notes),
-        "source_ids": list(plan.source_ids),
-    }
+    from oreflow.jsonview import plan_payload
+
+    return plan_payload(plan)
 
 
 def _show_plan(out: Renderer, plan: PlanResult, *, wide: bool) -> None:

@@ -21,13 +21,16 @@ from oreflow.cli._app import (
     WideOpt,
     _fmt,
     _guard,
-    _jsonable,
     app,
     emit,
     print_json,
 )
 from oreflow.errors import InputError
+from oreflow.jsonview import CONVENTIONS  # the JSON frames live in the library (no pandas)
+from oreflow.jsonview import stress_notes as _notes
 from oreflow.report.tables import BANDS
+from oreflow.report.tables import affected as _affected
+from oreflow.report.tables import scenario_sources as _scenario_sources
 
 __all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show", "stress"]
 
@@ -48,21 +51,6 @@ def _load_scenario(name_or_path: str) -> Any:
     from oreflow.simulate import Scenario
 
     return Scenario.load(name_or_path)
-
-
-def _scenario_sources(sc: Any) -> list[str]:
-    """Source ids a scenario cites, for itself and each shock, in order of first mention."""
-    ids: list[str] = list(getattr(sc, "source_ids", []))
-    for shock in getattr(sc, "shocks", []):
-        ids += list(getattr(shock, "source_ids", []))
-    return list(dict.fromkeys(ids))
-
-
-def _affected(summary: Any) -> Any:
-    """Rows of materials whose price or supply moves in any region (P90 band)."""
-    from oreflow.report.tables import affected
-
-    return affected(summary)
 
 
 scenarios_app = App(help="List the built-in scenarios, or print one's YAML to start from.",
@@ -126,49 +114,6 @@ class StressTable(StrEnum):
     paths = "paths"
     sectors = "sectors"
     redirect = "redirect"
-
-
-#: What ``--json`` says about its conventions (also in ``--help``).
-CONVENTIONS = {
-    "dates": "ISO month starts (YYYY-MM-DD): the first day of each simulated month",
-    "months": "integer months from the scenario start",
-    "months_to_recovery": f"months from the first shock until price and shortfall stay near "
-                          f"base; the string '{NOT_RECOVERED}' when not recovered within the "
-                          "horizon (never null: null means not available)",
-}
-
-
-def _notes(shown: Any, result: Any) -> list[str]:
-    """Notes printed under the table: what the restrictions' magnet-stage rule added or left
-    out (:data:`~oreflow.simulate.compile.RESTRICTION_NOTES`), and bounds hit in some draws."""
-    from oreflow.simulate.compile import RESTRICTION_NOTES
-
-    notes = list(result.plan.notes.get(RESTRICTION_NOTES, ()))
-    for col, what in (("at_backstop_share", "price at its backstop (buyers switch or stop; "
-                       "unmet demand is lost output)"),
-                      ("guard_share", "a numerical guard bound (price floor or stock guard)")):
-        hit = shown[shown[col] > 0]
-        if not hit.empty:
-            worst = hit.loc[hit[col].idxmax()]
-            names = ", ".join(dict.fromkeys(hit["material"]))
-            share = _share(float(worst[col]))
-            notes.append(f"{what} in some draws for {names} (most: {worst['material']} "
-                         f"{worst['region']}, {share} of draws; docs/engine.md 4.11)")
-    return notes
-
-
-def _paths_json(paths: Any, roles: dict[tuple[str, str], str]) -> dict[str, Any]:
-    """Monthly quantile paths as one date axis and one series per material, segment and
-    variable (lists of P10, P50, P90 along the dates)."""
-    dates = sorted(paths["date"].unique())
-    series = []
-    for (var, mat, reg), g in paths.groupby(["variable", "material", "region"], sort=False):
-        g = g.sort_values("month")
-        series.append({"material": mat, "region": reg, "role": roles.get((mat, reg), ""),
-                       "variable": var, "unit": g["unit"].iloc[0],
-                       "p10": g["p10"].tolist(), "p50": g["p50"].tolist(),
-                       "p90": g["p90"].tolist()})
-    return {"dates": [f"{d:%Y-%m-%d}" for d in dates], "series": series}
 
 
 @app.command()
@@ -259,21 +204,10 @@ def stress(
     shown = summary if all_materials else _affected(summary)
     sources = _scenario_sources(sc)
     if fmt is Format.json:
-        roles = {(r["material"], r["region"]): r["role"] for r in summary.to_dict("records")}
-        payload: dict[str, Any] = {
-            "scenario": sc.name, "title": sc.title, "provenance": result.provenance,
-            "conventions": CONVENTIONS,
-            "affected_materials": list(dict.fromkeys(_affected(summary)["material"])),
-            "summary": _jsonable(export_recovery(summary)),
-            "sector_shortfall": _jsonable(result.sector_shortfall()),
-            "notes": _notes(shown, result), "sources": sources,
-            "written": [str(p) for p in written],
-        }
-        if result.arrays.redirect is not None:
-            payload["redirect"] = _jsonable(result.redirect_table())
-        if paths:
-            payload["paths"] = _paths_json(result.to_pandas(), roles)
-        print_json(payload)
+        from oreflow.jsonview import stress_payload
+
+        print_json(stress_payload(sc, result, paths=paths, all_materials=all_materials,
+                                  written=written))
         return
     if fmt is Format.csv:
         if table is StressTable.paths:

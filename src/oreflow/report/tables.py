@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BANDS", "affected", "band", "headline_table"]
+__all__ = ["BANDS", "affected", "band", "headline_table", "scenario_sources"]
 
 
 def _multiple(v: float) -> str:
@@ -64,3 +64,16 @@ def headline_table(summary: pd.DataFrame, *, inf: str = "∞") -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows, columns=["material", "segment",
                                        *[h for _, h, _ in BANDS]] if not rows else None)
+
+
+def scenario_sources(scenario: Any) -> list[str]:
+    """Source ids a scenario cites, for itself and each shock, in order of first mention."""
+    ids: list[str] = list(getattr(scenario, "source_ids", []))
+    for shock in getattr(scenario, "shocks", []):
+        ids += list(getattr(shock, "source_ids", []))
+        for step in getattr(shock, "approval_path", None) or []:
+            ids += list(getattr(step, "source_ids", []))
+        gl = getattr(shock, "general_licence", None)
+        if gl is not None:
+            ids += list(getattr(gl, "source_ids", []))
+    return list(dict.fromkeys(ids))

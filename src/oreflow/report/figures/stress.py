@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from oreflow.errors import InputError, unknown
+from oreflow.report.tables import scenario_sources
 
 from ._style import PALETTE, new_figure, rgba, set_meta
 
@@ -22,19 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["affected_materials", "fan_chart", "scenario_sources", "shock_dates",
            "shortfall_figure"]
-
-
-def scenario_sources(scenario: Scenario) -> list[str]:
-    """Source ids a scenario cites, for itself and each shock, in order of first mention."""
-    ids: list[str] = list(getattr(scenario, "source_ids", []))
-    for shock in getattr(scenario, "shocks", []):
-        ids += list(getattr(shock, "source_ids", []))
-        for step in getattr(shock, "approval_path", None) or []:
-            ids += list(getattr(step, "source_ids", []))
-        gl = getattr(shock, "general_licence", None)
-        if gl is not None:
-            ids += list(getattr(gl, "source_ids", []))
-    return list(dict.fromkeys(ids))
 
 
 def shock_dates(scenario: Scenario) -> list[tuple[_dt.date, str]]:
