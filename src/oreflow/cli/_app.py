@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from rich.console import Console
 from oreflow import __version__
 from oreflow.cli.render import Col, PipeConsole, Renderer, format_number
 from oreflow.errors import InputError, OreflowError
+from oreflow.jsonview import finite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,20 +168,9 @@ def _fmt(as_json: bool, as_csv: bool) -> Format:
     return Format.json if as_json else Format.csv if as_csv else Format.table
 
 
-def _finite(obj: Any) -> Any:
-    """Replace NaN and ±inf (not valid JSON) by ``None``, recursively."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def print_json(payload: Any) -> None:
     """Write ``payload`` to stdout as strict JSON (non-finite numbers become ``null``)."""
-    text = json.dumps(_finite(payload), indent=2, ensure_ascii=False, default=str,
+    text = json.dumps(finite(payload), indent=2, ensure_ascii=False, default=str,
                       allow_nan=False)
     sys.stdout.write(text + "\n")
 
@@ -226,16 +215,6 @@ def _store() -> Store:
     from oreflow.data.store import Store
 
     return Store.default()
-
-
-def _parse_filters(filters: Sequence[str]) -> dict[str, str]:
-    where: dict[str, str] = {}
-    for item in filters:
-        if "=" not in item:
-            raise InputError(f"filter '{item}' must look like column=value")
-        col, val = item.split("=", 1)
-        where[col.strip()] = val.strip()
-    return where
 
 
 @app.callback(invoke_without_command=True)

@@ -18,7 +18,6 @@ from oreflow.cli._app import (
     TableOpt,
     WideOpt,
     _fmt,
-    _parse_filters,
     _store,
     console,
     data_app,
@@ -70,7 +69,9 @@ def data_show(
     """Show the rows of a table, optionally filtered."""
     store = _store()
     df = store.table(table, vintage=vintage, latest=latest)
-    df = store.filter(table, df, _parse_filters(filters or []))
+    from oreflow.data.store import parse_filters
+
+    df = store.filter(table, df, parse_filters(filters or []))
     if columns:
         cols = [c.strip() for c in columns.split(",") if c.strip()]
         info = store.info(table)
@@ -126,7 +127,9 @@ def data_sources(
         emit(df, fmt, title=f"source {key}", wide=wide)
         return
     parts = [p for p in (key or "").split("/") if p != ""]
-    df = store.sources_for(table, parts, _parse_filters(where or []))
+    from oreflow.data.store import parse_filters
+
+    df = store.sources_for(table, parts, parse_filters(where or []))
     emit(df, fmt, title=f"sources of {table} {key or ''}".strip(), wide=wide)
 
 

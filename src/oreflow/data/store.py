@@ -69,6 +69,7 @@ __all__ = [
     "QUERY_THREADS",
     "ImportReport",
     "Store",
+    "parse_filters",
     "read_csv_strings",
     "resolve_store",
 ]
@@ -122,6 +123,25 @@ class ImportReport:
             "target": str(self.target) if self.target else None,
             "warnings": self.warnings,
         }
+
+
+
+def parse_filters(items: Sequence[str], what: str = "filter") -> dict[str, str]:
+    """``column=value`` strings (``oreflow data show --filter``, the API's ``where``) as a
+    mapping for :meth:`Store.filter`.
+
+    Raises
+    ------
+    oreflow.errors.InputError
+        An item without ``=``, named with ``what``.
+    """
+    where: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"{what} '{item}' must look like column=value")
+        col, val = item.split("=", 1)
+        where[col.strip()] = val.strip()
+    return where
 
 
 class Store(Catalog):

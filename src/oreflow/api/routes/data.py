@@ -40,16 +40,6 @@ async def tables(rc: Cache) -> Response:
     return await cached_json(rc, ("tables",), compute)
 
 
-def _parse_where(where: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in where:
-        if "=" not in item:
-            raise InputError(f"where '{item}' must look like column=value")
-        col, val = item.split("=", 1)
-        out[col.strip()] = val.strip()
-    return out
-
-
 @router.get("/tables/{name}", summary="A table's rows, paged")
 async def table_rows(
     rc: Cache,
@@ -67,7 +57,9 @@ async def table_rows(
     with the total row count after filtering and the table's columns and key."""
     if limit > cfg.page_max:
         raise InputError(f"limit {limit} is over the page limit {cfg.page_max}")
-    filters = _parse_where(where or [])
+    from oreflow.data.store import parse_filters
+
+    filters = parse_filters(where or [], "where")
     key = ("table", name, vintage, latest, tuple(sorted(filters.items())))
 
     def page() -> dict[str, Any]:
