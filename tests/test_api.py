@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,6 +174,17 @@ def test_server_refuses_to_bind_elsewhere_without_a_token(
     res = runner.invoke(cli_app, ["serve", "--host", "0.0.0.0", "--port", "1"])
     assert res.exit_code == 2
     assert res.output.strip().count("\n") == 0 and "OREFLOW_API_TOKEN" in res.output
+
+
+def test_server_on_a_busy_port_fails_with_one_line(user_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = runner.invoke(cli_app, ["serve", "--port", str(port), "--data-dir",
+                                      str(user_dir)])
+    assert res.exit_code == 2
+    assert res.output.strip().count("\n") == 0 and f"--port {port}" in res.output
 
 
 def test_oversize_body_is_413_before_reading(user_dir: Path, tmp_path: Path) -> None:

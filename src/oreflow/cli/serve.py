@@ -19,6 +19,24 @@ from oreflow.cli._app import app
 __all__ = ["serve"]
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line, before any work, when ``host:port`` cannot be bound (in use, or
+    an address this machine does not have)."""
+    import socket
+
+    from oreflow.errors import InputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            probe.listen()
+        except OSError as exc:
+            raise InputError(f"--port {port}: cannot listen on {host}:{port} "
+                             f"({exc.strerror or exc}); choose another --port") from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(
@@ -48,6 +66,7 @@ def serve(
     else:
         settings = ApiSettings(host=host, workers=workers, warm=True)
     check_bind(settings)
+    _check_port_free(host, port)
 
     import uvicorn
 
