@@ -144,7 +144,6 @@ def test_edited_scenario_is_validated_with_a_clear_error(page: Any, server: str)
 
 def test_bom_upload_shows_results_and_bad_upload_an_error(page: Any, server: str,
                                                           tmp_path: Path) -> None:
-    from oreflow.exposure import Bom  # noqa: F401  (the example file ships with the package)
     from importlib import resources
 
     good = tmp_path / "drone.yaml"

@@ -14,14 +14,14 @@ import plotly
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _api_helpers import TestClient, make_client, wait  # noqa: E402
-from oreflow.api.routes.pages import PLOTLY_URL, TOPOJSON_URL  # noqa: E402
+from _api_helpers import TestClient, make_client, wait
+from oreflow.api.routes.pages import PLOTLY_URL, TOPOJSON_URL
 
 PAGES = ["/", "/supply-chain", "/scenario", "/planner", "/exposure", "/data",
          "/data/sources", "/data?table=stage_output"]
 #: An attribute or CSS reference to anything but this server.
-EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
-                      re.IGNORECASE)
+EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//"""
+                      r"""|url\(\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from oreflow.api.errors import one_line
 from oreflow.api.jobs import JobStore
 from oreflow.errors import InputError, OreflowError
 
-__all__ = ["KINDS", "JobCancelledError", "Reporter", "check_sweep_spec", "execute", "init_worker",
-           "figures_json", "load_bom", "load_scenario", "ping"]
+__all__ = ["KINDS", "JobCancelledError", "Reporter", "check_sweep_spec", "execute",
+           "figures_json", "init_worker", "load_bom", "load_scenario", "ping"]
 
 #: Least time between two progress writes to the database [s].
 PROGRESS_EVERY_S = 0.2

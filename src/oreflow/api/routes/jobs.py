@@ -99,9 +99,8 @@ def prepare(kind: str, body: BaseModel, cfg: ApiSettings, store: JobStore) -> di
         with tempfile.TemporaryDirectory(prefix="oreflow-api-sweep-") as tmp:
             tasks.check_sweep_spec(body.spec, max_points=cfg.max_sweep_points,
                                    max_draws=cfg.max_sweep_draws, workdir=Path(tmp))
-    elif isinstance(body, ReportJob):
-        if body.example or body.bom:
-            tasks.load_bom({"example": body.example, "bom": body.bom, "bom_format": "yaml"})
+    elif isinstance(body, ReportJob) and (body.example or body.bom):
+        tasks.load_bom({"example": body.example, "bom": body.bom, "bom_format": "yaml"})
     return params
 
 
