@@ -44,7 +44,7 @@ def test_page_renders_with_navigation_and_no_external_url(client: TestClient,
     assert html.startswith("<!DOCTYPE html>")
     for href in ("/", "/supply-chain", "/scenario", "/planner", "/exposure", "/data"):
         assert f'href="{href}"' in html
-    assert f'src="{PLOTLY_URL}"' in html
+    assert f'src="{PLOTLY_URL}" defer' in html
     assert not EXTERNAL.search(html), EXTERNAL.search(html)
     assert "cdn.plot.ly" not in html
 
