@@ -189,3 +189,32 @@ def test_phone_width_has_no_horizontal_overflow(browser: Any, server: str) -> No
             assert wide <= 375, (path, wide)
     finally:
         ctx.close()
+
+
+def test_self_contained_html_map_draws_offline(browser: Any, tmp_path: Path) -> None:
+    """write_figure's .html of the world map inlines the outlines: drawn with every
+    request but the file itself blocked."""
+    from oreflow.chain.analysis import concentration
+    from oreflow.report.export import write_figure
+    from oreflow.report.figures import stage_share_map
+
+    out = write_figure(stage_share_map(concentration("REO"), "mine"), tmp_path / "map.html")
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    outside: list[str] = []
+
+    def guard(route: Any) -> None:
+        if route.request.url == out.as_uri():
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    try:
+        pg.route("**/*", guard)
+        pg.goto(out.as_uri())
+        pg.wait_for_function("document.querySelectorAll('.choroplethlocation').length > 5",
+                             timeout=30_000)
+        assert outside == []
+    finally:
+        ctx.close()

@@ -146,3 +146,17 @@ def test_report_job_takes_a_saved_scenario(client: TestClient) -> None:
     assert job["status"] == "done", job
     assert b"full-embargo" in client.get(f"/api/jobs/{job['id']}/file").content
     assert client.post("/api/reports", json={"draws": 10}).status_code == 422
+
+
+def test_map_html_and_report_inline_the_outlines() -> None:
+    from oreflow.chain.analysis import concentration
+    from oreflow.report.export import figure_html, geo_preload_script
+    from oreflow.report.figures import stage_share_bars, stage_share_map
+
+    conc = concentration("REO")
+    html = figure_html(stage_share_map(conc, "mine"))
+    preload = 'window.PlotlyGeoAssets={"topojson":{"world_110m":'
+    assert preload in html
+    assert preload not in figure_html(stage_share_bars(conc))  # no map, no outlines  # no map, no outlines
+    script = geo_preload_script()
+    assert "</script>" not in script[len("<script>"):-len("</script>")]

@@ -45,7 +45,7 @@ function table(host, rows, columns) {
   const body = t.appendChild(el("tbody"));
   rows.forEach((r) => {
     const tr = body.appendChild(el("tr"));
-    cols.forEach((c) => tr.appendChild(el("td", {}, fmt(r[c]))));
+    cols.forEach((c) => tr.appendChild(el("td", {}, /year/.test(c) && r[c] !== null ? String(r[c]) : fmt(r[c]))));
   });
   host.appendChild(t);
 }
@@ -260,7 +260,8 @@ function initPlanner() {
       document.getElementById("capex").textContent =
         `${res.feasible ? "Feasible" : "Not feasible within the budget"}: total capex ${fmt(res.capex_musd)} M USD.`;
       table(document.getElementById("cost"), res.cost);
-      say(`Done: ${res.status}.`);
+      say(res.feasible ? `Done: a plan meets every target (${res.status}).`
+        : "Done: no plan meets every target by its year within the budget; the timeline shows the best try, the frontier the years that can be met.");
     } catch (e) { say(e.message, true); } finally { btn.disabled = false; }
   });
 }
