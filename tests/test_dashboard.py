@@ -157,6 +157,6 @@ def test_map_html_and_report_inline_the_outlines() -> None:
     html = figure_html(stage_share_map(conc, "mine"))
     preload = 'window.PlotlyGeoAssets={"topojson":{"world_110m":'
     assert preload in html
-    assert preload not in figure_html(stage_share_bars(conc))  # no map, no outlines  # no map, no outlines
+    assert preload not in figure_html(stage_share_bars(conc))  # no map, no outlines
     script = geo_preload_script()
     assert "</script>" not in script[len("<script>"):-len("</script>")]
