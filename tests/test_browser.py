@@ -218,3 +218,18 @@ def test_self_contained_html_map_draws_offline(browser: Any, tmp_path: Path) -> 
         assert outside == []
     finally:
         ctx.close()
+
+
+def test_static_map_export_uses_the_shipped_outlines(tmp_path: Path) -> None:
+    """write_figure(.png) of the world map hands kaleido the package's outlines (without
+    them kaleido fetches from a CDN) and leaves plotly's default as it was."""
+    import plotly.io as pio
+
+    from oreflow.chain.analysis import concentration
+    from oreflow.report.export import write_figure
+    from oreflow.report.figures import stage_share_map
+
+    before = pio.defaults.topojson
+    out = write_figure(stage_share_map(concentration("REO"), "mine"), tmp_path / "map.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    assert pio.defaults.topojson == before

