@@ -73,6 +73,10 @@ class StressJob(ScenarioRef):
     paths: bool = Field(default=False, description="Also the monthly P10/P50/P90 paths.")
     all_materials: bool = Field(default=False, description="Notes over every material, not "
                                                            "only those the scenario moves.")
+    figures: bool = Field(default=False, description="Also the Plotly figures (JSON, as "
+                                                     "oreflow.report.figures builds them) "
+                                                     "under result.figures; the dashboard "
+                                                     "draws these.")
 
     @model_validator(mode="after")
     def _needs(self) -> StressJob:
@@ -121,6 +125,13 @@ class PlanJob(BaseModel):
                                         "[% of world output].")
     time_limit_s: float = Field(default=60.0, ge=1, le=600,
                                 description="Solver time limit [s].")
+    figures: bool = Field(default=False, description="Also the Plotly figures (JSON, as "
+                                                     "oreflow.report.figures builds them) "
+                                                     "under result.figures; the dashboard "
+                                                     "draws these.")
+    frontier: bool = Field(default=False, description="Also the frontier of the first "
+                                                      "target: least cost with its year "
+                                                      "moved from 2 years earlier to 3 later.")
 
 
 class BomInput(BaseModel):
@@ -150,6 +161,10 @@ class ExposureJob(BomInput):
     scenario_id: str | None = Field(default=None, description="Id of a saved scenario.")
     draws: int = Field(default=500, ge=1, description="Monte Carlo draws (with a scenario).")
     seed: int = Field(default=0, ge=0, description="Random seed.")
+    figures: bool = Field(default=False, description="Also the Plotly figures (JSON, as "
+                                                     "oreflow.report.figures builds them) "
+                                                     "under result.figures; the dashboard "
+                                                     "draws these.")
 
 
 class SweepJob(BaseModel):
@@ -161,17 +176,21 @@ class SweepJob(BaseModel):
                                   "name or an inline mapping (no file paths).")
 
 
-class ReportJob(BaseModel):
-    """A report (HTML, or PDF) of a scenario, optionally with a product line."""
+class ReportJob(ScenarioRef):
+    """A report (HTML, or PDF) of a scenario (a built-in or a saved one), optionally with a
+    product line."""
 
-    model_config = _STRICT
-
-    scenario: str = Field(description="Built-in scenario name.", examples=["china-2025-04"])
     example: str | None = Field(default=None, description="A built-in example BOM.")
     bom: str | None = Field(default=None, description="BOM file text (YAML).")
     draws: int = Field(default=500, ge=1, description="Monte Carlo draws.")
     seed: int = Field(default=0, ge=0, description="Random seed.")
     format: Literal["html", "pdf"] = Field(default="html", description="File format.")
+
+    @model_validator(mode="after")
+    def _needs(self) -> ReportJob:
+        if not self.has_scenario():
+            raise ValueError("give scenario (a built-in name) or scenario_id")
+        return self
 
 
 class JobAccepted(BaseModel):

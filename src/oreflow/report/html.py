@@ -6,7 +6,8 @@ fills ``templates/report.html.j2``: title, scenario summary, the headline table 
 stress``, a price fan chart per affected material, shortfall by region and sector, the
 concentration context (stage shares), the BOM results and a provenance footer (versions,
 hashes, seed, draws, dates and every source cited with its title and edition). Plotly.js is
-inlined once from the installed package: the page opens offline.
+inlined once from the installed package, and the world map's country outlines with it
+(:func:`~oreflow.report.export.geo_preload_script`): the page opens offline.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import plotly.graph_objects as go
 
 from oreflow.answer import Answer
 
-from .export import figure_html
-from .figures.chain import stage_share_bars
+from .export import figure_html, geo_preload_script
+from .figures.chain import stage_share_bars, stage_share_map
 from .figures.exposure import stockout_figure
 from .figures.stress import affected_materials, fan_chart, scenario_sources, shortfall_figure
 from .tables import affected, headline_table
@@ -44,7 +45,7 @@ class Report:
     result: Result
     figures: dict[str, go.Figure] = field(default_factory=dict)
     """The figures shown, by name (``fan:<material>``, ``shortfall``, ``concentration``,
-    ``stockout``)."""
+    ``concentration_map``, ``stockout``)."""
     exposure: Answer | None = None
     sources: list[str] = field(default_factory=list)
 
@@ -116,6 +117,7 @@ def render_html(result: Result, *, exposure: Answer | None = None,
     year = int(prov.get("baseline_year") or 2024)
     conc = concentration("REO", year, store=store)
     figures["concentration"] = stage_share_bars(conc)
+    figures["concentration_map"] = stage_share_map(conc, "mine")
 
     def div(fig: go.Figure) -> str:
         return figure_html(fig, full_html=False, include_plotlyjs=False)
@@ -148,6 +150,7 @@ def render_html(result: Result, *, exposure: Answer | None = None,
         headline=headline, notes=notes,
         fans=[div(f) for k, f in figures.items() if k.startswith("fan:")],
         shortfall=div(figures["shortfall"]), concentration=div(figures["concentration"]),
+        concentration_map=div(figures["concentration_map"]), geo_preload=geo_preload_script(),
         exposure=exp_ctx, sources=_source_rows(ids, store),
         generated=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         plotlyjs=plotly.offline.get_plotlyjs())

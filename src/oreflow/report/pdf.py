@@ -24,7 +24,10 @@ CHROMIUM_ARGS: tuple[str, ...] = ("--no-sandbox", "--disable-gpu",
 RENDER_TIMEOUT_MS = 120_000
 _ALL_DRAWN = """() => {
   const divs = Array.from(document.querySelectorAll('.plotly-graph-div'));
-  return divs.every(d => d.querySelector('.main-svg') !== null);
+  // a map is drawn when its country shapes are (outlines load asynchronously)
+  return divs.every(d => d.querySelector('.main-svg') !== null
+    && (!(d.data || []).some(t => t.type === 'choropleth')
+        || d.querySelector('.choroplethlocation') !== null));
 }"""
 
 

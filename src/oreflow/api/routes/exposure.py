@@ -62,6 +62,8 @@ def exposure_upload(
     scenario_id: Annotated[str | None, Form(description="Saved scenario id (a job).")] = None,
     draws: Annotated[int, Form(ge=1, description="Monte Carlo draws (with a scenario).")] = 500,
     seed: Annotated[int, Form(ge=0, description="Random seed.")] = 0,
+    figures: Annotated[bool, Form(description="Also the Plotly figures (with a scenario).")
+                       ] = False,
 ) -> Any:
     """As ``POST /api/exposure``, with the BOM as an uploaded file."""
     name = (file.filename or "").lower()
@@ -72,5 +74,5 @@ def exposure_upload(
     except UnicodeDecodeError:
         raise InputError("file: the BOM is not UTF-8 text") from None
     body = ExposureJob(bom=text, bom_format=fmt, scenario=scenario, scenario_id=scenario_id,
-                       draws=draws, seed=seed)
+                       draws=draws, seed=seed, figures=figures)
     return _run(body, request)

@@ -76,7 +76,7 @@ def prepare(kind: str, body: BaseModel, cfg: ApiSettings, store: JobStore) -> di
     from oreflow.api import tasks
 
     params = body.model_dump(mode="json")
-    if isinstance(body, StressJob | ExposureJob):
+    if isinstance(body, StressJob | ExposureJob | ReportJob):
         _check_draws(body.draws, cfg)
         params.update(_resolve_scenario(body, store))
     if isinstance(body, ExposureJob):
@@ -99,13 +99,8 @@ def prepare(kind: str, body: BaseModel, cfg: ApiSettings, store: JobStore) -> di
         with tempfile.TemporaryDirectory(prefix="oreflow-api-sweep-") as tmp:
             tasks.check_sweep_spec(body.spec, max_points=cfg.max_sweep_points,
                                    max_draws=cfg.max_sweep_draws, workdir=Path(tmp))
-    elif isinstance(body, ReportJob):
-        _check_draws(body.draws, cfg)
-        from oreflow.simulate import Scenario
-
-        Scenario.builtin(body.scenario)
-        if body.example or body.bom:
-            tasks.load_bom({"example": body.example, "bom": body.bom, "bom_format": "yaml"})
+    elif isinstance(body, ReportJob) and (body.example or body.bom):
+        tasks.load_bom({"example": body.example, "bom": body.bom, "bom_format": "yaml"})
     return params
 
 

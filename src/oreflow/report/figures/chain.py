@@ -92,9 +92,10 @@ def stage_share_bars(answer: Answer) -> go.Figure:
 def stage_share_map(answer: Answer, stage: str = "mine") -> go.Figure:
     """World choropleth of each country's share of one stage's output [%].
 
-    Plotly draws country outlines from a world map file it loads at display time (no map
-    file ships with Plotly or oreflow), so the map needs a network connection or a local
-    copy given as ``config={"topojsonURL": ...}``; reports use :func:`stage_share_bars`.
+    Plotly.js draws country outlines from a world map file it would fetch from the web;
+    oreflow ships that file (:func:`oreflow.report.export.topojson_dir`), and
+    :func:`~oreflow.report.export.write_figure`, the report and the dashboard hand it to
+    Plotly, so the map draws offline.
     """
     sh = stage_shares(answer)
     if stage not in sh.index:
@@ -109,8 +110,10 @@ def stage_share_map(answer: Answer, stage: str = "mine") -> go.Figure:
         locations=row.index.tolist(), z=(row * 100).tolist(), locationmode="ISO-3",
         colorscale=SEQUENTIAL, colorbar={"title": {"text": "%"}}, marker_line_width=0.3,
         hovertemplate="%{location}: %{z:.1f}%<extra></extra>"))
-    fig.update_geos(projection_type="natural earth", showcountries=True,
-                    countrycolor="#CCCCCC", showframe=False)
+    fig.update_geos(projection_type="natural earth", projection_rotation_lon=0,
+                    center={"lon": 0, "lat": 15}, lataxis_range=[-58, 85],
+                    lonaxis_range=[-180, 180], showcountries=True, countrycolor="#CCCCCC",
+                    showframe=False, showland=True, landcolor="#F2F2F2")
     return set_meta(fig, _sources(answer, [stage]), figure="stage_share_map",
                     material=material, year=year, stage=stage, unit="%")
 
