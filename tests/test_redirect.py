@@ -72,18 +72,18 @@ def test_parses_with_defaults():
 
 
 @pytest.mark.parametrize(("text", "line", "field", "words"), [
-    (_redirect(share=1.5), 9, "shocks[0].flow_redirect.share", "[0, 1]"),
-    (_redirect(unprocessed="burn"), 12, "shocks[0].flow_redirect.unprocessed", "stock"),
+    (_redirect(share=1.5), 9, "shocks[0].share", "[0, 1]"),
+    (_redirect(unprocessed="burn"), 12, "shocks[0].unprocessed", "stock"),
     (_redirect(capacity="[{id: p, start: 2025-01}]"), 13,
-     "shocks[0].flow_redirect.capacity[0].t_per_yr", "required"),
+     "shocks[0].capacity[0].t_per_yr", "required"),
     (_redirect(capacity="[{id: p, t_per_yr: -5, start: 2025-01}]"), 13,
-     "shocks[0].flow_redirect.capacity[0].t_per_yr", "[0, 1e+09]"),
+     "shocks[0].capacity[0].t_per_yr", "[0, 1e+09]"),
     (_redirect(capacity="[{id: p, t_per_yr: 5, start: 2025-01, available_share: 2}]"), 13,
-     "shocks[0].flow_redirect.capacity[0].available_share", "[0, 1]"),
+     "shocks[0].capacity[0].available_share", "[0, 1]"),
     (_redirect().replace("ramp_months: 0", "ramp_months: -1"), 11,
-     "shocks[0].flow_redirect.ramp_months", "0 or more"),
+     "shocks[0].ramp_months", "0 or more"),
     (_redirect().replace("materials: [Dy]", "materials: [Dyy]"), 8,
-     "shocks[0].flow_redirect.materials", "Dyy"),
+     "shocks[0].materials", "Dyy"),
 ])
 def test_bad_input_names_file_line_field(text, line, field, words):
     with pytest.raises(ScenarioError) as ei:

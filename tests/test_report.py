@@ -55,7 +55,7 @@ def test_report_is_self_contained_with_every_part(report: Report, result: Result
 
 
 def test_report_headline_table_is_what_stress_prints(report: Report, result: Result) -> None:
-    from oreflow.report.tables import affected, headline_table
+    from oreflow.headline import affected, headline_table
 
     table = headline_table(affected(result.summary()))
     first = table.iloc[0]
@@ -154,17 +154,23 @@ def test_cli_exposure_plot_needs_a_scenario(tmp_path: Path) -> None:
 # -- notebooks -----------------------------------------------------------------------------
 
 
-def test_result_repr_html_has_the_table_and_a_figure(result: Result) -> None:
-    page = result._repr_html_()
-    assert "peak price ×" in page and str(result.provenance["scenario_hash"]) in page
-    assert page.count('class="plotly-graph-div"') == 1
+def test_result_repr_html_has_the_table_and_the_notebook_view_a_figure(result: Result) -> None:
+    from oreflow.report.notebook import result_html
+
+    own = result._repr_html_()
+    assert "peak price ×" in own and str(result.provenance["scenario_hash"]) in own
+    assert "plotly-graph-div" not in own  # the simulator draws nothing
+    page = result_html(result)
+    assert page.startswith(own) and page.count('class="plotly-graph-div"') == 1
 
 
-def test_science_modules_do_not_load_plotly_on_import() -> None:
+def test_science_modules_do_not_load_plotly_on_import_or_display(result: Result) -> None:
     import subprocess
     import sys
 
     code = ("import sys, oreflow.simulate, oreflow.plan, oreflow.exposure, oreflow.chain; "
+            "from oreflow.simulate import Scenario, simulate; "
+            "simulate(Scenario.builtin('full-embargo'), draws=5, seed=0)._repr_html_(); "
             "print('plotly' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -256,10 +256,17 @@ def test_validation_figure_puts_observations_over_the_fan() -> None:
     i = v.run.result.materials.index(mat)
     np.testing.assert_allclose(p50.y, np.quantile(v.run.outside[:, :, i], 0.5, axis=0))
     assert fig.layout.meta["episode"] == "gage-2023" and _sources(fig)
-    assert v._repr_html_().count("plotly-graph-div") == 1
+    from oreflow.report.notebook import validation_html
+
+    assert "plotly-graph-div" not in v._repr_html_()
+    assert validation_html(v).count("plotly-graph-div") == 1
 
 
-def test_plan_repr_html_has_the_choices_and_the_timeline() -> None:
-    page = _plan()._repr_html_()  # type: ignore[attr-defined]
-    assert "sep-a" in page and "mag-b" in page and "optimal" in page
-    assert page.count('class="plotly-graph-div"') == 1
+def test_plan_repr_html_has_the_choices_and_the_notebook_view_the_timeline() -> None:
+    from oreflow.report.notebook import plan_html
+
+    plan = _plan()
+    own = plan._repr_html_()  # type: ignore[attr-defined]
+    assert "sep-a" in own and "mag-b" in own and "optimal" in own
+    assert "plotly-graph-div" not in own
+    assert plan_html(plan).count('class="plotly-graph-div"') == 1  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from oreflow.report.tables import affected, scenario_sources
+from oreflow.headline import affected, scenario_sources
 
 if TYPE_CHECKING:
     import pandas as pd

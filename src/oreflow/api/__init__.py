@@ -8,7 +8,8 @@ Layout (dependencies point down):
 - :mod:`~oreflow.api.security` — bearer token beyond loopback, request body limit;
 - :mod:`~oreflow.api.errors` — every error as one line of JSON;
 - :mod:`~oreflow.api.deps` — per-app state and the read cache;
-- :mod:`~oreflow.api.jobs` — jobs and saved scenarios in SQLite, the worker pool;
+- :mod:`~oreflow.api.jobstore` — jobs and saved scenarios in SQLite;
+- :mod:`~oreflow.api.jobs` — the worker pool that runs jobs;
 - :mod:`~oreflow.api.tasks` — what each job kind runs, inside a worker;
 - :mod:`~oreflow.api.settings` — :class:`~oreflow.api.settings.ApiSettings`.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from oreflow.api.errors import one_line
-from oreflow.api.jobs import JobStore
+from oreflow.api.jobstore import JobStore
 from oreflow.errors import InputError, OreflowError
 
 __all__ = ["KINDS", "JobCancelledError", "Reporter", "check_sweep_spec", "execute",
@@ -180,8 +180,8 @@ def run_stress(params: dict[str, Any], progress: Reporter) -> JobResult:
         figs = {f"fan:{m}": fan_chart(result, m) for m in affected_materials(result)}
         figs["shortfall"] = shortfall_figure(result)
         payload["figures"] = figures_json(figs)
+        from oreflow.headline import affected, headline_table
         from oreflow.jsonview import records
-        from oreflow.report.tables import affected, headline_table
 
         rows = affected(result.summary())
         payload["headline"] = records(headline_table(rows)) if not rows.empty else []

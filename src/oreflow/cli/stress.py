@@ -26,11 +26,11 @@ from oreflow.cli._app import (
     print_json,
 )
 from oreflow.errors import InputError
+from oreflow.headline import BANDS
+from oreflow.headline import affected as _affected
+from oreflow.headline import scenario_sources as _scenario_sources
 from oreflow.jsonview import CONVENTIONS  # the JSON frames live in the library (no pandas)
 from oreflow.jsonview import stress_notes as _notes
-from oreflow.report.tables import BANDS
-from oreflow.report.tables import affected as _affected
-from oreflow.report.tables import scenario_sources as _scenario_sources
 
 __all__ = ["BANDS", "CONVENTIONS", "NOT_RECOVERED", "scenarios", "scenarios_show", "stress"]
 
@@ -41,7 +41,7 @@ NOT_RECOVERED = "not within horizon"
 
 def _display(summary: Any) -> Any:
     """Compact table: one row per material and segment, each band as P50 (P10–P90)."""
-    from oreflow.report.tables import headline_table
+    from oreflow.headline import headline_table
 
     return headline_table(summary)
 

@@ -210,11 +210,18 @@ class PlanResult:
         return float(sum(c.capex_musd for c in self.chosen))
 
     def _repr_html_(self) -> str:
-        """Notebook view: status, cost, the choices and the timeline."""
-        # imported here: the report layer sits above the planner and loads Plotly
-        from oreflow.report.notebook import plan_html
+        """Notebook view: status, cost and the choices (with the timeline:
+        :func:`oreflow.report.notebook.plan_html`)."""
+        import html
 
-        return plan_html(self)
+        head = (f"<p><b>{html.escape(self.bloc)}</b>: plan {html.escape(self.status)}, "
+                f"capital cost {self.total_capex_musd:,.0f} M USD; targets "
+                f"{html.escape(', '.join(self.targets) or 'none')}</p>")
+        cols = ["option_id", "stage", "start_year", "online_year", "full_year", "units",
+                "capacity_t_per_yr", "capex_musd", "decided"]
+        frame = self.choices_frame()
+        return head + (frame[[c for c in cols if c in frame.columns]].to_html(
+            index=False, escape=True) if not frame.empty else "<p>No options chosen.</p>")
 
     def choices_frame(self, choices: Sequence[Choice] | None = None) -> pd.DataFrame:
         """The choices as a table, one row per choice (units in the column names)."""

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 
 from oreflow.answer import Answer
+from oreflow.headline import affected, headline_table
 
 from .export import figure_html, geo_preload_script
 from .figures.chain import stage_share_bars, stage_share_map
 from .figures.exposure import stockout_figure
 from .figures.stress import affected_materials, fan_chart, scenario_sources, shortfall_figure
-from .tables import affected, headline_table
 
 if TYPE_CHECKING:
     from oreflow.data.store import Store

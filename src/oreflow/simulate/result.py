@@ -721,12 +721,25 @@ class Result:
         return [p, *self._write_sidecars(side, None)]
 
     def _repr_html_(self) -> str:
-        """Notebook view: the provenance line, the P50 (P10-P90) of the headline numbers in
-        the segments whose price or supply moved, and the main price fan chart."""
-        # imported here: the report layer sits above the simulator and loads Plotly
-        from oreflow.report.notebook import result_html
+        """Notebook view: the provenance line and the P50 (P10-P90) of the headline numbers
+        in the segments whose price or supply moved (with the fan chart:
+        :func:`oreflow.report.notebook.result_html`)."""
+        import html
 
-        return result_html(self)
+        from oreflow.headline import affected, headline_table
+
+        prov = self.provenance
+        head = (f"<p><b>{html.escape(self.scenario.name)}</b>: {prov.get('draws')} draws, "
+                f"seed {prov.get('seed')}, {self.scenario.horizon_months} months from "
+                f"{self.dates[0]:%Y-%m}; scenario hash "
+                f"{html.escape(str(prov.get('scenario_hash')))}, dataset "
+                f"{html.escape(str(prov.get('dataset_version')))}, oreflow "
+                f"{html.escape(str(prov.get('package_version')))}</p>")
+        rows = affected(self.summary())
+        if rows.empty:
+            return head + "<p>No price or supply moved in any segment.</p>"
+        table = headline_table(rows, inf=NOT_RECOVERED).to_html(index=False, escape=True)
+        return head + table + "<p><small>P50 (P10–P90) over draws</small></p>"
 
     def __repr__(self) -> str:
         p = self.provenance

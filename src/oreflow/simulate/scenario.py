@@ -26,7 +26,7 @@ import hashlib
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,9 +44,10 @@ from pydantic import (
 from oreflow.base import FiniteModel
 from oreflow.chain.lookup import material_code
 from oreflow.chain.names import RARE_EARTHS
-from oreflow.data.store import Store, resolve_store
+from oreflow.data.store import Store
 from oreflow.errors import InputError, did_you_mean, unknown
 from oreflow.simulate.parameters import MAX_MONTHS, MONTHS_REASON, Parameters
+from oreflow.simulate.scenario_yaml import check_source_ids, locate
 from oreflow.uncertain import (
     Beta,
     Dist,
@@ -59,7 +60,7 @@ from oreflow.uncertain import (
     check_within,
     fixed,
 )
-from oreflow.yamlio import YamlInputError, key_paths, known_fields, parse_yaml, read_text
+from oreflow.yamlio import YamlInputError, known_fields, parse_yaml, read_text
 
 __all__ = [
     "ELEMENTS",
@@ -807,7 +808,7 @@ class Scenario(_Input):
             scenario = cls.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(_format_errors(exc, node, source)) from None
-        problems = _check_source_ids(data, node, source, store)
+        problems = check_source_ids(data, node, source, store)
         if problems:
             lines = [f"{source}: invalid scenario ({len(problems)} error(s))", *problems]
             raise ScenarioError("\n".join(lines))
@@ -913,56 +914,12 @@ def list_builtin() -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-def _locate(node: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int | None, str]:
-    """Follow a pydantic error location through YAML nodes; return line and field path."""
-    line = None if node is None else node.start_mark.line + 1
-    path: list[str] = []
-    cur = node
-    for part in loc:
-        if isinstance(cur, yaml.MappingNode) and isinstance(part, str):
-            found = None
-            for k, v in cur.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == part:
-                    found = (k, v)
-                    break
-            if found is None:
-                # a union tag or a key the file does not have: keep the name, stay here
-                if part not in _UNION_TAGS:
-                    path.append(part)
-                continue
-            path.append(part)
-            cur = found[1]
-            line = found[0].start_mark.line + 1
-        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int):
-            if part < len(cur.value):
-                cur = cur.value[part]
-                line = cur.start_mark.line + 1
-            path.append(f"[{part}]")
-        elif isinstance(part, int):
-            path.append(f"[{part}]")
-        elif part not in _UNION_TAGS:
-            path.append(part)
-    text = ""
-    for p in path:
-        text += p if p.startswith("[") or not text else f".{p}"
-    return line, text or "<root>"
-
-
-_UNION_TAGS = frozenset(
-    {
-        "export_restriction", "production_outage", "demand_change", "stockpile_release",
-        "price_floor", "tariff", "fixed", "uniform", "triangular", "normal", "lognormal",
-        "beta", "function-before[coerce_number(), tagged-union[Fixed,Uniform,Triangular,"
-        "Normal,LogNormal,Beta]]", "function-before[_parse_date(), date]",
-    }
-)  # fmt: skip
-
-
 def _format_errors(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
+    """One headline and one ``file:line: field PATH: message`` line per pydantic error."""
     lines = [f"{source}: invalid scenario ({exc.error_count()} error(s))"]
     for err in exc.errors():
         loc = err["loc"]
-        line, field = _locate(node, loc)
+        line, field = locate(node, loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and loc:
             name = str(loc[-1])
@@ -970,33 +927,3 @@ def _format_errors(exc: ValidationError, node: yaml.Node | None, source: str) ->
         where = f"{source}:{line}" if line is not None else source
         lines.append(f"  {where}: field {field}: {msg}")
     return "\n".join(lines)
-
-
-def _source_keys(store: Store | None) -> set[str]:
-    """Keys a ``source_ids`` entry may name: sources, policies and licensing rows."""
-    st = resolve_store(store)
-    names = set(st.tables())
-    keys = set(st.table("sources")["source_id"].astype(str))
-    for table, column in (("policies", "policy_id"), ("licensing", "stat_id")):
-        if table in names:
-            keys |= set(st.table(table)[column].dropna().astype(str))
-    return keys
-
-
-def _check_source_ids(data: Any, node: yaml.Node | None, source: str,
-                      store: Store | None) -> list[str]:
-    """One message per ``source_ids`` entry (anywhere in the file) that names no known key."""
-    found = key_paths(data, "source_ids")
-    if not found:
-        return []
-    keys = _source_keys(store)
-    out = []
-    for path, sid in found:
-        if isinstance(sid, str) and sid in keys:
-            continue
-        line, field = _locate(node, path)
-        where = f"{source}:{line}" if line is not None else source
-        hint = did_you_mean(str(sid), keys)
-        out.append(f"  {where}: field {field}: unknown source '{sid}'{hint} (source_ids are "
-                   "keys of the sources, policies or licensing tables)")
-    return out

@@ -58,11 +58,13 @@ class Validation:
         return bool(self.checks["passes"].all())
 
     def _repr_html_(self) -> str:
-        """Notebook view: the verdict, the bands and observed points over the model fan."""
-        # imported here: the report layer sits above the simulator and loads Plotly
-        from oreflow.report.notebook import validation_html
+        """Notebook view: the verdict and the bands (with observed points over the model
+        fan: :func:`oreflow.report.notebook.validation_html`)."""
+        import html
 
-        return validation_html(self)
+        colour = "green" if self.passes else "#D55E00"
+        return (f"<p style='color:{colour}'><b>{html.escape(self.verdict())}</b></p>"
+                + self.checks.to_html(index=False, escape=True))
 
     def verdict(self) -> str:
         """One line: which bands hold."""

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from oreflow.errors import InputError, unknown
-from oreflow.report.tables import scenario_sources
+from oreflow.headline import scenario_sources
 
 from ._style import PALETTE, new_figure, rgba, set_meta
 

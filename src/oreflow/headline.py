@@ -1,8 +1,10 @@
-"""The headline table of a disruption run, as ``oreflow stress`` prints it and reports and
-notebooks show it: one row per material and segment, each band as ``P50 (P10–P90)``.
+"""The headline table of a disruption run, as ``oreflow stress`` prints it and reports,
+notebooks and the API show it: one row per material and segment, each band as
+``P50 (P10–P90)``; and the sources a scenario cites.
 
-Light on purpose (pandas is imported inside the functions): the CLI imports :data:`BANDS`
-when it starts.
+A leaf module, light on purpose (pandas is imported inside the functions): the CLI imports
+:data:`BANDS` when it starts, and the simulator's notebook view uses it without importing
+the report layer.
 """
 
 from __future__ import annotations
