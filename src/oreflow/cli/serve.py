@@ -68,7 +68,15 @@ def serve(
     check_bind(settings)
     _check_port_free(host, port)
 
+    import warnings
+
     import uvicorn
+    from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+    # FastAPI builds route parameters at the first matching request; pydantic may then warn
+    # that a Query's alias has no effect (it has: FastAPI reads it). Not for a user's console.
+    warnings.filterwarnings("ignore", message="The 'alias' attribute with value",
+                            category=UnsupportedFieldAttributeWarning)
 
     from oreflow.api.app import create_app
 
