@@ -72,6 +72,8 @@ def test_cli_report_html(tmp_path: Path) -> None:
     assert not re.search(r"<script[^>]+src=[\"']?https?:", page)
     assert "<footer>" in page and "seed · draws</td><td>2 · 8" in page
     assert "tactical_drone" in page
+    # a policy the scenario cites is named in the sources, not left as a bare id
+    assert "policy: " in page and "not in the data" not in page
 
 
 @needs_chromium

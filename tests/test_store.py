@@ -573,3 +573,16 @@ def test_a_held_lock_makes_a_second_writer_wait_then_fail_clearly(toy_store: Sto
         pass
     with locked(toy_store.user, timeout_s=0.2):  # released: the next writer gets it at once
         pass
+
+
+def test_source_record_names_publications_policies_and_licensing_records() -> None:
+    from oreflow.data.store import Store
+
+    st = Store.default()
+    kind, row = st.source_record("usgs_mcs2026_ree") or ("", {})
+    assert kind == "source" and row["publisher"] == "U.S. Geological Survey"
+    kind, row = st.source_record("cn_2025_no18") or ("", {})
+    assert kind == "policy" and row["actor_iso3"] == "CHN"
+    lic = str(st.table("licensing")["stat_id"].iloc[0])
+    assert (st.source_record(lic) or ("",))[0] == "licensing record"
+    assert st.source_record("no_such_source") is None

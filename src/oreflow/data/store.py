@@ -67,6 +67,7 @@ __all__ = [
     "MAX_QUERY_TIMEOUT_S",
     "QUERY_MEMORY_LIMIT",
     "QUERY_THREADS",
+    "SOURCE_KEY_TABLES",
     "ImportReport",
     "Store",
     "parse_filters",
@@ -124,6 +125,14 @@ class ImportReport:
             "warnings": self.warnings,
         }
 
+
+
+#: What a ``source_ids`` entry may name: (kind, table, key column), in lookup order.
+SOURCE_KEY_TABLES: tuple[tuple[str, str, str], ...] = (
+    ("source", "sources", "source_id"),
+    ("policy", "policies", "policy_id"),
+    ("licensing record", "licensing", "stat_id"),
+)
 
 
 def parse_filters(items: Sequence[str], what: str = "filter") -> dict[str, str]:
@@ -379,6 +388,22 @@ class Store(Catalog):
         return True
 
     # -- provenance -----------------------------------------------------------------------
+    def source_record(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """What a source id names, as ``(kind, row)``: a publication (``source``), a
+        ``policy`` or a ``licensing record`` (:data:`SOURCE_KEY_TABLES`); None if nothing.
+
+        Scenarios cite all three in ``source_ids``; a figure's sources link to this record.
+        """
+        names = set(self.tables())
+        for kind, table, column in SOURCE_KEY_TABLES:
+            if table not in names:
+                continue
+            df = self.table(table)
+            hit = df[df[column].astype(str) == str(key)]
+            if not hit.empty:
+                return kind, {str(k): v for k, v in hit.iloc[0].to_dict().items()}
+        return None
+
     def sources_for(self, table: str, key: Sequence[str] = (),
                     where: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Trace rows of ``table`` to their publications.

@@ -83,21 +83,35 @@ def _shock_rows(sc: Scenario) -> list[dict[str, str]]:
 
 
 def _source_rows(ids: list[str], store: Store | None) -> list[dict[str, str]]:
+    """Publisher, title and edition of each cited id; a policy or licensing record shows its
+    actor, what it is and its date."""
     from oreflow.data.store import resolve_store
 
-    table = resolve_store(store).table("sources").set_index("source_id")
+    st = resolve_store(store)
     rows = []
     for sid in ids:
-        if sid in table.index:
-            r = table.loc[sid]
-            rows.append({"source_id": sid, "publisher": str(r.get("publisher", "") or ""),
-                         "title": str(r.get("title", "") or ""),
-                         "edition": str(r.get("edition", "") or "")})
+        found = st.source_record(sid)
+        kind, r = found if found is not None else ("", {})
+
+        def text(*cols: str, rec: dict[str, object] = r) -> str:
+            return next((str(rec[c]) for c in cols if c in rec and _filled(rec[c])), "")
+
+        if kind == "source":
+            row = {"publisher": text("publisher"), "title": text("title"),
+                   "edition": text("edition")}
+        elif kind:
+            row = {"publisher": text("actor", "scope"),
+                   "title": f"{kind}: " + text("detail", "metric", "instrument", "kind"),
+                   "edition": text("announced", "effective", "date")}
         else:
-            rows.append({"source_id": sid, "publisher": "", "title":
-                         "(a policy or licensing record: oreflow data sources policies "
-                         f"{sid})", "edition": ""})
+            row = {"publisher": "", "title": "(not in the data)", "edition": ""}
+        rows.append({"source_id": sid, **row})
     return rows
+
+
+def _filled(v: object) -> bool:
+    """A cell with something in it (not None, NaN or blank)."""
+    return v is not None and v == v and str(v).strip() != ""
 
 
 def render_html(result: Result, *, exposure: Answer | None = None,

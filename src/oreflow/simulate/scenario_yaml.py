@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from oreflow.data.store import Store, resolve_store
+from oreflow.data.store import SOURCE_KEY_TABLES, Store, resolve_store
 from oreflow.errors import did_you_mean
 from oreflow.yamlio import key_paths
 
@@ -70,8 +70,8 @@ def _source_keys(store: Store | None) -> set[str]:
     """Keys a ``source_ids`` entry may name: sources, policies and licensing rows."""
     st = resolve_store(store)
     names = set(st.tables())
-    keys = set(st.table("sources")["source_id"].astype(str))
-    for table, column in (("policies", "policy_id"), ("licensing", "stat_id")):
+    keys: set[str] = set()
+    for _, table, column in SOURCE_KEY_TABLES:
         if table in names:
             keys |= set(st.table(table)[column].dropna().astype(str))
     return keys

@@ -202,38 +202,28 @@ def data(request: Request, table: Annotated[str | None, Query()] = None,
     return _page(request, "data.html", tables=tables, rows=rows)
 
 
-def _source_frames(request: Request) -> dict[str, Any]:
-    from oreflow.data.store import Store
-
-    def compute() -> dict[str, Any]:
-        store = Store.default()
-        return {"sources": store.table("sources"), "policies": store.table("policies"),
-                "licensing": store.table("licensing")}
-
-    frames: dict[str, Any] = _cached(request, ("source-frames",), compute)
-    return frames
-
-
 @router.get("/data/sources", response_class=HTMLResponse)
 def sources(request: Request) -> HTMLResponse:
     """Every source with its id (the anchor ``#<id>``), publisher, title, edition, URL."""
-    cols, rows = _records(_source_frames(request)["sources"])
+    from oreflow.data.store import Store
+
+    cols, rows = _records(Store.default().table("sources"))
     return _page(request, "sources.html", columns=cols, rows=rows)
 
 
 @router.get("/data/sources/{source_id}", response_class=HTMLResponse)
 def source(request: Request, source_id: str) -> HTMLResponse:
     """One source: a dataset source, or a policy or licensing record (with its sources)."""
-    frames = _source_frames(request)
-    for kind, col in (("source", "source_id"), ("policy", "policy_id"),
-                      ("licensing record", "stat_id")):
-        df = frames[{"source": "sources", "policy": "policies",
-                     "licensing record": "licensing"}[kind]]
-        hit = df[df[col].astype(str) == source_id]
-        if not hit.empty:
-            cols, rows = _records(hit)
-            return _page(request, "source.html", source_id=source_id, kind=kind,
-                         fields=list(zip(cols, rows[0], strict=True)))
+    import pandas as pd
+
+    from oreflow.data.store import Store
+
+    found = Store.default().source_record(source_id)
+    if found is not None:
+        kind, record = found
+        cols, rows = _records(pd.DataFrame([record]))
+        return _page(request, "source.html", source_id=source_id, kind=kind,
+                     fields=list(zip(cols, rows[0], strict=True)))
     return _page(request, "error.html", status=404,
                  message=f"unknown source '{source_id}': see the list of sources")
 
