@@ -755,14 +755,29 @@ def _peak_and_legal(res: Result, mat: int) -> tuple[float, float]:
     lag=st.floats(0.0, 6.0),
 )
 def test_lower_approval_never_helps_the_target(mat, a, lag):
+    """A clearly lower approval share (15 points or more) never lowers the target's peak
+    price; no lower share gives it more than a few % more legal imports. Shares closer than
+    that can order the peak the other way (the strict xfail below): the target's price
+    cycles, and within the 18 months the milder control's peak can land on a later, higher
+    swing (0 of 350 random pairs 15+ points apart, 1 of 400 of any gap, broke it)."""
     peak_h, legal_h = _peak_and_legal(_restricted(mat, a[0], lag), mat)
     peak_m, legal_m = _peak_and_legal(_restricted(mat, a[1], lag), mat)
-    assert peak_h >= peak_m * (1 - 1e-6)
+    if a[1] - a[0] >= 0.15:
+        assert peak_h >= peak_m * (1 - 1e-6)
     # at most a few % more legal imports: a harsher control leaves the target shorter, and
     # its requirement (stock gap, the magnet makers' orders for inputs, 4.2 and 4.7) grows,
     # so the same approval share of it can add up to a little more over the horizon (up to
     # 3.6% on a grid of approvals and lags, before and after the 2026-11 magnet planning)
     assert legal_h <= legal_m * 1.05 + 1e-9
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: the target's price cycles; with approval "
+                   "42.5% the Dy peak within 18 months is 7.8x (month 13), with 45% 9.1x "
+                   "(month 15, a later swing)")
+def test_nearby_approval_shares_order_the_peak():
+    peak_h, _ = _peak_and_legal(_restricted(DY, 0.425, 2.0), DY)
+    peak_m, _ = _peak_and_legal(_restricted(DY, 0.45, 2.0), DY)
+    assert peak_h >= peak_m * (1 - 1e-6)
 
 
 # (material, (approval, lag) of the harsher control, (approval, lag) of the milder one)
