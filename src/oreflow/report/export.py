@@ -1,7 +1,9 @@
 """Writing a figure to a file: self-contained HTML, or PNG/SVG/PDF through kaleido.
 
-HTML inlines Plotly.js from the installed ``plotly`` package (``include_plotlyjs=True``): the
-file opens offline and loads nothing from the web. Static images go through kaleido, which
+HTML inlines Plotly.js: oreflow's bundle of the trace types its figures use
+(:mod:`oreflow.report.plotlyjs`, about a third of the full file) when it draws every trace,
+else the full Plotly.js of the installed ``plotly`` package: the file opens offline and loads
+nothing from the web. Static images go through kaleido, which
 drives a Chromium-family browser (Debian's ``chromium``); without one the error says so in
 one line and suggests ``.html``.
 
@@ -88,15 +90,19 @@ def check_figure_path(path: str | Path) -> Path:
 def figure_html(fig: go.Figure, *, full_html: bool = True, include_plotlyjs: bool = True,
                 div_id: str | None = None) -> str:
     """A figure as HTML: a whole page (default) or a ``<div>`` for embedding; Plotly.js
-    inlined from the installed package unless ``include_plotlyjs`` is False (a page that
+    inlined (:func:`oreflow.report.plotlyjs.script_tag`: oreflow's smaller bundle when it
+    draws every trace, else the full file) unless ``include_plotlyjs`` is False (a page that
     inlines it once for many figures). A whole page with a map also inlines the world
     outlines (:func:`geo_preload_script`); a ``<div>`` leaves that to its page."""
-    html = str(fig.to_html(full_html=full_html, include_plotlyjs=include_plotlyjs,
+    from .plotlyjs import script_tag
+
+    html = str(fig.to_html(full_html=full_html, include_plotlyjs=False,
                            div_id=div_id, config={"responsive": True,
                                                   "displaylogo": False}))
+    head = script_tag([fig]) if include_plotlyjs else ""
     if full_html and has_geo(fig):
-        html = html.replace("<head>", "<head>" + geo_preload_script(), 1)
-    return html
+        head += geo_preload_script()
+    return html.replace("<head>", "<head>" + head, 1) if full_html else head + html
 
 
 def write_figure(fig: go.Figure, path: str | Path) -> Path:

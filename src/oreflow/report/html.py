@@ -27,6 +27,7 @@ from .export import figure_html, geo_preload_script
 from .figures.chain import stage_share_bars, stage_share_map
 from .figures.exposure import stockout_figure
 from .figures.stress import affected_materials, fan_chart, scenario_sources, shortfall_figure
+from .plotlyjs import plotlyjs_for
 
 if TYPE_CHECKING:
     from oreflow.data.store import Store
@@ -117,8 +118,6 @@ def _filled(v: object) -> bool:
 def render_html(result: Result, *, exposure: Answer | None = None,
                 store: Store | None = None) -> Report:
     """The report of an existing run (and optional BOM impact on it); nothing re-runs."""
-    import plotly.offline
-
     from oreflow.chain.analysis import concentration
 
     sc = result.scenario
@@ -167,7 +166,7 @@ def render_html(result: Result, *, exposure: Answer | None = None,
         concentration_map=div(figures["concentration_map"]), geo_preload=geo_preload_script(),
         exposure=exp_ctx, sources=_source_rows(ids, store),
         generated=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        plotlyjs=plotly.offline.get_plotlyjs())
+        plotlyjs=plotlyjs_for(figures.values()))
     return Report(html=page, result=result, figures=figures, exposure=exposure, sources=ids)
 
 

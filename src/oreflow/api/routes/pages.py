@@ -4,9 +4,10 @@ One concern: the HTML pages of ``oreflow serve``. Pages are Jinja2 templates
 (``api/templates``) with a little vanilla JavaScript (``api/static/dashboard.js``). Every
 chart is a figure of :mod:`oreflow.report.figures`: the server builds it (here for the
 dataset's figures, in a job with ``figures: true`` for runs) and the browser only hands its
-JSON to ``Plotly.newPlot``. Plotly.js and the world outlines are served by the app itself
-from the installed packages (long cache headers): no page names an outside URL, so the
-dashboard works offline.
+JSON to ``Plotly.newPlot``. Plotly.js (oreflow's bundle of the trace types its figures use,
+:mod:`oreflow.report.plotlyjs`: a third of the full file, so a first visit compiles less)
+and the world outlines are served by the app itself from the package (long cache headers,
+versioned URLs): no page names an outside URL, so the dashboard works offline.
 
 Pages: ``/`` overview (world map and bars of stage shares, concentration table),
 ``/supply-chain`` (Sankey), ``/scenario`` (builder and run), ``/planner``, ``/exposure``,
@@ -21,20 +22,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import plotly
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from oreflow import __version__
 from oreflow.errors import OreflowError
+from oreflow.report.plotlyjs import PLOTLYJS_VERSION, bundle_path
 
 __all__ = ["PAGES", "PLOTLY_URL", "TOPOJSON_URL", "mount", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-#: Where the app serves Plotly.js (versioned: cached for a year).
-PLOTLY_URL = f"/assets/plotly-{plotly.__version__}.min.js"
+#: Where the app serves oreflow's Plotly.js bundle (versioned by plotly.js and oreflow:
+#: cached for a year).
+PLOTLY_URL = f"/assets/plotly-oreflow-{PLOTLYJS_VERSION}-{__version__}.min.js"
 #: Directory URL Plotly.js is told to load ``world_110m.json`` from (``topojsonURL``).
 TOPOJSON_URL = f"/assets/topojson-{__version__}/"
 _LONG_CACHE = {"Cache-Control": "public, max-age=31536000, immutable"}
@@ -231,9 +233,8 @@ def source(request: Request, source_id: str) -> HTMLResponse:
 # -- assets -------------------------------------------------------------------------------
 @router.get(PLOTLY_URL)
 def plotly_js() -> FileResponse:
-    """Plotly.js from the installed ``plotly`` package, cached for a year."""
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    return FileResponse(path, media_type="text/javascript", headers=_LONG_CACHE)
+    """oreflow's Plotly.js bundle (scatter, bar, choropleth, sankey), cached for a year."""
+    return FileResponse(bundle_path(), media_type="text/javascript", headers=_LONG_CACHE)
 
 
 @router.get(TOPOJSON_URL + "{name}.json")
