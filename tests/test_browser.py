@@ -191,14 +191,9 @@ def test_phone_width_has_no_horizontal_overflow(browser: Any, server: str) -> No
         ctx.close()
 
 
-def test_self_contained_html_map_draws_offline(browser: Any, tmp_path: Path) -> None:
-    """write_figure's .html of the world map inlines the outlines: drawn with every
-    request but the file itself blocked."""
-    from oreflow.chain.analysis import concentration
-    from oreflow.report.export import write_figure
-    from oreflow.report.figures import stage_share_map
-
-    out = write_figure(stage_share_map(concentration("REO"), "mine"), tmp_path / "map.html")
+def _file_page_offline(browser: Any, out: Path) -> tuple[Any, Any, list[str]]:
+    """A new context and page that may load ``out`` only: every other request is aborted and
+    its URL collected (the list returned). Close the context when done."""
     ctx = browser.new_context()
     pg = ctx.new_page()
     outside: list[str] = []
@@ -210,8 +205,20 @@ def test_self_contained_html_map_draws_offline(browser: Any, tmp_path: Path) -> 
             outside.append(route.request.url)
             route.abort()
 
+    pg.route("**/*", guard)
+    return ctx, pg, outside
+
+
+def test_self_contained_html_map_draws_offline(browser: Any, tmp_path: Path) -> None:
+    """write_figure's .html of the world map inlines the outlines: drawn with every
+    request but the file itself blocked."""
+    from oreflow.chain.analysis import concentration
+    from oreflow.report.export import write_figure
+    from oreflow.report.figures import stage_share_map
+
+    out = write_figure(stage_share_map(concentration("REO"), "mine"), tmp_path / "map.html")
+    ctx, pg, outside = _file_page_offline(browser, out)
     try:
-        pg.route("**/*", guard)
         pg.goto(out.as_uri())
         pg.wait_for_function("document.querySelectorAll('.choroplethlocation').length > 5",
                              timeout=30_000)
@@ -270,22 +277,11 @@ def test_bundle_draws_every_kind_of_figure(browser: Any, tmp_path: Path) -> None
                    + geo_preload_script() + "</head><body>"
                    + "".join(figure_html(f, full_html=False, include_plotlyjs=False)
                              for f in figs) + "</body></html>", encoding="utf-8")
-    ctx = browser.new_context()
-    pg = ctx.new_page()
+    ctx, pg, outside = _file_page_offline(browser, out)
     errors: list[str] = []
-    outside: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-
-    def guard(route: Any) -> None:
-        if route.request.url == out.as_uri():
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
     try:
-        pg.route("**/*", guard)
         pg.goto(out.as_uri())
         pg.wait_for_function(
             "[...document.querySelectorAll('.plotly-graph-div')].every("
