@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BANDS", "affected", "band", "headline_table", "scenario_sources"]
+__all__ = ["BANDS", "affected", "band", "headline_table", "scenario_sources", "top_material"]
 
 
 def _multiple(v: float) -> str:
@@ -49,6 +49,14 @@ def affected(summary: pd.DataFrame) -> pd.DataFrame:
         summary["shortfall_share_p90"] > 1e-6)
     materials = set(summary.loc[moved, "material"])
     return summary[summary["material"].isin(materials)]
+
+
+def top_material(summary: pd.DataFrame) -> str:
+    """The material with the highest P50 peak price multiple outside the controller (in
+    any segment if the summary has none outside): the one a single chart of a run shows."""
+    outside = summary[summary["role"] != "controller"]
+    rows = outside if not outside.empty else summary
+    return str(rows.loc[rows["peak_price_multiple_p50"].idxmax(), "material"])
 
 
 def headline_table(summary: pd.DataFrame, *, inf: str = "∞") -> pd.DataFrame:

@@ -24,7 +24,7 @@ from rich.console import Console
 from oreflow import __version__
 from oreflow.cli.render import Col, PipeConsole, Renderer, format_number
 from oreflow.errors import InputError, OreflowError
-from oreflow.jsonview import finite
+from oreflow.jsonview import finite, records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,11 +175,6 @@ def print_json(payload: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def _jsonable(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = json.loads(df.to_json(orient="records", date_format="iso"))
-    return out
-
-
 def renderer(fmt: Format, *, wide: bool = False, sources: bool = False,
              table: str | None = None) -> Renderer:
     """The :class:`~oreflow.cli.render.Renderer` of one command run (``--wide``,
@@ -200,7 +195,7 @@ def emit(df: pd.DataFrame | list[dict[str, Any]], fmt: Format, *, title: str | N
     pandas (fast paths such as ``data list``).
     """
     if fmt is Format.json:
-        payload: Any = df if isinstance(df, list) else _jsonable(df)
+        payload: Any = df if isinstance(df, list) else records(df)
         if meta is not None:
             payload = {**meta, "rows": payload}
         print_json(payload)
@@ -248,7 +243,7 @@ def emit_answer(answer: Any, out: Renderer, order: list[tuple[str, str]], *,
     """
     if out.fmt == Format.json:
         payload = json_payload(answer, **extra)
-        payload.update({key: _jsonable(answer.tables[key]) for key, _ in order})
+        payload.update({key: records(answer.tables[key]) for key, _ in order})
         print_json(payload)
         return
     for key, title in order:

@@ -19,7 +19,6 @@ from oreflow.cli._app import (
     TableOpt,
     WideOpt,
     _fmt,
-    _jsonable,
     app,
     console,
     emit,
@@ -27,6 +26,7 @@ from oreflow.cli._app import (
     renderer,
 )
 from oreflow.cli.render import Col, progress
+from oreflow.jsonview import records
 
 __all__ = ["calibrate", "sensitivity", "validate"]
 
@@ -222,7 +222,7 @@ def sensitivity(
                 progress=bar)
     if fmt is Format.json:
         print_json({"scenario": s.scenario, "material": s.material, "method": s.method,
-                    "runs": s.runs, "outputs": OUTPUTS, "indices": _jsonable(s.indices)})
+                    "runs": s.runs, "outputs": OUTPUTS, "indices": records(s.indices)})
         return
     out = renderer(fmt, wide=wide)
     out.table("indices", s.indices, title=f"{s.scenario}, {s.material} outside the "

@@ -133,11 +133,11 @@ def compare(
                          segments=segments, horizon=horizon)
     prov = df.attrs.get("provenance", {})
     if fmt is Format.json:
-        from oreflow.cli._app import _jsonable
+        from oreflow.jsonview import records
 
         print_json({"scenarios": list(prov), "reference": next(iter(prov), None),
                     "draws": draws, "seed": seed, "conventions": CONVENTIONS,
-                    "rows": _jsonable(_recovery_text(df)), "provenance": prov})
+                    "rows": records(_recovery_text(df)), "provenance": prov})
         return
     if fmt is Format.csv:
         emit(_recovery_text(df), fmt)

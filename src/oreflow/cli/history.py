@@ -22,8 +22,8 @@ from oreflow.cli._app import (
     print_json,
     renderer,
 )
-from oreflow.cli._app import _jsonable as jsonable
 from oreflow.cli.render import Col
+from oreflow.jsonview import records
 
 __all__ = ["history"]
 
@@ -68,8 +68,8 @@ def history(
     if fmt is Format.json:
         payload = json_payload(answer, material=material, stage=stage, edition=edition,
                                unit=unit, years=answer.meta.get("years", []))
-        payload["table"] = jsonable(answer.tables["table"])
-        payload["rows"] = jsonable(answer.tables["history"])
+        payload["table"] = records(answer.tables["table"])
+        payload["rows"] = records(answer.tables["history"])
         print_json(payload)
         return
     which = {"latest": "newest edition per year", "all": "every edition"}.get(

@@ -21,13 +21,13 @@ from oreflow.cli._app import (
     TableOpt,
     WideOpt,
     _fmt,
-    _jsonable,
     app,
     print_json,
     renderer,
 )
 from oreflow.cli.render import Col, Renderer, progress
 from oreflow.errors import InputError
+from oreflow.jsonview import records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -480,8 +480,8 @@ def _check_payload(ev: PlanEvaluation | None) -> dict[str, Any]:
         return {}
     return {"check": {
         "scenario": ev.scenario, "at_year": ev.at_year, "demand_factor": ev.demand_factor,
-        "comparison": _jsonable(ev.comparison), "mapping": _jsonable(ev.mapping),
-        "bom": _jsonable(ev.bom) if ev.bom is not None else None,
+        "comparison": records(ev.comparison), "mapping": records(ev.mapping),
+        "bom": records(ev.bom) if ev.bom is not None else None,
         "notes": list(ev.notes), "source_ids": list(ev.source_ids),
         "provenance": dict(ev.provenance)}}
 
@@ -523,7 +523,7 @@ def _viability(out: Renderer, scenario: str | None, draws: int, seed: int, after
     if out.fmt == "json":
         print_json({"scenario": scenario, "draws": draws if scenario else None,
                     "seed": seed if scenario else None, "after": after,
-                    "rows": _jsonable(table)})
+                    "rows": records(table)})
         return
 
     def band(r: Any, stem: str) -> str:
@@ -572,7 +572,7 @@ def _frontier(out: Renderer, members: str | list[str], targets: Any, years: list
 
         write_figure(frontier_figure(front), plot)
     if out.fmt == "json":
-        print_json({"target": front.target, "rows": _jsonable(front.table),
+        print_json({"target": front.target, "rows": records(front.table),
                     "notes": list(front.plans[0].notes) if front.plans else []})
         return
     out.table("frontier", front.table, columns=COLUMNS,
@@ -606,7 +606,7 @@ def _shortfall(out: Renderer, members: str | list[str], targets: Any, scenario: 
     if out.fmt == "json":
         print_json({**_check_payload(ev), "plan": _plan_payload(res.plan),
                     "deterministic": _plan_payload(res.deterministic),
-                    "scores": _jsonable(res.scores), "futures": futures, "seed": seed,
+                    "scores": records(res.scores), "futures": futures, "seed": seed,
                     "stress": {"scenario": res.stress.name, "withheld": res.stress.withheld,
                                "approval": res.stress.approval}})
         return
@@ -705,7 +705,7 @@ def _compare(out: Renderer, members: str | list[str], targets: Any, country: str
     if out.fmt == "json":
         print_json({"country": cmp.country, "bloc": cmp.bloc, "controller": cmp.controller,
                     "years": list(cmp.years), "targets": list(cmp.plans["as_is"].targets),
-                    "rows": _jsonable(cmp.table), "cost": _jsonable(cmp.cost),
+                    "rows": records(cmp.table), "cost": records(cmp.cost),
                     "plans": {k: _plan_payload(p) for k, p in cmp.plans.items()},
                     "notes": list(cmp.notes), "source_ids": list(cmp.source_ids)})
         return

@@ -23,8 +23,8 @@ from oreflow.cli._app import (
     print_json,
     renderer,
 )
-from oreflow.cli._app import _jsonable as jsonable
 from oreflow.cli.render import Col
+from oreflow.jsonview import records
 
 __all__ = ["rank"]
 
@@ -103,7 +103,7 @@ def rank(
         payload = json_payload(answer, **{k: v for k, v in answer.meta.items()
                                           if k != "sources_by_part"})
         for key in ("ranking", "not_ranked", "scenarios", "rates", "events"):
-            payload[key] = jsonable(answer.tables[key])
+            payload[key] = records(answer.tables[key])
         print_json(payload)
         return
     out = renderer(fmt, wide=wide, sources=show_sources)

@@ -26,7 +26,7 @@ from oreflow.cli._app import (
     print_json,
 )
 from oreflow.errors import InputError
-from oreflow.headline import BANDS
+from oreflow.headline import BANDS, top_material
 from oreflow.headline import affected as _affected
 from oreflow.headline import scenario_sources as _scenario_sources
 from oreflow.jsonview import CONVENTIONS  # the JSON frames live in the library (no pandas)
@@ -199,7 +199,7 @@ def stress(
         from oreflow.report.export import write_figure
         from oreflow.report.figures import fan_chart
 
-        written.append(write_figure(fan_chart(result, plot_material or _top_material(summary)),
+        written.append(write_figure(fan_chart(result, plot_material or top_material(summary)),
                                     plot))
     shown = summary if all_materials else _affected(summary)
     sources = _scenario_sources(sc)
@@ -247,13 +247,6 @@ def stress(
     for p in written:
         out_.print(f"wrote {p}")
     out_.finish()
-
-
-def _top_material(summary: Any) -> str:
-    """The material with the highest P50 peak price multiple outside the controller."""
-    outside = summary[summary["role"] != "controller"]
-    rows = outside if not outside.empty else summary
-    return str(rows.loc[rows["peak_price_multiple_p50"].idxmax(), "material"])
 
 
 def _redirect_display(table: Any, every: int) -> Any:

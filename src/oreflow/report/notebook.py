@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
-from oreflow.headline import affected
+from oreflow.headline import affected, top_material
 
 from .export import figure_html
 
@@ -39,10 +39,7 @@ def result_html(result: Result, *, figure: bool = True) -> str:
     if figure and not rows.empty:
         from .figures.stress import fan_chart
 
-        outside = rows[rows["role"] != "controller"]
-        pick = outside if not outside.empty else rows
-        top = str(pick.loc[pick["peak_price_multiple_p50"].idxmax(), "material"])
-        out += _fig(fan_chart(result, top))
+        out += _fig(fan_chart(result, top_material(rows)))
     return out
 
 

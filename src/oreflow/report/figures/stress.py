@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from oreflow.errors import InputError, unknown
-from oreflow.headline import scenario_sources
+from oreflow.headline import affected, scenario_sources
 
 from ._style import PALETTE, new_figure, rgba, set_meta
 
@@ -57,9 +57,7 @@ def shock_dates(scenario: Scenario) -> list[tuple[_dt.date, str]]:
 def affected_materials(result: Result) -> list[str]:
     """Materials whose price or supply moves in any segment (P90 band), in result order:
     the ones ``oreflow stress`` shows."""
-    s = result.summary()
-    moved = ((s["peak_price_multiple_p90"] - 1).abs() > 1e-6) | (s["shortfall_share_p90"] > 1e-6)
-    return list(dict.fromkeys(s.loc[moved, "material"]))
+    return list(dict.fromkeys(affected(result.summary())["material"]))
 
 
 def _check_material(result: Result, material: str) -> None:
