@@ -58,7 +58,8 @@ class _Par:
         self.backstop = [f(d.backstop[i, j]) for j in backstop_cols]
         for name in (
             "cover_user", "cover_trader", "tau_u", "hoard", "spec", "alpha", "tau_p", "tau_e",
-            "tau_c", "beta", "divert", "leak", "kappa_q", "k0", "k1", "tau_k", "sup_el",
+            "tau_c", "beta", "divert", "leak", "leak_quota", "kappa_q", "k0", "k1", "tau_k",
+            "tau_cap", "sup_el",
             "theta_c", "g_state",
             "delta_state", "ramp", "ramp_thr", "sub_rate", "sub_cap", "sub_thr", "tau_s",
             "rec_rate", "tau_r", "proj_ramp", "cross_border",
@@ -380,8 +381,10 @@ def run_reference(
                 if since >= 0:
                     kk = p.k1 + (p.k0 - p.k1) * math.exp(-since / p.tau_k)
                     share_decided = 1.0 - math.exp(-kk * dt)
+                    built = min(since / p.tau_cap, 1.0)  # the office's capacity, built up
                 else:
                     share_decided = 0.0
+                    built = 0.0
                 col = 0
                 for js, start in enumerate(rs.steps):
                     if start <= tm:
@@ -392,9 +395,11 @@ def run_reference(
                     new_gap = max(Wg[m][r] - au * Qg[i][m][r] / dt, 0.0) * (1.0 - gl) * dt
                     Q[i][m][r] += (W[m][r] - Wg[m][r]) * (1.0 - gl) * dt + new_gap
                     Qg[i][m][r] += new_gap
-                    decided = Q[i][m][r] * share_decided
+                    decided = min(Q[i][m][r] * share_decided,
+                                  TRADE_MAX * f0[m][0][r] * built * dt)
+                    if Q[i][m][r] > 0:
+                        Qg[i][m][r] *= 1.0 - decided / Q[i][m][r]
                     Q[i][m][r] -= decided
-                    Qg[i][m][r] *= 1.0 - share_decided
                     cap = gl * W[m][r] + decided * rate / dt
                     allowed[m][r] = min(allowed[m][r], cap)
 
@@ -411,8 +416,10 @@ def run_reference(
                     asked = min(W[m][j], wanted)  # the requirement, at most the wanted flow
                     # of what is held back; under a tonnage quota (a rent on legal
                     # goods) of the requirement itself
-                    held = asked if by_quota[m][j] else max(asked - allowed[m][j], 0.0)
-                    leaked = p.leak * held
+                    if by_quota[m][j]:
+                        leaked = p.leak_quota * asked
+                    else:
+                        leaked = p.leak * max(asked - allowed[m][j], 0.0)
                     lg = min(wanted - leaked, allowed[m][j])
                     flows[m][0][j] = lg + leaked
                     legal[m][j] = lg

@@ -52,9 +52,11 @@ FIXED: dict[str, Any] = {
     "trade_response": 2.0,
     "trade_diversion": 0.3,
     "leakage": 0.0,
+    "quota_leakage": 0.0,
     "licence_processing_initial": 0.5,
     "licence_processing_final": 1.0,
     "licence_processing_ramp_months": 3.0,
+    "licence_capacity_months": 0.001,  # at full capacity from the first decision
     "supply_elasticity": 0.2,
     "controller_supply_response": 0.5,
     "state_purchase_rate": 0.0,
@@ -141,7 +143,7 @@ ALL_SHOCKS = [
 
 def _all_shocks(leakage: Any) -> Scenario:
     return scenario(ALL_SHOCKS, horizon=24, fixed=False, pipeline=True,
-                    params={"leakage": leakage})  # fmt: skip
+                    params={"leakage": leakage, "quota_leakage": leakage})  # fmt: skip
 
 
 _LEAKY = [
@@ -402,18 +404,41 @@ def test_licence_lag_blocks_then_queue_clears():
     assert bl[1] == 0.0 and 0 < bl[2] < bl[3] < bl[4]  # applications queue during the lag
     assert bl[4] > 2.0 * base  # about three months of need
     # first decisions: the step decides Q (1 - e^-k) of the queue Q (after this step's
-    # applications) and leaves Q e^-k = bl5, so approved / dt = 0.3 bl5 (e - 1); shipped up
-    # to what buyers want, F* = f0 min(exp(beta (x_T - x_C)), 3) at last step's prices
+    # applications), at most the office's capacity of 3 x normal a month, and leaves bl5,
+    # so approved / dt = 0.3 min(bl5 (e - 1), 3 f0); shipped up to what buyers want,
+    # F* = f0 min(exp(beta (x_T - x_C)), 3) at last step's prices
     x = np.log(pm(res)[0, 4, DY])
     want = base * min(math.exp(2.0 * (x[T] - x[C])), 3.0)
-    assert ex[5] == pytest.approx(min(want, 0.3 * bl[5] * (math.e - 1.0)), rel=1e-5)
+    decided = min(bl[5] * (math.e - 1.0), 3.0 * base)
+    assert ex[5] == pytest.approx(min(want, 0.3 * decided), rel=1e-5)
     assert ex[5] > 0.2 * base
-    # the queue clears: e^-1 of (peak + one month of applications, at most 3 x normal)
-    assert bl[5] <= (bl[4] + 3.0 * base) * math.exp(-1.0) * (1 + 1e-6)
-    assert bl[5] < 0.6 * bl[4]
+    # the queue clears: at least the capacity leaves it (one month of applications, at
+    # most 3 x normal, joins it)
+    assert bl[5] <= bl[4] + 3.0 * base - decided + 1e-6
+    assert bl[5] < bl[4]
     assert bl[8] < 0.3 * bl[4]
     assert np.all(bl[14:] == 0.0)  # a restriction that ends drops its backlog
     assert np.allclose(ra.imports[0, :, DY, T], ex, rtol=1e-5, atol=1e-7)
+
+
+def test_licence_office_builds_its_capacity():
+    # as above with approval 100%, but the office builds its capacity over 4 months: at
+    # step midpoints 5.5, 6.5, 7.5 it has decided for 0.5, 1.5, 2.5 months and decides at
+    # most 3 f0 x 0.5/4, 1.5/4, 2.5/4 a month; the lag's backlog leaves slowly
+    params = {"licence_processing_initial": 1.0, "trade_diversion": 0.0}
+    shock = [restriction(licence_lag_months=3, approval_rate=1.0, duration_months=12)]
+    slow = run(scenario(shock, horizon=18, params=params | {"licence_capacity_months": 4.0}))
+    fast = run(scenario(shock, horizon=18, params=params))
+    base = f0(slow, DY, C, T)
+    ex = slow.arrays.exports_controller[0, :, DY, T].astype(float)
+    ex_fast = fast.arrays.exports_controller[0, :, DY, T].astype(float)
+    assert np.array_equal(ex[:5], ex_fast[:5])  # nothing differs before decisions start
+    for t, since in ((5, 0.5), (6, 1.5), (7, 2.5)):
+        assert 0 < ex[t] <= 3.0 * base * since / 4.0 * (1 + 1e-6)
+    assert ex[5] < 0.5 * ex_fast[5]
+    bl = slow.arrays.backlog[0, :, DY, T]
+    assert bl[6] > fast.arrays.backlog[0, 6, DY, T]
+    assert np.all(bl[14:] == 0.0)
 
 
 def test_approval_path_rising_lets_exports_recover():
@@ -502,7 +527,10 @@ def test_leakage_ships_its_share_outside_the_statistics():
     shock = [{"kind": "export_restriction", "materials": ["Nd"], "targets": ["all"],
               "effective": "2025-03", "quota_t_per_yr": 29.7}]  # fmt: skip
     leak, beta = 0.25, FIXED["trade_response"]
-    res = run(scenario(shock, params={"leakage": leak}), baseline=b)
+    res = run(scenario(shock, params={"quota_leakage": leak}), baseline=b)
+    # the licence regime's share does not apply to a quota
+    assert np.array_equal(run(scenario(shock, params={"leakage": 0.6}), baseline=b).arrays.imports,
+                          run(scenario(shock), baseline=b).arrays.imports)
     tight = run(scenario(shock), baseline=b)
     base = f0(res, 0, C, N)
     cap = 0.4 * base

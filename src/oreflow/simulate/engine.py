@@ -417,7 +417,10 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
     apply twice for the same stock): ``A = (1 - g) dt ((need - gap_need) f0 +
     max(gap_need f0 - a_u B_g / dt, 0))``, ``a_u = 1 - exp(-dt / tau_u)``; decides nothing during
     the licence lag, then decides ``B (1 - exp(-k dt))`` per step with a processing rate
-    ``k = k1 + (k0 - k1) exp(-(t - eff - lag) / tau_k)``, approving the share ``a(t)`` of the
+    ``k = k1 + (k0 - k1) exp(-(t - eff - lag) / tau_k)``, at most the office's capacity
+    ``TRADE_MAX f0 min((t - eff - lag) / tau_cap, 1) dt`` (built from nothing over
+    ``tau_cap`` months: an office that decides a share of the whole queue from its first
+    day releases the lag's backlog at once), approving the share ``a(t)`` of the
     approval path times ``1 - denied``; allowed = general-licence share x wanted + approved.
     The strictest restriction applies. Updates ``st.backlog`` and ``st.backlog_gap`` in
     place.
@@ -452,9 +455,12 @@ def licensing(plan: Plan, d: Draws, t: int, st: MarketState, need: F, want: F,
         decide = np.where(since >= 0, 1.0 - np.exp(-k * dt), 0.0)[:, None, None]
         step = int(np.searchsorted(r.steps, tm, side="right")) - 1
         rate = d.approval[i][:, max(step, 0)] * (1.0 - d.denied[:, i])
-        decided = st.backlog[i] * decide
+        capacity = TRADE_MAX * f0c * (np.clip(since / d.tau_cap, 0.0, 1.0) * dt)[:, None, None]
+        decided = np.minimum(st.backlog[i] * decide, capacity)
+        st.backlog_gap[i] *= 1.0 - np.divide(decided, st.backlog[i],
+                                             out=np.zeros_like(decided),
+                                             where=st.backlog[i] > 0)
         st.backlog[i] -= decided
-        st.backlog_gap[i] *= 1.0 - decide
         cap = general * wanted + decided * rate[:, None, None] / dt
         allowed = np.where(mr, np.minimum(allowed, cap), allowed)
     return allowed, by_quota
@@ -503,11 +509,11 @@ def ship(d: Draws, want: F, allowed: F, by_quota: NDArray[np.bool_], st: MarketS
     [t/month] (D, M, R) and the licensed share (D, M, R): what got through over the buyers'
     requirement ``min(normal, wanted)``, at most 1.
 
-    Where a control is in force, smuggling, transshipment and mislabelled goods ship the
-    share ``leak`` of what it holds back, ``max(min(normal, wanted) - allowed, 0)``
+    Where a licence regime is in force, smuggling, transshipment and mislabelled goods ship
+    the share ``leak`` of what it holds back, ``max(min(normal, wanted) - allowed, 0)``
     (``normal`` the buyers' requirement, need x baseline flow, :func:`import_need`), outside
     the controller's export statistics; under a tonnage quota (``by_quota``), whose licences
-    carry a rent that smuggled goods do not pay, the share ``leak`` of ``min(normal,
+    carry a rent that smuggled goods do not pay, the share ``leak_quota`` of ``min(normal,
     wanted)`` itself: smuggled goods compete with legal ones. The legal flow is
     ``min(wanted - leaked, allowed)``; then
     every exporter's flows are scaled down so it ships at most its traders' stock plus the
@@ -517,7 +523,8 @@ def ship(d: Draws, want: F, allowed: F, by_quota: NDArray[np.bool_], st: MarketS
     wanted_c = want[:, :, 0, :].copy()  # contiguous: read four times
     asked = np.minimum(normal, wanted_c)
     held = np.maximum(asked - allowed, 0.0)  # 0 where no control (allowed = inf)
-    leaked = d.leak[:, None, None] * np.where(by_quota, asked, held)
+    leaked = np.where(by_quota, d.leak_quota[:, None, None] * asked,
+                      d.leak[:, None, None] * held)
     legal = np.minimum(wanted_c - leaked, allowed)
     c = legal + leaked
     flows[:, :, 0, :] = c

@@ -133,7 +133,8 @@ class Parameters(FiniteModel):
     @field_validator(
         "user_cover_months", "trader_cover_months", "stock_adjustment_months",
         "price_adjustment_months", "expectation_memory_months", "price_reversion_months",
-        "licence_processing_ramp_months", "substitution_memory_months",
+        "licence_processing_ramp_months", "licence_capacity_months",
+        "substitution_memory_months",
         "recycling_lag_months", "project_delay_months", "project_ramp_months",
     )
     @classmethod
@@ -142,8 +143,8 @@ class Parameters(FiniteModel):
         return v
 
     @field_validator(
-        "trade_diversion", "leakage", "project_delay_probability", "substitution_cap",
-        "cross_border_share", "state_purchase_rate", "ramp_rate_per_year",
+        "trade_diversion", "leakage", "quota_leakage", "project_delay_probability",
+        "substitution_cap", "cross_border_share", "state_purchase_rate", "ramp_rate_per_year",
         "substitution_rate_per_year", "recycling_rate_per_year",
     )
     @classmethod
@@ -205,12 +206,22 @@ class Parameters(FiniteModel):
     non-controller segment when it pays more [0-1]. Assumption."""
 
     leakage: Distribution = Field(default_factory=lambda: _u(0.0, 0.8))
-    """Share of the flow a control holds back that leaves anyway (smuggling, mislabelled
-    goods, transshipment) [0-1]; China's smuggled rare-earth exports in 2011 were put at
-    20% to 1.2 times the 18,600 t of legal exports, about 0.15 to 0.85 of the 25-27 kt by
-    which they fell short of 2009's (q2010_smuggling, facts/history: re_2009_2012_trade
-    export and smuggling rows; derived, rough); the upper bound 0.8 is an assumption that
-    keeps a control binding. Calibrated."""
+    """Share of the flow a licence regime holds back that leaves anyway (transshipment
+    through third countries, mislabelled goods, smuggling) [0-1]. No source quantifies it:
+    China reported no gallium or germanium exports to the United States in 2024 while US
+    data showed imports from China, transshipment via Belgium suspected (mulemstudies).
+    The range is an assumption; the upper bound 0.8 keeps a control binding. Calibrated
+    (on the 2023-2024 gallium and germanium licensing)."""
+    quota_leakage: Distribution = Field(default_factory=lambda: _u(0.0, 0.8))
+    """The same share under a tonnage quota, where smuggled goods, which pay no quota rent,
+    compete with legal ones for the whole requirement (docs/engine.md 4.8) [0-1]. A
+    quota and a licence are policed differently (exporters' quota allocations against
+    per-shipment end-user licences), so each has its own share. China's smuggled
+    rare-earth exports in 2011 were put at 20% to 1.2 times the 18,600 t of legal exports,
+    about 0.15 to 0.85 of the 25-27 kt by which they fell short of 2009's
+    (q2010_smuggling, facts/history: re_2009_2012_trade export and smuggling rows; derived,
+    rough); the upper bound 0.8 is an assumption that keeps a control binding. Calibrated
+    (on the 2010-2011 rare-earth quotas)."""
 
     quota_premium_response: Distribution = Field(default_factory=lambda: _u(0.05, 1.0))
     """Speed at which the quota rent (the price of an export licence per kg under a tonnage
@@ -230,6 +241,15 @@ class Parameters(FiniteModel):
     """Time constant of the office's scale-up [months]; exports of Ga/Ge resumed
     October-December 2023 after first licences in late September
     (gage23_exports_pickup_nov). Calibrated."""
+    licence_capacity_months: Distribution = Field(default_factory=lambda: _u(1.0, 12.0))
+    """Time the licensing office takes to build its capacity [months]: it decides at most
+    ``TRADE_MAX`` times the baseline flow a month at full capacity, starting from nothing
+    when decisions start and growing linearly over this time. The first Ga/Ge licences went
+    to some applicants on 21 Sep 2023, with 'more companies obtaining permits in October
+    and November' and exports picking up only in November (gage23_first_licences,
+    gage23_exports_pickup_nov): an office deciding a share of its whole queue from the
+    first day would release the lag's backlog at once. The range is an assumption.
+    Calibrated."""
 
     # -- supply ------------------------------------------------------------------------
     supply_elasticity: Distribution = Field(default_factory=lambda: _u(0.1, 0.3))

@@ -76,10 +76,12 @@ class Draws:
     beta: F
     divert: F
     leak: F
+    leak_quota: F
     kappa_q: F
     k0: F
     k1: F
     tau_k: F
+    tau_cap: F
     sup_el: F
     theta_c: F
     g_state: F
