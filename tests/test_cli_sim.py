@@ -208,3 +208,15 @@ def test_stress_understands_names_people_type(tmp_path: Path) -> None:
     bad.write_text("name: bad\n" + body.format(m="Dysprosim", t="EU"))
     res = runner.invoke(app, ["stress", str(bad), "--draws", "10"])
     assert res.exit_code == 2 and "did you mean 'Dy'" in res.output
+
+
+def test_sensitivity_gives_no_index_to_a_parameter_the_scenario_never_uses() -> None:
+    # china-2025-04 is a licence regime: the quota's leakage share moves nothing. The
+    # scenario's own uncertain inputs (approval rate, lag ...) are held at their medians,
+    # so no resampled input shows up as the index of an idle parameter
+    out = run_json("sensitivity", "china-2025-04", "--material", "Dy", "--n", "16")
+    idle = [r for r in out["indices"] if r["parameter"] == "quota_leakage"]
+    assert len(idle) == 3
+    assert all(r["S1"] == 0.0 and r["ST"] == 0.0 for r in idle)
+    used = [r for r in out["indices"] if r["parameter"] == "price_cover_sensitivity"]
+    assert all(r["ST"] > 0.0 for r in used)

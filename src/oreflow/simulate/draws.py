@@ -27,9 +27,12 @@ from .scenario import (
 )
 from .state import Draws
 
-__all__ = ["elasticity_key", "entropy_of", "sample_draws"]
+__all__ = ["HOLD_SAMPLE", "elasticity_key", "entropy_of", "sample_draws"]
 
 F = NDArray[np.float64]
+
+#: Draws from which a held input's median is taken (``sample_draws(hold=True)``).
+HOLD_SAMPLE = 2001
 
 
 def entropy_of(seed: int | None, rng: np.random.Generator | int | None) -> int:
@@ -65,9 +68,10 @@ def elasticity_key(scenario: Scenario, sector: str) -> str:
     return "default"
 
 
-def _calibrated(scenario: Scenario, n: int, ent: int) -> dict[str, F]:
+def _calibrated(scenario: Scenario, n: int, ent: int, hold: bool) -> dict[str, F]:
     """Rows of the shipped calibrated sample for the parameters the scenario leaves at
-    their defaults (none when ``parameters.calibrated`` is false or nothing is shipped)."""
+    their defaults (none when ``parameters.calibrated`` is false or nothing is shipped);
+    with ``hold``, each parameter's median in every row."""
     par = scenario.parameters
     post = load_posterior() if par.calibrated else None
     if not post:
@@ -79,7 +83,7 @@ def _calibrated(scenario: Scenario, n: int, ent: int) -> dict[str, F]:
         field, _, key = name.partition(".")
         if field in par.model_fields_set and (not key or key in getattr(par, field)):
             continue  # the scenario sets this parameter itself
-        out[name] = col[rows]
+        out[name] = np.full(n, float(np.median(col))) if hold else col[rows]
     return out
 
 
@@ -90,6 +94,7 @@ def sample_draws(
     *,
     rng: np.random.Generator | int | None,
     values: Mapping[str, NDArray[np.float64]] | None = None,
+    hold: bool = False,
 ) -> Draws:
     """Sample ``n`` parameter draws for a scenario.
 
@@ -114,12 +119,18 @@ def sample_draws(
         Explicit values (length ``n``) for parameters by path (``price_cover_sensitivity``,
         ``elasticity.default``, ``backstop_multiple.default`` …): used instead of sampling
         (calibration and sensitivity runs).
+    hold : bool, default False
+        Hold every input not in ``values`` at one value in every draw: its median (over
+        :data:`HOLD_SAMPLE` draws of its own stream, or the calibrated sample's), a
+        project's delay at its expected value (delay probability times the median delay)
+        and its failure at the likelier outcome. A sensitivity run varies the analysed
+        parameters alone, so the variance it apportions is theirs.
     """
     if n < 1:
         raise ValueError("draws must be >= 1")
     ent = entropy_of(None, rng)
     par = scenario.parameters
-    given = dict(_calibrated(scenario, n, ent))
+    given = dict(_calibrated(scenario, n, ent, hold))
     for name, arr in (values or {}).items():
         v = np.asarray(arr, dtype=np.float64)
         if v.shape != (n,) or not np.all(np.isfinite(v)):
@@ -129,6 +140,9 @@ def sample_draws(
     def s(name: str, dist: Any) -> F:
         if name in given:
             return given[name]
+        if hold:
+            many = dist.sample(HOLD_SAMPLE, rng=named_stream(ent, name))
+            return np.full(n, float(np.median(many)))
         return np.asarray(dist.sample(n, rng=named_stream(ent, name)), dtype=np.float64)
 
     eps = np.empty((n, len(baseline.sectors)))
@@ -193,6 +207,9 @@ def sample_draws(
         # a failed project never starts (start at +inf: no output in that draw)
         p_fail = np.array([p.p_fail for p in baseline.projects])
         failed = named_stream(ent, "project_failed").random((n, n_proj)) < p_fail[None, :]
+        if hold:  # the expected delay; failure where it is the likelier outcome
+            proj_start = base[None, :] + p_late[:, None] * float(np.median(dl))
+            failed = np.broadcast_to(p_fail[None, :] > 0.5, (n, n_proj))
         proj_start = np.where(failed, np.inf, proj_start)
     else:
         proj_start = np.zeros((n, 0))

@@ -179,6 +179,7 @@ def simulate(
     chunk_size: int = 2500,
     store: Store | None = None,
     values: Mapping[str, NDArray[np.float64]] | None = None,
+    hold: bool = False,
 ) -> Result:
     """Run a scenario over Monte Carlo draws.
 
@@ -209,6 +210,9 @@ def simulate(
     values : mapping of str to numpy.ndarray, optional
         Explicit per-draw values of parameters by path (length ``draws``), used instead of
         sampling them (:func:`~oreflow.simulate.draws.sample_draws`).
+    hold : bool, default False
+        Hold every uncertain input not in ``values`` at its median in every draw
+        (sensitivity runs; :func:`~oreflow.simulate.draws.sample_draws`).
 
     Returns
     -------
@@ -254,7 +258,7 @@ def simulate(
     ent = entropy_of(seed, rng)
     t_start = time.perf_counter()
     plan = compile_plan(sc, baseline)
-    dr = sample_draws(sc, baseline, draws, rng=ent, values=values)
+    dr = sample_draws(sc, baseline, draws, rng=ent, values=values, hold=hold)
     chunks = [slice(i, min(i + chunk_size, draws)) for i in range(0, draws, chunk_size)]
     total = len(chunks) * plan.n_steps
     done = [0]

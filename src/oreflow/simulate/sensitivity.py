@@ -3,9 +3,12 @@
 :func:`sensitivity` samples the fitted parameters (:data:`~oreflow.simulate.calibrate.FITTED`)
 uniformly over their calibrated ranges (the 5th to 95th percentile of the shipped sample),
 with Saltelli's scheme for Sobol indices or Morris trajectories, runs the scenario once per
-sample row — all rows in one vectorised run — and reports, for the peak outside price of a
-material, its cumulative outside shortfall (share of demand) and its outside recovery month,
-the first-order and total Sobol indices (or Morris mu* and sigma) with confidence intervals.
+sample row — all rows in one vectorised run, with the scenario's other uncertain inputs
+(approval rates, licence lags, the magnets' elasticity, backstops …) held at their medians,
+so the variance apportioned is the fitted parameters' alone — and reports, for the peak
+outside price of a material, its cumulative outside shortfall (share of demand) and its
+outside recovery month, the first-order and total Sobol indices (or Morris mu* and sigma)
+with confidence intervals.
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def sensitivity(
     values = {p: np.ascontiguousarray(x[:, j]) for j, p in enumerate(names)}
     sc = Scenario.load(scenario)
     res = simulate(sc, draws=x.shape[0], seed=seed, values=values, store=store,
-                   progress=progress)
+                   progress=progress, hold=True)
     mats = res.materials
     if material is None:
         peaks = res.peak_multiple()
