@@ -854,15 +854,20 @@ def test_small_demand_change_keeps_prices_near_base():
     assert np.all((p > 0.9) & (p < 1.1)), p.round(3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/doc: traders' speculative response (eta 1.5) "
-    "with cover sensitivity 3, both inside the priors, turns a 5% demand "
-    "change into growing cycles (0.3-13 x base within 5 years)",
-)
-def test_small_demand_change_stays_small_with_strong_speculation():
+def test_small_demand_change_stays_small_below_the_loop_gain_of_one():
+    # loop gain alpha eta c_t / (c_u + c_t) = 3 x 0.66 x 0.5 = 0.99 (calibrate.loop_gain):
+    # strong speculation with a sensitive price, still a stable market
+    p = _nd_demand_up_5pct(60, price_cover_sensitivity=3.0, speculative_response=0.66)
+    assert np.all((p > 0.95) & (p < 1.1)), p.round(2)
+
+
+def test_price_stock_loop_runs_away_far_above_a_gain_of_one():
+    # gain 3 x 1.5 x 0.5 = 2.25: a 5% demand change grows into cycles between the floor and
+    # the backstop, which is why the calibration never accepts a vector with gain >= 1
+    # (docs/validation.md section 2); the lags of price and expectation damp the loop, so
+    # the runaway starts somewhat above 1 (about 1.6 on this market)
     p = _nd_demand_up_5pct(60, price_cover_sensitivity=3.0, speculative_response=1.5)
-    assert np.all((p > 0.8) & (p < 1.25)), p.round(2)
+    assert p.max() > 10.0 and p.min() < 0.3, p.round(2)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,7 +18,14 @@ import pandas as pd
 import pytest
 
 from oreflow.data.store import Store
-from oreflow.simulate.calibrate import FITTED, calibrate, write_calibration
+from oreflow.simulate.calibrate import (
+    FITTED,
+    MAX_LOOP_GAIN,
+    calibrate,
+    loop_gain,
+    prior_values,
+    write_calibration,
+)
 from oreflow.simulate.episodes import EPISODES, observations
 from oreflow.simulate.posterior import calibration_dir
 from oreflow.simulate.scenario import Scenario
@@ -93,6 +100,15 @@ def test_calibration_reproduces_the_shipped_samples(tmp_path: Path) -> None:
     post = pd.read_csv(calibration_dir() / "posterior.csv")
     assert list(post.columns) == list(FITTED)
     assert len(post) == shipped["accepted"]
+
+
+def test_no_calibrated_vector_has_a_runaway_price_stock_loop() -> None:
+    # the prior has them (about a sixth of the vectors); no shipped sample keeps one
+    prior = prior_values(20_000, 2026)
+    assert 0.05 < float(np.mean(loop_gain(prior) >= MAX_LOOP_GAIN)) < 0.5
+    for name in ("posterior", "posterior-re-2010", "posterior-gage-2023"):
+        post = pd.read_csv(calibration_dir() / f"{name}.csv")
+        assert (loop_gain({c: post[c].to_numpy() for c in post.columns}) < MAX_LOOP_GAIN).all()
 
 
 def _bands(out_of_sample: bool) -> list[object]:

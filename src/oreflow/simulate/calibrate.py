@@ -12,6 +12,9 @@ the same sample (``oreflow calibrate --check`` compares with the shipped files).
 The distance (docs/validation.md) is, per episode, a weighted mean over groups of squared
 log errors — outside prices, inside prices and ratios, export volumes, and the headline
 peaks (height and month) — and over episodes the root of their mean.
+
+The prior is truncated to markets whose price-stock loop is stable (:func:`loop_gain`
+below 1): a vector outside is never accepted, whatever its distance.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from .scenario import Parameters, Scenario
 __all__ = [
     "FITTED",
     "GROUP_WEIGHTS",
+    "MAX_LOOP_GAIN",
     "Calibration",
     "EpisodeRun",
     "calibrate",
     "distance",
+    "loop_gain",
     "prior_values",
     "run_episode",
     "write_calibration",
@@ -82,6 +87,27 @@ GROUP_WEIGHTS: dict[str, float] = {"outside": 1.0, "inside": 0.5, "exports": 0.5
 EXPORT_OFFSET = 0.05
 #: Scale of peak-month errors [months].
 PEAK_MONTH_SCALE = 6.0
+
+
+def loop_gain(values: Mapping[str, F]) -> F:
+    """Gain of the traders' price-stock loop, ``alpha * eta * c_t / (c_u + c_t)``, per vector.
+
+    A price ``delta`` above its expected level raises the traders' desired stock by
+    ``eta delta`` (docs/engine.md 4.5), the market's desired stock by the traders' share of
+    cover times that, and the indicated price by ``alpha`` times the log of it (4.11): a
+    gain of 1 or more feeds itself, and the price runs to its backstop and back to its
+    floor with no shock to drive it (a 5% demand change grows into 0.3-13 x cycles,
+    tests/test_simulate_engine.py). Priors truncated this way are the practice for models
+    with such regions (e.g. the determinacy region of estimated macro models).
+    """
+    c_u = np.asarray(values["user_cover_months"], np.float64)
+    c_t = np.asarray(values["trader_cover_months"], np.float64)
+    return np.asarray(values["price_cover_sensitivity"] * values["speculative_response"]
+                      * c_t / (c_u + c_t))
+
+
+#: Largest loop gain a calibrated vector may have (:func:`loop_gain`).
+MAX_LOOP_GAIN = 1.0
 
 
 def prior_values(n: int, seed: int, names: Sequence[str] = FITTED) -> dict[str, F]:
@@ -251,8 +277,10 @@ def calibrate(
         }
     k = max(round(accept * draws), 1)
     frame = pd.DataFrame(vals)
+    stable = loop_gain(vals) < MAX_LOOP_GAIN
     combined = np.sqrt(np.mean(np.stack(list(dist.values())), axis=0))
     picks = {POSTERIOR: combined, **{f"{POSTERIOR}-{n}": np.sqrt(d) for n, d in dist.items()}}
+    picks = {label: np.where(stable, d, np.inf) for label, d in picks.items()}
     samples: dict[str, pd.DataFrame] = {}
     accepted: dict[str, Any] = {}
     for label, d in picks.items():
@@ -260,7 +288,7 @@ def calibrate(
         samples[label] = frame.iloc[idx].reset_index(drop=True)
         accepted[label] = {
             "distance_max_accepted": float(d[idx].max()),
-            "distance_p50_prior": float(np.median(d)),
+            "distance_p50_prior": float(np.median(d[stable])),
             "parameters": {
                 c: {q: float(np.quantile(samples[label][c], p))
                     for q, p in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))}
@@ -273,6 +301,10 @@ def calibrate(
                       "peak_month_scale_months": PEAK_MONTH_SCALE,
                       "combined": "sqrt(mean over episodes of the episode distance)"},
         "seed": seed, "draws": draws, "accept": accept, "accepted": k,
+        "stability": {"rule": "loop_gain = price_cover_sensitivity * speculative_response * "
+                              "trader_cover / (user_cover + trader_cover) < "
+                              f"{MAX_LOOP_GAIN:g}",
+                      "excluded": int((~stable).sum())},
         "fitted": list(FITTED), "episodes": data, "samples": accepted,
         "dataset_fingerprint": st.fingerprint(),
         "elapsed_s": round(time.perf_counter() - t0, 1),
