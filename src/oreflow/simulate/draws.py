@@ -193,23 +193,25 @@ def sample_draws(
     n_proj = len(baseline.projects) if scenario.pipeline else 0
     if n_proj:
         p_late = s("project_delay_probability", par.project_delay_probability)
-        late = named_stream(ent, "project_late").random((n, n_proj)) < p_late[:, None]
         dmin = par.project_delay_months
-        dl = np.asarray(dmin.sample(n * n_proj, rng=named_stream(ent, "project_delay_months")))
-        delay = dl.reshape(n, n_proj)
+        delay_stream = named_stream(ent, "project_delay_months")
         base = np.array(
             [
                 (p.start_year - scenario.start.year) * 12.0 - (scenario.start.month - 1)
                 for p in baseline.projects
             ]
         )
-        proj_start = base[None, :] + np.where(late, delay, 0.0)
-        # a failed project never starts (start at +inf: no output in that draw)
         p_fail = np.array([p.p_fail for p in baseline.projects])
-        failed = named_stream(ent, "project_failed").random((n, n_proj)) < p_fail[None, :]
         if hold:  # the expected delay; failure where it is the likelier outcome
-            proj_start = base[None, :] + p_late[:, None] * float(np.median(dl))
+            median_delay = float(np.median(dmin.sample(HOLD_SAMPLE, rng=delay_stream)))
+            proj_start = base[None, :] + p_late[:, None] * median_delay
             failed = np.broadcast_to(p_fail[None, :] > 0.5, (n, n_proj))
+        else:
+            late = named_stream(ent, "project_late").random((n, n_proj)) < p_late[:, None]
+            delay = np.asarray(dmin.sample(n * n_proj, rng=delay_stream)).reshape(n, n_proj)
+            proj_start = base[None, :] + np.where(late, delay, 0.0)
+            failed = named_stream(ent, "project_failed").random((n, n_proj)) < p_fail[None, :]
+        # a failed project never starts (start at +inf: no output in that draw)
         proj_start = np.where(failed, np.inf, proj_start)
     else:
         proj_start = np.zeros((n, 0))
